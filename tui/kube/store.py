@@ -134,6 +134,16 @@ class Store:
         return deltas
 
 
+    def reset(self) -> list[Delta]:
+        """Forget everything (switching namespace, context or rollout); views see the deletions."""
+        deltas = [Delta("DELETED", kind, key, obj, obj) for kind, bucket in self.objects.items()
+                  for key, obj in bucket.items()]
+        self.objects.clear()
+        self.health.clear()
+        self._emit(deltas)
+        return deltas
+
+
 def _same_version(a: dict, b: dict) -> bool:
     rva = (a.get("metadata") or {}).get("resourceVersion")
     return rva is not None and rva == (b.get("metadata") or {}).get("resourceVersion")

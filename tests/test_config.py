@@ -1,0 +1,136 @@
+"""Settings: defaults from the seeds, and errors that name the file, the line and what is expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui.config import EXAMPLE, ConfigError, Settings, default_config_path, load_config, locate
+from tui.rollout.tracks import TrackConventions
+
+
+def write(tmp_path, text, name="config.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def error_of(path) -> str:
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    return str(e.value)
+
+
+def test_defaults_come_from_the_seeds():
+    s = Settings()
+    assert (s.thresholds.error_rate_ok_percent, s.thresholds.p99_ok_ms) == (0.1, 100.0)
+    assert (s.thresholds.error_rate_rollback_percent, s.thresholds.error_rate_rollback_for, s.thresholds.p99_rollback_ms) == (5.0, 300.0, 500.0)
+    assert (s.thresholds.cpu_warning_percent, s.thresholds.memory_warning_percent, s.thresholds.memory_leak_factor) == (80.0, 80.0, 1.5)
+    assert (s.findings.raise_after, s.findings.clear_after) == (5.0, 30.0)
+    assert s.tracks == TrackConventions()
+
+
+def test_missing_default_file_is_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert default_config_path() == tmp_path / "lookout" / "config.toml"
+    assert load_config() == Settings()
+
+
+def test_default_file_is_read_when_present(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "lookout").mkdir()
+    (tmp_path / "lookout" / "config.toml").write_text("[defaults]\nnamespace = \"shop\"\n")
+    assert load_config().defaults.namespace == "shop"
+
+
+def test_missing_explicit_file_is_an_error(tmp_path):
+    msg = error_of(tmp_path / "nope.toml")
+    assert msg.startswith(str(tmp_path / "nope.toml")) and "no such file" in msg
+
+
+def test_example_loads_and_matches_defaults(tmp_path):
+    s = load_config(write(tmp_path, EXAMPLE))
+    assert s.tracks == TrackConventions()
+    assert s.thresholds == Settings().thresholds and s.findings == Settings().findings
+    assert s.defaults.namespace == "shop" and s.path == str(tmp_path / "config.toml")
+
+
+def test_values_are_read(tmp_path):
+    s = load_config(write(tmp_path, """
+[findings]
+raise_after = 2
+clear_after = 10.5
+[thresholds]
+p99_rollback_ms = 750
+[tracks]
+argo_hash_label = "rollouts-pod-template-hash"
+[tracks.labels."example.com/track"]
+prod = "stable"
+next = "canary"
+"""))
+    assert (s.findings.raise_after, s.findings.clear_after, s.thresholds.p99_rollback_ms) == (2.0, 10.5, 750.0)
+    assert s.tracks.labels == (("example.com/track", (("prod", "stable"), ("next", "canary"))),)
+
+
+def test_unknown_key_names_file_line_and_expected(tmp_path):
+    p = write(tmp_path, "# settings\n[defaults]\nnamespace = \"shop\"\n\n[findings]\nraise_after = 5\nclear_aftr = 3\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:7: ")
+    assert "unknown key 'clear_aftr' in [findings]" in msg and "clear_after" in msg
+
+
+def test_unknown_section(tmp_path):
+    p = write(tmp_path, "[defaults]\nrefresh_ms = 40\n\n[metrics]\nurl = \"http://prom:9090\"\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:4: ") and "unknown section [metrics]" in msg and "[thresholds]" in msg
+
+
+def test_bad_value_type_and_range(tmp_path):
+    p = write(tmp_path, "[thresholds]\ncpu_warning_percent = 80\np99_ok_ms = \"fast\"\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:3: ") and "expected a number of milliseconds" in msg and "'fast'" in msg
+    p = write(tmp_path, "[thresholds]\ncpu_warning_percent = 180\n")
+    assert error_of(p).startswith(f"{p}:2: ") and "<= 100" in error_of(p)
+    p = write(tmp_path, "[defaults]\nevent_buffer = 1.5\n")
+    assert "whole number" in error_of(p)
+    p = write(tmp_path, "[findings]\nraise_after = true\n")
+    assert "got true" in error_of(p)
+
+
+def test_dotted_and_inline_keys_are_located(tmp_path):
+    p = write(tmp_path, "title = 1\n")
+    assert error_of(p).startswith(f"{p}:1: ")
+    p = write(tmp_path, "\n\nfindings.raise_after = -1\n")
+    assert error_of(p).startswith(f"{p}:3: ")
+    p = write(tmp_path, "[defaults]\n\nnamespace = \"Not_A_Namespace\"\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:3: ") and "namespace name" in msg
+
+
+def test_bad_track_name_in_label_convention(tmp_path):
+    p = write(tmp_path, "[tracks.labels.deployment]\ncanary = \"canary\"\nprod = \"production\"\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:3: ") and "expected a track: stable, canary" in msg
+
+
+def test_inconsistent_thresholds(tmp_path):
+    p = write(tmp_path, "[thresholds]\np99_ok_ms = 200\np99_rollback_ms = 150\n")
+    assert error_of(p).startswith(f"{p}:3: ")
+
+
+def test_syntax_error_has_line_and_column(tmp_path):
+    p = write(tmp_path, "[defaults]\nnamespace = \n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:2:") and "invalid TOML" in msg
+
+
+def test_not_utf8(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_bytes(b"[defaults]\nnamespace = \"\xff\"\n")
+    assert error_of(p).startswith(f"{p}:2: ")
+
+
+def test_locate_skips_multiline_strings_and_comments():
+    text = '[a]\nx = """\n[b]\ny = 1\n"""\n# z = 1\n[b]\ny = 2\n'
+    assert locate(text, ("b", "y")) == 8
+    assert locate(text, ("a", "x")) == 2
+    assert locate(text, ("b", "nope")) == 7

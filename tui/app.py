@@ -1,0 +1,610 @@
+"""The Textual app: the main screen's panes, drill-downs and keys, wired to a Session's store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable
+
+from rich.text import Text
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Footer
+
+import styles
+from tui.rollout.events import event_row
+from tui.rollout.pods import pod_row
+from tui.textsafe import clean_line
+from widgets.command import Command, CommandBar
+from widgets.describe import TextScreen, describe_lines, yaml_lines
+from widgets.help import HelpScreen
+from widgets.logs import LogScreen
+from widgets.panes import ComingPane, EventsPane, Pane, PodsPane, TablePane
+from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
+from widgets.table import age_text
+
+COALESCE_SECONDS = 0.04  # a burst of deltas becomes one repaint; one change still shows well inside 100 ms
+STATUS_MIN_INTERVAL = 0.25  # header, health and findings are recomputed at most this often on changes
+STATUS_SETTLE_SECONDS = 35.0  # findings debounce on time (raise after ~5 s, clear after ~30 s): after a
+STATUS_SETTLE_INTERVAL = 1.0  # change, re-evaluate this often for this long, then not at all until the next
+STATUS_MAX_SHARE = 0.1  # findings over 10,000 pods cost ~50 ms: keep them under this share of one core
+TTY_CHECK_SECONDS = 3.0
+NARROW_WIDTH = 110
+SHORT_HEIGHT = 32
+MERGED_LOG_POD_LIMIT = 30
+
+# Every key, for `?` (kept beside the bindings; the test checks both agree).
+HELP_KEYS: list[tuple[str, str]] = [
+    ("j / k, ↓ / ↑", "move the cursor"),
+    ("pgdn / pgup", "page down / up"),
+    ("home / end (g / G)", "first / last row"),
+    ("tab / shift+tab", "next / previous pane"),
+    ("z or enter", "zoom the focused pane to full screen (esc or z back)"),
+    ("/", "filter the focused pane (pods: name, status, track); esc clears"),
+    ("l", "logs of the selected pod (p: previous container, /: search, f: pause)"),
+    ("L", "merged logs of every pod of the selected pod's track"),
+    ("d", "describe the selected pod"),
+    ("y", "YAML of the selected pod (Secret values redacted)"),
+    ("space", "freeze the screen; changes wait until space again"),
+    (":", "command: :pods :events :ns NAME :ctx NAME :rollout NAME :q"),
+    ("esc", "back / unzoom / clear"),
+    ("?", "this help"),
+    ("ctrl+p", "every action, searchable"),
+    ("q / ctrl+c", "quit"),
+]
+
+
+class MainScreen(Screen):
+    """The panes' screen; it tells the app when it is back on top so hidden panes catch up."""
+
+    def on_screen_resume(self) -> None:
+        app = self.app
+        if isinstance(app, LookoutApp):
+            app.main_resumed()
+
+
+def _css_path() -> str:
+    # an absolute path: CSS_PATH is otherwise resolved next to this module, and the sheet lives in `styles`
+    return str(Path(styles.__file__).resolve().parent / "app.tcss")
+
+
+class LookoutApp(App[int]):
+    """Live rollout monitor. Data arrives as store deltas, coalesced and applied in batches."""
+
+    CSS_PATH = _css_path()
+    TITLE = "Lookout"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("colon", "command", "Command", key_display=":"),
+        Binding("space", "freeze", "Freeze"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("enter", "zoom", "Zoom", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("l", "logs", "Logs"),
+        Binding("L", "track_logs", "Track logs", key_display="L"),
+        Binding("d", "describe", "Describe"),
+        Binding("y", "yaml", "YAML"),
+    ]
+
+    def __init__(self, session: Any, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
+                 events_buffer: int = 500) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.check_tty = check_tty
+        self.events_buffer = events_buffer
+        self.frozen = False
+        self.zoomed: Pane | None = None
+        self._pending: dict[tuple[str, Any], dict | None] = {}
+        self._other_changes = False
+        self._flush_timer: Timer | None = None
+        self._status_timer: Timer | None = None
+        self._status_due: float | None = None
+        self._last_change = 0.0
+        self._status_cost = 0.0
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._resolver_sig: Any = None
+        self.flushes = 0  # batches applied; tests read it
+        self.settle_seconds = STATUS_SETTLE_SECONDS
+        self.tty_check_seconds = TTY_CHECK_SECONDS
+        self._shutting_down = False
+
+    # ---- layout --------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        yield HealthMatrix(id="health")
+        yield Banner(id="connection-banner", classes="banner")
+        yield Banner(id="frozen-banner", classes="banner")
+        yield FindingsStrip(id="findings")
+        self._pods_pane = PodsPane(self._pod_row, clock=self.clock, id="pods", classes="pane")
+        self._events_pane = EventsPane(event_row, clock=self.clock, max_rows=self.events_buffer, id="events",
+                                       classes="pane")
+        with Container(id="grid"):
+            yield self._pods_pane
+            yield self._events_pane
+            yield ComingPane("canary vs stable",
+                             "Canary vs stable comparison (error rate, latency, saturation per track) "
+                             "is coming with the metrics issue; nothing is measured here yet.",
+                             "canary vs stable · coming (metrics)",
+                             id="compare", classes="pane coming")
+            yield ComingPane("DNS / endpoints",
+                             "Services, EndpointSlices, traffic split and DNS checks are coming with the "
+                             "network issue; nothing is checked here yet.",
+                             "DNS/endpoints · coming (network)",
+                             id="network", classes="pane coming")
+        yield CommandBar()
+        yield Footer()
+
+    @property
+    def pods_pane(self) -> PodsPane:
+        return self._pods_pane
+
+    @property
+    def events_pane(self) -> EventsPane:
+        return self._events_pane
+
+    def _pod_row(self, pod: dict):
+        return pod_row(pod, self.session.resolver.track_of(pod, "pods"), self.clock())
+
+    def on_mount(self) -> None:
+        self.query_one(CommandBar).display = False
+        self.query_one("#connection-banner", Banner).display = False
+        self.query_one("#frozen-banner", Banner).display = False
+        self._apply_size_classes()
+        store = self.session.store
+        self._resolver_sig = self._resolver_signature()
+        self._last_change = time.monotonic()
+        # whatever the store already holds, then live deltas
+        self.pods_pane.feed(dict(store.objects.get("pods", {})))
+        self.events_pane.feed(dict(store.objects.get("events", {})))
+        self._unsubscribe.append(store.subscribe(self._on_deltas))
+        self._unsubscribe.append(store.subscribe_health(self._on_health))
+        self.query_one("#pod-table").focus()
+        self._refresh_status()
+        if self.check_tty if self.check_tty is not None else not self.is_headless:
+            self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
+        self._start_session()
+
+    @work(exclusive=True, exit_on_error=False, group="session")
+    async def _start_session(self) -> None:
+        try:
+            await self.session.start()
+        except Exception as e:  # the banner and staleness say the rest; the app stays up
+            self.notify(f"could not start watching: {e}", severity="error", markup=False, timeout=10)
+        self._schedule_status(0)
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self._shutting_down = True  # timers may still fire while the screens come down
+        super().exit(*args, **kwargs)
+
+    async def on_unmount(self) -> None:
+        self._shutting_down = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        try:
+            await asyncio.wait_for(self.session.stop(), timeout=3)
+        except Exception:
+            pass
+
+    def on_resize(self) -> None:
+        self._apply_size_classes()
+
+    def _apply_size_classes(self) -> None:
+        w, h = self.size
+        narrow, short = w < NARROW_WIDTH, h < SHORT_HEIGHT
+        main = self.screen_stack[0] if self.screen_stack else self.screen
+        main.set_class(narrow, "-narrow")
+        main.set_class(short, "-short")
+        for pane in main.query(ComingPane):
+            pane.set_compact((narrow or short) and self.zoomed is not pane)
+        main.query_one(HealthMatrix).compact = narrow
+
+    # ---- live data: coalesce, then apply in one batch -------------------------------------------
+    def _on_deltas(self, deltas: list) -> None:
+        self._last_change = time.monotonic()
+        pending = self._pending
+        for d in deltas:
+            if d.kind in ("pods", "events"):
+                pending[(d.kind, d.key)] = None if d.type == "DELETED" else d.obj
+            else:
+                self._other_changes = True
+        self._arm_flush()
+
+    def _on_health(self, _health: Any) -> None:
+        self._last_change = time.monotonic()
+        self._schedule_status(self._status_gap())
+
+    def _status_gap(self) -> float:
+        return max(STATUS_MIN_INTERVAL, self._status_cost / STATUS_MAX_SHARE)
+
+    def _arm_flush(self) -> None:
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(COALESCE_SECONDS, self._apply_pending, name="coalesce")
+
+    def _apply_pending(self) -> None:
+        self._flush_timer = None
+        if self._shutting_down:
+            return
+        if self.frozen:
+            self._show_frozen_banner()
+            return
+        pending, self._pending = self._pending, {}
+        pods: dict[Any, dict | None] = {}
+        events: dict[Any, dict | None] = {}
+        for (kind, key), obj in pending.items():
+            (pods if kind == "pods" else events)[key] = obj
+        other, self._other_changes = self._other_changes, False
+        self.flushes += 1
+        with self.batch_update():
+            if other:
+                sig = self._resolver_signature()
+                if sig != self._resolver_sig:
+                    # the rollout moved its stable/canary hashes: every pod's track may have changed
+                    self._resolver_sig = sig
+                    pods = {**self.session.store.objects.get("pods", {}), **pods}
+            if pods:
+                self.pods_pane.feed(pods)
+            if events:
+                self.events_pane.feed(events)
+            self._schedule_status(self._status_gap())
+
+    def _resolver_signature(self) -> Any:
+        # the session builds a new resolver on every rollout change; only its hashes move pods between tracks
+        r = getattr(self.session, "resolver", None)
+        try:
+            return (getattr(r, "strategy", None), tuple(sorted(r.hashes.items())))
+        except Exception:
+            return None
+
+    def _catch_up_visible(self) -> None:
+        with self.batch_update():
+            for pane in self.query(TablePane):
+                pane.catch_up()
+
+    # ---- header, health, findings, banners, staleness -------------------------------------------
+    def _schedule_status(self, delay: float) -> None:
+        due = time.monotonic() + delay
+        if self._status_timer is not None:
+            if self._status_due is not None and self._status_due <= due:
+                return
+            self._status_timer.stop()
+        self._status_due = due
+        self._status_timer = self.set_timer(max(0.01, delay), self._status_tick, name="status")
+
+    def _status_tick(self) -> None:
+        self._status_timer = None
+        self._status_due = None
+        started = time.perf_counter()
+        ageing = self._refresh_status()
+        self._status_cost = time.perf_counter() - started
+        if ageing:  # an age shown in seconds (lost connection, stale source)
+            self._schedule_status(max(1.0, self._status_gap()))
+        elif time.monotonic() - self._last_change < self.settle_seconds:
+            self._schedule_status(max(STATUS_SETTLE_INTERVAL, self._status_gap()))
+        # else: nothing changes, nothing to recompute; the next delta wakes us
+
+    def _refresh_status(self) -> bool:
+        """Recompute the top of the screen and the pane titles; True if something shows an age in seconds."""
+        s = self.session
+        now = self.clock()
+        target = s.target
+        conn = getattr(s, "connection", None)
+        ageing = False
+        if self.frozen or self._shutting_down or not self.screen_is_main():
+            return False
+        with self.batch_update():
+            try:
+                summary = s.summary()
+            except Exception:
+                summary = None
+            self.query_one(StatusHeader).set_state(
+                context=getattr(target, "context", ""), namespace=getattr(target, "namespace", ""),
+                rollout=getattr(target, "rollout", None), summary=summary, connection=conn,
+                demo=bool(getattr(target, "demo", False)), now=now)
+            try:
+                cells = s.health()
+            except Exception:
+                cells = []
+            self.query_one(HealthMatrix).set_cells(cells)
+            try:
+                findings = s.findings()
+            except Exception:
+                findings = []
+            strip = self.query_one(FindingsStrip)
+            strip.set_findings(findings, max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
+            banner = self.query_one("#connection-banner", Banner)
+            if conn is not None and not getattr(conn, "ok", True):
+                since = getattr(conn, "since", None) or now
+                err = clean_line(str(getattr(conn, "error", "") or "no answer"))
+                banner.say(Text(f"✗ CONNECTION LOST {age_text(now - since)} ago: {err} · retrying; "
+                                f"what you see is as of then", no_wrap=True, overflow="ellipsis"))
+                ageing = True
+            else:
+                banner.say(None)
+            for pane, kind in ((self.pods_pane, "pods"), (self.events_pane, "events")):
+                text, ticking = self._staleness(kind, now)
+                ageing |= ticking
+                pane.set_staleness(text)
+        return ageing
+
+    def screen_is_main(self) -> bool:
+        try:
+            return self.screen is self.screen_stack[0]
+        except Exception:
+            return False
+
+    def _staleness(self, kind: str, now: float) -> tuple[str, bool]:
+        health = [h for h in self.session.store.health.values() if h.kind == kind]
+        if not health:
+            return "waiting", False
+        bad = [h for h in health if not h.connected or h.error]
+        if bad:
+            h = bad[0]
+            age = h.age(now)
+            err = clean_line(h.error or "disconnected")
+            if len(err) > 80:
+                err = err[:79] + "…"
+            if h.forbidden:
+                return f"forbidden: {err}", False
+            when = f"stale {age_text(age)}" if age is not None else "no data"
+            return f"{when}: {err}", age is not None and age < 60
+        if not all(h.synced for h in health):
+            return "syncing", False
+        return "live", False
+
+    # ---- freeze ----------------------------------------------------------------------------------
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+        banner = self.query_one("#frozen-banner", Banner)
+        if self.frozen:
+            self._show_frozen_banner()
+        else:
+            banner.say(None)
+            self._apply_pending()
+            self._refresh_status()
+
+    def _show_frozen_banner(self) -> None:
+        n = len(self._pending) + (1 if self._other_changes else 0)
+        self.query_one("#frozen-banner", Banner).say(
+            Text(f"❄ FROZEN — {n} change{'s' if n != 1 else ''} waiting — space to resume", no_wrap=True))
+
+    # ---- panes, focus, zoom ----------------------------------------------------------------------
+    def focused_pane(self) -> Pane | None:
+        node: Widget | None = self.focused
+        while node is not None:
+            if isinstance(node, Pane):
+                return node
+            node = node.parent  # type: ignore[assignment]
+        return None
+
+    def action_zoom(self) -> None:
+        if not self.screen_is_main():
+            return
+        pane = self.focused_pane()
+        if pane is None:
+            return
+        self.zoom(None if self.zoomed is pane else pane)
+
+    def zoom(self, pane: Pane | None) -> None:
+        grid = self.query_one("#grid")
+        if self.zoomed is not None:
+            self.zoomed.remove_class("-zoomed")
+        self.zoomed = pane
+        grid.set_class(pane is not None, "-zoom")
+        if pane is not None:
+            pane.add_class("-zoomed")
+            self.screen.add_class("-zoomed")
+        else:
+            self.screen.remove_class("-zoomed")
+        self._apply_size_classes()
+        self.call_after_refresh(self._catch_up_visible)
+
+    def action_back(self) -> None:
+        if self.zoomed is not None:
+            self.zoom(None)
+            return
+        pane = self.focused_pane()
+        if isinstance(pane, TablePane) and pane.table.filter:
+            pane.table.set_filter("")
+            pane.update_title()
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
+
+    def main_resumed(self) -> None:
+        self.call_after_refresh(self._catch_up_visible)
+        self._schedule_status(0)
+
+    # ---- drill-down -----------------------------------------------------------------------------
+    def _selected_pod(self) -> Any | None:
+        """The pod under the cursor; with the events pane focused, the pod its event is about."""
+        if not self.screen_is_main():
+            return None
+        if self.focused_pane() is self.events_pane:
+            key = self.events_pane.table.cursor_key
+            ev = self.session.store.get("events", *key) if key is not None else None
+            inv = (ev or {}).get("involvedObject") or (ev or {}).get("regarding") or {}
+            if inv.get("kind") == "Pod":
+                row = self.pods_pane.table.rows.get((inv.get("namespace") or key[0], inv.get("name") or ""))
+                if row is not None:
+                    return row
+        row = self.pods_pane.table.cursor_row
+        if row is None:
+            self.notify("no pod selected", severity="warning")
+        return row
+
+    def _selected_object(self) -> tuple[str, str, str] | None:
+        """(resource, namespace, name) for d / y: the event pane's event's object, else the selected pod."""
+        if self.focused_pane() is self.events_pane:
+            key = self.events_pane.table.cursor_key
+            if key is not None:
+                ev = self.session.store.get("events", *key) or {}
+                inv = ev.get("involvedObject") or ev.get("regarding") or {}
+                if inv.get("kind") == "Pod" and inv.get("name"):
+                    return ("pods", inv.get("namespace") or key[0], inv["name"])
+                return ("events", key[0], key[1])
+        row = self._selected_pod()
+        if row is None:
+            return None
+        return ("pods", row.namespace, row.name)
+
+    def action_logs(self) -> None:
+        row = self._selected_pod()
+        if row is None:
+            return
+        ns = row.namespace
+
+        def follow(pod: str, previous: bool):
+            return self.session.follow_logs(ns, pod, container=None, previous=previous, tail=500)
+
+        self.push_screen(LogScreen(f"{ns}/{row.name}", [row.name], follow))
+
+    def action_track_logs(self) -> None:
+        row = self._selected_pod()
+        if row is None:
+            return
+        ns, track = row.namespace, row.track
+        pods = sorted(r.name for r in self.pods_pane.table.rows.values() if r.track == track and r.namespace == ns)
+        note = ""
+        if len(pods) > MERGED_LOG_POD_LIMIT:
+            note = f"first {MERGED_LOG_POD_LIMIT} of {len(pods)} pods"
+            pods = pods[:MERGED_LOG_POD_LIMIT]
+
+        def follow(pod: str, previous: bool):
+            return self.session.follow_logs(ns, pod, container=None, previous=previous, tail=100)
+
+        self.push_screen(LogScreen(f"{ns} · track {track or '(none)'} · {len(pods)} pods", pods, follow,
+                                   merged=True, max_lines=10_000, note=note))
+
+    def action_describe(self) -> None:
+        self._open_text("describe")
+
+    def action_yaml(self) -> None:
+        self._open_text("yaml")
+
+    def _open_text(self, mode: str) -> None:
+        sel = self._selected_object()
+        if sel is None:
+            return
+        res, ns, name = sel
+        screen = TextScreen(f"{mode} {res}/{ns}/{name}")
+        self.push_screen(screen)
+        screen.run_worker(self._load_text(screen, mode, res, ns, name), exit_on_error=False)
+
+    async def _load_text(self, screen: TextScreen, mode: str, res: str, ns: str, name: str) -> None:
+        try:
+            obj = await self.session.fetch_object(res, ns, name)
+        except Exception as e:
+            screen.show_lines([f"could not fetch {res} {ns}/{name}: {clean_line(str(e))}"])
+            return
+        if not obj:
+            screen.show_lines([f"{res} {ns}/{name} was not found (deleted?)"])
+            return
+        if mode == "yaml":
+            screen.show_lines(yaml_lines(obj))
+            return
+        kind = {"pods": "Pod"}.get(res, obj.get("kind") or "")
+        events = [e for e in self.session.store.list("events", ns)
+                  if ((e.get("involvedObject") or e.get("regarding") or {}).get("name") == name
+                      and (e.get("involvedObject") or e.get("regarding") or {}).get("kind") in (kind, None, ""))]
+        screen.show_lines(describe_lines({"kind": kind, **obj}, events, now=self.clock()))
+
+    # ---- help, command bar, palette --------------------------------------------------------------
+    def action_help(self) -> None:
+        extra: list[str] = []
+        target = self.session.target
+        if getattr(target, "demo", False):
+            path = getattr(target, "kubeconfig_path", None)
+            extra.append("Demo mode: this is the embedded demo cluster. To use kubectl on it from another pane:")
+            extra.append(f"  KUBECONFIG={path} kubectl get pods")
+        if getattr(self.session, "read_only", False):
+            extra.append("Read-only: Lookout will not change anything in the cluster.")
+        self.push_screen(HelpScreen(HELP_KEYS, extra))
+
+    def action_command(self) -> None:
+        if self.screen_is_main():
+            self.query_one(CommandBar).open()
+
+    @on(CommandBar.Closed)
+    def _command_closed(self) -> None:
+        def refocus() -> None:
+            if self.screen_is_main() and (self.focused is None or isinstance(self.focused, CommandBar)):
+                self.query_one("#pod-table").focus()
+
+        self.call_after_refresh(refocus)
+
+    @on(CommandBar.Invalid)
+    def _command_invalid(self, event: CommandBar.Invalid) -> None:
+        self.notify(event.why, severity="warning", markup=False)
+
+    @on(CommandBar.Run)
+    def _command_run(self, event: CommandBar.Run) -> None:
+        self.run_command(event.command)
+
+    def run_command(self, cmd: Command) -> None:
+        if cmd.verb == "q":
+            self.exit(0)
+        elif cmd.verb == "help":
+            self.action_help()
+        elif cmd.verb in ("pods", "events"):
+            pane = self.pods_pane if cmd.verb == "pods" else self.events_pane
+            if self.zoomed is not None and self.zoomed is not pane:
+                self.zoom(pane)
+            pane.table.focus()
+        elif cmd.verb in ("ns", "ctx", "rollout"):
+            kw = {"ns": "namespace", "ctx": "context", "rollout": "rollout"}[cmd.verb]
+            self._switch(kw, cmd.arg)
+
+    @work(exclusive=True, exit_on_error=False, group="switch")
+    async def _switch(self, what: str, value: str | None) -> None:
+        self.notify(f"switching {what} to {value or '(none)'}…", markup=False, timeout=3)
+        try:
+            await self.session.switch(**{what: value})
+        except Exception as e:
+            self.notify(f"could not switch {what} to {value}: {e}", severity="error", markup=False, timeout=8)
+            return
+        # the session refilled the store (deltas follow); make the tables equal to it now
+        store = self.session.store
+        self._resolver_sig = self._resolver_signature()
+        self.pods_pane.reconvert_all(dict(store.objects.get("pods", {})))
+        self.events_pane.reconvert_all(dict(store.objects.get("events", {})))
+        self._schedule_status(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_, action in (
+            ("Freeze / resume", "Hold live changes on screen (space)", self.action_freeze),
+            ("Zoom pane", "Zoom the focused pane to full screen (z)", self.action_zoom),
+            ("Logs", "Follow the selected pod's log (l)", self.action_logs),
+            ("Track logs", "Merged logs of the selected pod's track (L)", self.action_track_logs),
+            ("Describe", "Describe the selected pod (d)", self.action_describe),
+            ("YAML", "YAML of the selected pod, Secret values redacted (y)", self.action_yaml),
+            ("Command bar", ":pods :events :ns :ctx :rollout :q (:)", self.action_command),
+            ("Lookout keys", "List every key (?)", self.action_help),
+            ("Filter pods", "Filter the pods pane (/)", lambda: self.pods_pane.action_open_filter()),
+            ("Filter events", "Filter the events pane (/)", lambda: self.events_pane.action_open_filter()),
+        ):
+            yield SystemCommand(title, help_, action)
+
+    # ---- the terminal going away -----------------------------------------------------------------
+    def _check_terminal(self) -> None:
+        try:
+            if sys.stdin is None or sys.stdin.closed or not os.isatty(sys.stdin.fileno()):
+                self.exit(0)
+                return
+            os.tcgetpgrp(sys.stdin.fileno())  # EIO/ENOTTY once the terminal hung up
+        except (OSError, ValueError):
+            self.exit(0)

@@ -1,0 +1,153 @@
+"""Command line: `lookout`, `lookout demo`, `lookout demo-cluster`; one clear line and a stable exit code on error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tui import __version__
+
+# Exit codes shared by every command (and by `lookout status` when it lands).
+EXIT_OK = 0
+EXIT_UNREACHABLE = 3  # the API server did not answer
+EXIT_USAGE = 4  # bad flags, broken kubeconfig, unknown context, ambiguous rollout, bad config file
+
+SCENARIOS = (
+    "healthy-canary",
+    "bad-canary",
+    "bluegreen-switch",
+    "crashloop",
+    "config-drift",
+    "canary-no-traffic",
+    "metrics-missing",
+)
+
+MAIN_EPILOG = """\
+commands:
+  lookout [options]              watch a rollout on the current cluster (this page)
+  lookout demo [options]         start the embedded demo cluster and watch it (no cluster needed)
+  lookout demo-cluster [options] run only the demo cluster, for kubectl and other Lookouts to join
+
+keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
+d describe, y YAML, z zoom pane, space freeze, q quit.
+
+exit codes: 0 ok, 3 API server unreachable, 4 usage or configuration error.
+"""
+
+
+class UsageError(Exception):
+    """A mistake by the user: printed as one line, exit 4."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit 2 with the usage block
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster")
+    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context to use (default: current-context)")
+    g.add_argument("-n", "--namespace", metavar="NS", help="namespace of the rollout (default: the context's)")
+    g.add_argument("-A", "--all-namespaces", action="store_true", help="look for the rollout in every namespace")
+
+
+def _add_app_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to watch")
+    sel = g.add_mutually_exclusive_group()
+    sel.add_argument("--app", metavar="NAME",
+                     help="a Rollout or Deployment name, else an app / app.kubernetes.io/name label value")
+    sel.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector of the rollout's pods")
+    o = p.add_argument_group("behaviour")
+    o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
+    o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+
+
+def _add_demo_cluster_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
+    g = p.add_argument_group("demo cluster")
+    g.add_argument("--scenario", default="healthy-canary", choices=SCENARIOS, metavar="NAME",
+                   help="rollout story to play: " + ", ".join(SCENARIOS) + " (default: %(default)s)")
+    g.add_argument("--speed", type=float, default=1.0, metavar="X",
+                   help="compress the scenario's timeline X times (timestamps and rates stay wall-clock)")
+    g.add_argument("--seed", type=int, default=1, metavar="N", help="random seed: same seed, same story")
+    g.add_argument("--pods", type=int, default=None, metavar="N", help="scale the app to N pods (benchmarks)")
+    g.add_argument("--background-pods", type=int, default=0, metavar="N",
+                   help="N pods of other apps in other namespaces, which a watcher of one app never needs")
+    g.add_argument("--churn", type=float, default=0.0, metavar="R", help="R pod status changes per second")
+    g.add_argument("--manifests", metavar="DIR", help="load your own YAML manifests from DIR at start")
+    g.add_argument("--server-version", metavar="1.NN", default=None,
+                   help="Kubernetes version /version reports, 1.27 to 1.33 (default: 1.33)")
+    if standalone:
+        g.add_argument("--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default: a free one)")
+        g.add_argument("--state-dir", metavar="DIR",
+                       help="keep CA, token, port and objects here, so a restarted cluster is the same cluster")
+        g.add_argument("--write-kubeconfig", metavar="PATH",
+                       help="write the kubeconfig here (default: a temporary file)")
+
+
+def build_parser(command: str) -> argparse.ArgumentParser:
+    if command == "demo-cluster":
+        p = _Parser(prog="lookout demo-cluster",
+                    description="Run the embedded demo Kubernetes API server (HTTPS, bearer token) playing a "
+                                "rollout scenario. It prints where it listens and how to point kubectl at it.")
+        _add_demo_cluster_options(p, standalone=True)
+    elif command == "demo":
+        p = _Parser(prog="lookout demo",
+                    description="Start the demo cluster in the background and open Lookout on it. "
+                                "The help screen (?) shows its kubeconfig, so kubectl can join from another pane.")
+        _add_demo_cluster_options(p, standalone=False)
+        o = p.add_argument_group("behaviour")
+        o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
+        o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+    else:
+        p = _Parser(prog="lookout", description="Terminal live monitor for Kubernetes rollouts: pods of every "
+                    "track, events, findings; canary vs stable metrics and DNS/endpoints coming next.",
+                    epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_cluster_options(p)
+        _add_app_options(p)
+    p.add_argument("--version", action="version", version=f"lookout {__version__}")
+    return p
+
+
+def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
+    command = "app"
+    if argv and argv[0] in ("demo", "demo-cluster"):
+        command, argv = argv[0], argv[1:]
+    ns = build_parser(command).parse_args(argv)
+    if command != "app" and ns.server_version is not None:
+        ok = {f"1.{n}" for n in range(27, 34)}
+        if ns.server_version.lstrip("v") not in ok:
+            raise UsageError(f"--server-version must be one of 1.27 to 1.33, not {ns.server_version!r}")
+    if command != "app":
+        if ns.speed <= 0:
+            raise UsageError("--speed must be greater than 0")
+        if ns.pods is not None and ns.pods < 0 or ns.background_pods < 0 or ns.churn < 0:
+            raise UsageError("--pods, --background-pods and --churn cannot be negative")
+    return command, ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        command, ns = parse(argv)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    if command == "demo-cluster":
+        from tui.demo.cluster import run_demo_cluster
+
+        return run_demo_cluster(ns)
+    from tui.launch import run_app, LaunchError
+
+    try:
+        return run_app(command, ns)
+    except LaunchError as e:
+        print(f"lookout: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

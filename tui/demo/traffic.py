@@ -1,0 +1,273 @@
+"""The demo cluster's traffic model: per-pod request counters, latency histograms and resource use.
+
+Rates are wall-clock: a served pod gets `rps / served pods` requests per second, shaped by its track's
+profile (share of 5xx, lognormal latency from p50/p99). Counters are integrals of those rates, kept
+per track as one running total (so 10,000 pods cost nothing per tick); a pod's counter is the track
+total since the pod joined the Service's endpoints, plus what it accrued before. A container restart
+starts its counters from zero, as a real process does.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import generate_latest
+
+from tui.demo.scenario import TrafficProfile
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+METHODS = (("GET", 0.7), ("POST", 0.3))
+# (code, share of successful requests) and (code, share of failed requests)
+OK_CODES = (("200", 0.995), ("404", 0.005))
+ERROR_CODES = (("500", 0.7), ("503", 0.3))
+CODES = tuple(c for c, _ in OK_CODES) + tuple(c for c, _ in ERROR_CODES)
+HANDLER = "/api/v1/checkout"
+MI = 1024 * 1024
+
+# layout of one accumulator vector
+_N_REQ = len(METHODS) * len(CODES)
+_B0 = _N_REQ  # first bucket
+_COUNT = _B0 + len(BUCKETS)
+_SUM = _COUNT + 1
+_CPU = _SUM + 1
+_LEN = _CPU + 1
+
+
+def lognormal_cdf(x: float, p50: float, p99: float) -> float:
+    if x <= 0:
+        return 0.0
+    mu = math.log(max(p50, 1e-6))
+    sigma = max((math.log(max(p99, 1e-6)) - mu) / 2.3263, 1e-3)
+    return 0.5 * (1.0 + math.erf((math.log(x) - mu) / (sigma * math.sqrt(2.0))))
+
+
+def per_request_vector(p: TrafficProfile) -> list[float]:
+    """What one request adds to each accumulator, in expectation."""
+    v = [0.0] * _LEN
+    i = 0
+    for _, mshare in METHODS:
+        for _, cshare in OK_CODES:
+            v[i] = mshare * (1.0 - p.error_rate) * cshare
+            i += 1
+        for _, cshare in ERROR_CODES:
+            v[i] = mshare * p.error_rate * cshare
+            i += 1
+    for j, b in enumerate(BUCKETS):
+        v[_B0 + j] = lognormal_cdf(b, p.p50, p.p99)
+    v[_COUNT] = 1.0
+    mu = math.log(max(p.p50, 1e-6))
+    sigma = max((math.log(max(p.p99, 1e-6)) - mu) / 2.3263, 1e-3)
+    v[_SUM] = math.exp(mu + sigma * sigma / 2.0)
+    v[_CPU] = p.cpu_per_request
+    return v
+
+
+@dataclass
+class PodTraffic:
+    track: str | None
+    started: float  # wall time the container (process) started
+    acc: list[float] = field(default_factory=lambda: [0.0] * _LEN)
+    mark: list[float] | None = None  # the track's totals when the pod joined the endpoints; None = not served
+    jitter: float = 1.0
+    mem_growth: float = 0.0  # bytes per second (a leaking or OOM-bound process)
+
+
+class _Families:
+    def __init__(self, fams):
+        self.fams = fams
+
+    def collect(self):
+        return self.fams
+
+
+class TrafficModel:
+    def __init__(self, total_rps: float, profiles: dict[str, TrafficProfile], now: float):
+        self.total_rps = total_rps
+        self.profiles: dict[str, TrafficProfile] = dict(profiles)
+        self._vec: dict[str, list[float]] = {}
+        self.totals: dict[str, list[float]] = {}
+        self.pods: dict[tuple[str, str], PodTraffic] = {}
+        self.served: set[tuple[str, str]] = set()
+        self.last = now
+
+    # ---------------------------------------------------------------- model inputs
+    def profile(self, track: str | None) -> TrafficProfile:
+        if track is None:
+            return _DEFAULT
+        p = self.profiles.get(track)
+        if p is None:
+            p = self.profiles[track] = TrafficProfile()
+        return p
+
+    def _totals(self, track: str | None) -> list[float]:
+        key = track or ""
+        t = self.totals.get(key)
+        if t is None:
+            t = self.totals[key] = [0.0] * _LEN
+        return t
+
+    def per_pod_rps(self) -> float:
+        return self.total_rps / len(self.served) if self.served else 0.0
+
+    def advance(self, now: float) -> None:
+        """Accrue the track totals up to `now` at the current rates."""
+        dt = now - self.last
+        if dt <= 0:
+            return
+        self.last = now
+        r = self.per_pod_rps() * dt
+        if r <= 0:
+            return
+        for key, tot in self.totals.items():
+            vec = self._vec.get(key)
+            if vec is None:
+                vec = self._vec[key] = per_request_vector(self.profile(key or None))
+            for i in range(_LEN):
+                tot[i] += r * vec[i]
+
+    def set_profile(self, track: str, prof: TrafficProfile, now: float) -> None:
+        if self.profiles.get(track) == prof:
+            return
+        self.advance(now)
+        self.profiles[track] = prof
+        self._vec.pop(track, None)
+
+    def set_rps(self, rps: float, now: float) -> None:
+        self.advance(now)
+        self.total_rps = rps
+
+    # ---------------------------------------------------------------- pods
+    def add_pod(self, key: tuple[str, str], track: str | None, started: float, base_memory_mi: float | None = None):
+        if key in self.pods:
+            return self.pods[key]
+        self._totals(track)
+        jitter = 0.85 + (zlib.crc32(("%s/%s" % key).encode()) % 1000) / 1000 * 0.3
+        pt = self.pods[key] = PodTraffic(track=track, started=started, jitter=jitter)
+        return pt
+
+    def remove_pod(self, key, now: float) -> None:
+        if key in self.served:
+            self.set_served(self.served - {key}, now)
+        self.pods.pop(key, None)
+
+    def _checkpoint(self, pt: PodTraffic) -> None:
+        if pt.mark is not None:
+            tot = self._totals(pt.track)
+            for i in range(_LEN):
+                pt.acc[i] += tot[i] - pt.mark[i]
+            pt.mark = list(tot)
+
+    def set_track(self, key, track: str | None, now: float) -> None:
+        pt = self.pods.get(key)
+        if pt is None or pt.track == track:
+            return
+        self.advance(now)
+        self._checkpoint(pt)
+        pt.track = track
+        if pt.mark is not None:
+            pt.mark = list(self._totals(track))
+
+    def set_served(self, served: set, now: float) -> None:
+        """The ready endpoints of the traffic Service changed: the rate per pod and who accrues change."""
+        if served == self.served:
+            return
+        self.advance(now)
+        for key in self.served - served:
+            pt = self.pods.get(key)
+            if pt is not None:
+                self._checkpoint(pt)
+                pt.mark = None
+        for key in served - self.served:
+            pt = self.pods.get(key)
+            if pt is not None:
+                pt.mark = list(self._totals(pt.track))
+        self.served = set(served)
+
+    def restart(self, key, now: float) -> None:
+        """A new process: counters start from zero."""
+        pt = self.pods.get(key)
+        if pt is None:
+            return
+        self.advance(now)
+        pt.acc = [0.0] * _LEN
+        pt.started = now
+        if pt.mark is not None:
+            pt.mark = list(self._totals(pt.track))
+
+    def counters(self, key, now: float) -> list[float] | None:
+        pt = self.pods.get(key)
+        if pt is None:
+            return None
+        self.advance(now)
+        out = list(pt.acc)
+        if pt.mark is not None:
+            tot = self._totals(pt.track)
+            for i in range(_LEN):
+                out[i] += tot[i] - pt.mark[i]
+        return out
+
+    def pod_rps(self, key) -> float:
+        return self.per_pod_rps() if key in self.served else 0.0
+
+    # ---------------------------------------------------------------- outputs
+    def cpu_cores(self, key, now: float) -> float:
+        pt = self.pods.get(key)
+        if pt is None:
+            return 0.0
+        p = self.profile(pt.track)
+        return (p.base_cpu + p.cpu_per_request * self.pod_rps(key)) * pt.jitter
+
+    def memory_bytes(self, key, now: float) -> float:
+        pt = self.pods.get(key)
+        if pt is None:
+            return 0.0
+        p = self.profile(pt.track)
+        up = max(0.0, now - pt.started)
+        return (p.base_memory_mi * MI + 0.4 * MI * self.pod_rps(key)) * pt.jitter + pt.mem_growth * up
+
+    def exposition(self, key, now: float) -> str | None:
+        """The pod's /metrics in the Prometheus text format (prometheus_client writes it)."""
+        pt = self.pods.get(key)
+        c = self.counters(key, now)
+        if pt is None or c is None:
+            return None
+        p = self.profile(pt.track)
+        req = CounterMetricFamily("http_requests_total", "Total HTTP requests handled, by method and status code.",
+                                  labels=["handler", "method", "code"])
+        i = 0
+        for method, _ in METHODS:
+            for code in CODES:
+                n = math.floor(c[i] + 1e-9)
+                if n > 0 or code == "200":
+                    req.add_metric([HANDLER, method, code], n)
+                i += 1
+        hist = HistogramMetricFamily("http_request_duration_seconds", "HTTP request latency in seconds.",
+                                     labels=["handler"])
+        count = math.floor(c[_COUNT] + 1e-9)
+        buckets = []
+        prev = 0
+        for j, b in enumerate(BUCKETS):
+            n = min(count, max(prev, math.floor(c[_B0 + j] + 1e-9)))
+            buckets.append((_fmt_le(b), n))
+            prev = n
+        buckets.append(("+Inf", count))
+        hist.add_metric([HANDLER], buckets, sum_value=round(c[_SUM], 6))
+        up = max(0.0, now - pt.started)
+        cpu = CounterMetricFamily("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.")
+        cpu.add_metric([], round(p.base_cpu * pt.jitter * up + c[_CPU], 6))
+        mem = GaugeMetricFamily("process_resident_memory_bytes", "Resident memory size in bytes.")
+        mem.add_metric([], float(int(self.memory_bytes(key, now))))
+        start = GaugeMetricFamily("process_start_time_seconds",
+                                  "Start time of the process since unix epoch in seconds.")
+        start.add_metric([], round(pt.started, 3))
+        return generate_latest(_Families([req, hist, cpu, mem, start])).decode()
+
+
+def _fmt_le(b: float) -> str:
+    return repr(float(b))
+
+
+_DEFAULT = TrafficProfile()

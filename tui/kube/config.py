@@ -1,0 +1,670 @@
+"""Kubeconfig → KubeTarget, as kubectl resolves it: file merging, contexts, TLS material and credentials.
+
+The common cases (bearer token, token file, basic auth, CA and client certificates as files or data,
+insecure-skip-tls-verify, proxy-url) are read straight from the YAML: importing `kubernetes.config`
+drags in the whole `kubernetes` package (about 200 ms, see the closing note of issue 4). The package's
+loaders are imported only where they earn it: exec credential plugins, auth-provider (oidc, gcp)
+and the in-cluster service account.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import binascii
+import datetime as _dt
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+try:  # the C loader is several times faster on large kubeconfigs
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
+# in-cluster service account files; module attributes so tests can point them elsewhere
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+TOKEN_FILE_TTL = 60.0  # client-go re-reads token files about once a minute; so do we
+EXEC_EXPIRY_SKEW = 10.0  # refresh exec credentials this many seconds before they expire
+EXEC_TIMEOUT = 120.0
+
+
+class KubeConfigError(Exception):
+    """A kubeconfig that cannot be used; str() is one sentence meant for the user."""
+
+
+# ---------------------------------------------------------------------------------------------
+# credentials
+
+
+class Credentials:
+    """Produces the Authorization header value.
+
+    `header()` may block when `stale()` (exec plugins, file reads): then call it off the event loop.
+    """
+
+    refreshable = False  # whether header(force=True) can produce something new (worth a retry after 401)
+
+    def stale(self) -> bool:
+        """Cheap: True when header() would have to do work first."""
+        return False
+
+    def header(self, force: bool = False) -> str | None:
+        return None
+
+
+class NoCredentials(Credentials):
+    pass
+
+
+class StaticCredentials(Credentials):
+    def __init__(self, value: str):
+        self._value = value
+
+    def header(self, force: bool = False) -> str | None:
+        return self._value
+
+
+class TokenFileCredentials(Credentials):
+    """A bearer token read from a file that something else rotates (projected service account tokens)."""
+
+    refreshable = True
+
+    def __init__(self, path: str, ttl: float = TOKEN_FILE_TTL, *, what: str = "tokenFile"):
+        self.path = path
+        self._ttl = ttl
+        self._what = what
+        self._value: str | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def _read(self) -> None:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                tok = f.read().strip()
+        except OSError as e:
+            raise KubeConfigError(f"cannot read the {self._what} {self.path}: {e.strerror or e}") from None
+        if not tok:
+            raise KubeConfigError(f"the {self._what} {self.path} is empty")
+        self._value = "Bearer " + tok
+        self._read_at = time.monotonic()
+
+    def stale(self) -> bool:
+        return self._value is None or time.monotonic() - self._read_at >= self._ttl
+
+    def header(self, force: bool = False) -> str | None:
+        with self._lock:
+            if force or self.stale():
+                self._read()
+            return self._value
+
+
+class ExecCredentials(Credentials):
+    """An exec credential plugin (client.authentication.k8s.io), re-run when its credential expires or on 401.
+
+    The `kubernetes` package parses the exec stanza (args, env, provideClusterInfo); we run the command
+    ourselves, never interactively: the terminal belongs to the TUI.
+    """
+
+    refreshable = True
+
+    def __init__(self, exec_cfg: dict, cluster: dict, cwd: str, user: str):
+        self._exec_cfg = exec_cfg
+        self._cluster = cluster
+        self._cwd = cwd
+        self._user = user
+        self._value: str | None = None
+        self._expiry: float | None = None  # epoch seconds; None = does not expire
+        self._lock = threading.Lock()
+        self.runs = 0  # how many times the plugin ran (tests, diagnostics)
+        self.cert: tuple[str, str] | None = None  # when the plugin answers with a client certificate
+
+    @property
+    def command(self) -> str:
+        return str(self._exec_cfg.get("command") or "")
+
+    def stale(self) -> bool:
+        if self.runs == 0:
+            return True
+        return self._expiry is not None and time.time() >= self._expiry - EXEC_EXPIRY_SKEW
+
+    def header(self, force: bool = False) -> str | None:
+        with self._lock:
+            if force or self.stale():
+                self._run()
+            return self._value
+
+    def _run(self) -> None:
+        status = _run_exec_plugin(self._exec_cfg, self._cluster, self._cwd, self._user)
+        self.runs += 1
+        self._value = None
+        if status.get("token"):
+            self._value = "Bearer " + str(status["token"])
+        elif status.get("clientCertificateData") and status.get("clientKeyData"):
+            self.cert = (_write_secret_file(status["clientCertificateData"]),
+                         _write_secret_file(status["clientKeyData"]))
+        else:
+            raise KubeConfigError(f"exec plugin {self.command} for user {self._user!r} returned neither a token "
+                                  "nor a client certificate")
+        exp = status.get("expirationTimestamp")
+        self._expiry = _parse_time(exp) if exp else None
+
+
+class AuthProviderCredentials(Credentials):
+    """Legacy auth-provider (oidc, gcp) through the `kubernetes` package's KubeConfigLoader."""
+
+    refreshable = True
+
+    def __init__(self, config: dict, context: str, base_path: str, user: str):
+        self._config = config
+        self._context = context
+        self._base_path = base_path
+        self._user = user
+        self._loader: Any = None
+        self._lock = threading.Lock()
+
+    def stale(self) -> bool:
+        loader = self._loader
+        if loader is None or "token" not in loader.__dict__:
+            return True
+        expiry = loader.__dict__.get("expiry")
+        return expiry is not None and expiry.timestamp() <= time.time() + EXEC_EXPIRY_SKEW
+
+    def header(self, force: bool = False) -> str | None:
+        with self._lock:
+            if force or self.stale():
+                from kubernetes.config.config_exception import ConfigException
+                from kubernetes.config.kube_config import KubeConfigLoader
+
+                try:
+                    self._loader = KubeConfigLoader(config_dict=self._config, active_context=self._context,
+                                                    config_base_path=self._base_path)
+                    self._loader._load_authentication()
+                except ConfigException as e:
+                    raise KubeConfigError(f"auth-provider of user {self._user!r} failed: {e}") from None
+                if "token" not in self._loader.__dict__:
+                    raise KubeConfigError(f"auth-provider of user {self._user!r} produced no token")
+            return self._loader.token
+
+
+class InClusterCredentials(Credentials):
+    """The pod's service account token, re-read as the `kubernetes` package's in-cluster loader does."""
+
+    refreshable = True
+
+    def __init__(self, loader: Any):
+        self._loader = loader
+        self._lock = threading.Lock()
+
+    def stale(self) -> bool:
+        return self._loader.token_expires_at <= _dt.datetime.now()
+
+    def header(self, force: bool = False) -> str | None:
+        with self._lock:
+            if force or self.stale():
+                self._loader._read_token_file()
+            return _bearer(self._loader.token)
+
+
+def _bearer(value: str) -> str:
+    # the in-cluster loader writes "bearer <token>"; servers accept either case, tidy it anyway
+    scheme, _, tok = value.partition(" ")
+    return "Bearer " + tok.strip() if scheme.lower() == "bearer" else value
+
+
+# ---------------------------------------------------------------------------------------------
+# the result
+
+
+@dataclass
+class KubeTarget:
+    """Where to connect and how to authenticate: everything KubeClient needs, nothing more."""
+
+    server: str  # https://host:port, no trailing slash
+    context: str
+    cluster: str
+    user: str
+    namespace: str  # from -n, else the context's, else "default"
+    ca_pem: str | None = None  # the cluster's CA (from certificate-authority or -data); None = system roots
+    insecure: bool = False  # insecure-skip-tls-verify
+    cert: tuple[str, str] | None = None  # (certfile, keyfile) of a client certificate
+    credentials: Credentials = field(default_factory=NoCredentials)
+    proxy_url: str | None = None
+    tls_server_name: str | None = None
+    kubeconfig: tuple[str, ...] = ()  # files the configuration came from; () when in-cluster
+    in_cluster: bool = False
+    namespace_explicit: bool = False  # -n given, rather than the context's default
+
+    def token(self, force: bool = False) -> str | None:
+        """The current bearer token, refreshing it first if it expired (may run an exec plugin: blocking)."""
+        h = self.credentials.header(force)
+        if h and h[:7].lower() == "bearer ":
+            return h[7:]
+        return None
+
+    def authorization(self, force: bool = False) -> str | None:
+        """The Authorization header value (Bearer or Basic); may block, see token()."""
+        return self.credentials.header(force)
+
+    def client_cert(self) -> tuple[str, str] | None:
+        if isinstance(self.credentials, ExecCredentials) and self.credentials.cert:
+            return self.credentials.cert
+        return self.cert
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """An SSLContext trusting the cluster's CA, or False for insecure-skip-tls-verify."""
+        if self.insecure:
+            return False
+        return _ca_context(self.ca_pem) if self.ca_pem else _default_context()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A new TLS context for the client: CA (or no verification) plus the client certificate, if any."""
+        verify = self.verify
+        ctx = verify if isinstance(verify, ssl.SSLContext) else _insecure_context()
+        cert = self.client_cert()
+        if cert:
+            try:
+                ctx.load_cert_chain(cert[0], cert[1])
+            except (ssl.SSLError, OSError) as e:
+                raise KubeConfigError(f"the client certificate of user {self.user!r} cannot be loaded: "
+                                      f"{getattr(e, 'reason', None) or e}") from None
+        return ctx
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+@dataclass
+class _Entry:
+    value: dict
+    path: str  # the file that defined it: relative paths inside resolve against its folder
+
+
+@dataclass
+class _Merged:
+    files: list[str]
+    clusters: dict[str, _Entry]
+    users: dict[str, _Entry]
+    contexts: dict[str, _Entry]
+    current_context: str | None
+    current_context_file: str | None
+
+
+def kubeconfig_paths(kubeconfig: str | None = None, environ: dict | None = None) -> tuple[list[str], bool]:
+    """The files to merge, and whether they were named explicitly (a missing explicit file is an error)."""
+    env = os.environ if environ is None else environ
+    if kubeconfig:
+        return [os.path.expanduser(kubeconfig)], True
+    value = env.get("KUBECONFIG")
+    if value:
+        paths, seen = [], set()
+        for p in value.split(os.pathsep):
+            p = os.path.expanduser(p.strip())
+            if p and p not in seen:
+                seen.add(p)
+                paths.append(p)
+        if paths:
+            return paths, False
+    return [os.path.expanduser(DEFAULT_KUBECONFIG)], False
+
+
+def _read_yaml(path: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = yaml.load(f, Loader=_Loader)
+    except FileNotFoundError:
+        raise KubeConfigError(f"kubeconfig file {path} does not exist") from None
+    except IsADirectoryError:
+        raise KubeConfigError(f"kubeconfig {path} is a directory, not a file") from None
+    except OSError as e:
+        raise KubeConfigError(f"cannot read kubeconfig {path}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise KubeConfigError(f"kubeconfig {path} is not a kubeconfig: expected a mapping at the top level")
+    return data
+
+
+def _named(data: dict, section: str, inner: str, path: str) -> list[tuple[str, dict]]:
+    items = data.get(section) or []
+    if not isinstance(items, list):
+        raise KubeConfigError(f"kubeconfig {path}: {section} must be a list")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise KubeConfigError(f"kubeconfig {path}: entry {i + 1} of {section} has no name")
+        value = item.get(inner)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise KubeConfigError(f"kubeconfig {path}: {section} entry {item['name']!r} must have a mapping "
+                                  f"under {inner}")
+        out.append((item["name"], value))
+    return out
+
+
+def _merge(paths: list[str], explicit: bool) -> _Merged:
+    """kubectl's rules: for every name and for current-context, the first file that sets it wins."""
+    m = _Merged([], {}, {}, {}, None, None)
+    for path in paths:
+        if not explicit and not os.path.exists(path):
+            continue  # kubectl skips missing files listed in KUBECONFIG
+        data = _read_yaml(path)
+        m.files.append(path)
+        for section, inner, bucket in (("clusters", "cluster", m.clusters), ("users", "user", m.users),
+                                       ("contexts", "context", m.contexts)):
+            for name, value in _named(data, section, inner, path):
+                bucket.setdefault(name, _Entry(value, path))
+        cc = data.get("current-context")
+        if cc and m.current_context is None:
+            m.current_context, m.current_context_file = str(cc), path
+    return m
+
+
+def _where(m: _Merged) -> str:
+    if len(m.files) == 1:
+        return f"kubeconfig {m.files[0]}"
+    return "kubeconfig files " + os.pathsep.join(m.files)
+
+
+def list_contexts(kubeconfig: str | None = None) -> list[str]:
+    """Context names in merge order (the first file's first); [] when there is no kubeconfig."""
+    paths, explicit = kubeconfig_paths(kubeconfig)
+    return list(_merge(paths, explicit).contexts)
+
+
+def current_context(kubeconfig: str | None = None) -> str | None:
+    paths, explicit = kubeconfig_paths(kubeconfig)
+    return _merge(paths, explicit).current_context
+
+
+def load_target(kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None,
+                *, environ: dict | None = None) -> KubeTarget:
+    """Resolve what kubectl would use for `--kubeconfig`, `--context` and `-n`; raises KubeConfigError."""
+    env = os.environ if environ is None else environ
+    paths, explicit = kubeconfig_paths(kubeconfig, env)
+    m = _merge(paths, explicit)
+    if not m.files or not (m.contexts or m.clusters or m.current_context):
+        if not explicit and env.get("KUBERNETES_SERVICE_HOST") and not context:
+            return _load_in_cluster(namespace, env)
+        if not m.files:
+            where = paths[0] if len(paths) == 1 else os.pathsep.join(paths)
+            raise KubeConfigError(f"no kubeconfig found: {where} does not exist and this is not a pod in a "
+                                  "cluster (KUBERNETES_SERVICE_HOST is not set)")
+        raise KubeConfigError(f"{_where(m)} defines no contexts")
+
+    name = context or m.current_context
+    if not name:
+        avail = ", ".join(m.contexts) or "none"
+        raise KubeConfigError(f"{_where(m)} sets no current-context; choose one with --context "
+                              f"(available: {avail})")
+    ctx_entry = m.contexts.get(name)
+    if ctx_entry is None:
+        avail = ", ".join(m.contexts) or "none"
+        how = "--context" if context else "current-context"
+        raise KubeConfigError(f"context {name!r} ({how}) is not defined in {_where(m)}; available contexts: {avail}")
+    ctx = ctx_entry.value
+    cluster_name = ctx.get("cluster")
+    if not cluster_name:
+        raise KubeConfigError(f"context {name!r} in {ctx_entry.path} names no cluster")
+    cl_entry = m.clusters.get(cluster_name)
+    if cl_entry is None:
+        raise KubeConfigError(f"context {name!r} refers to cluster {cluster_name!r}, which is not defined in "
+                              f"{_where(m)}")
+    user_name = ctx.get("user") or ""
+    us_entry = m.users.get(user_name) if user_name else _Entry({}, ctx_entry.path)
+    if us_entry is None:
+        raise KubeConfigError(f"context {name!r} refers to user {user_name!r}, which is not defined in {_where(m)}")
+    cluster, user = cl_entry.value, us_entry.value
+
+    server = str(cluster.get("server") or "").rstrip("/")
+    if not server:
+        raise KubeConfigError(f"cluster {cluster_name!r} in {cl_entry.path} has no server")
+    if "://" not in server:
+        server = "https://" + server
+
+    cl_dir = os.path.dirname(os.path.abspath(cl_entry.path))
+    us_dir = os.path.dirname(os.path.abspath(us_entry.path))
+    insecure = bool(cluster.get("insecure-skip-tls-verify"))
+    ca_pem = _ca_pem(cluster, cl_dir, cluster_name)
+    cert = _client_cert(user, us_dir, user_name)
+    creds = _credentials(user, us_dir, user_name, cluster, name, m)
+
+    ns = namespace or ctx.get("namespace") or "default"
+    return KubeTarget(server=server, context=name, cluster=cluster_name, user=user_name, namespace=str(ns),
+                      ca_pem=ca_pem, insecure=insecure, cert=cert, credentials=creds, proxy_url=cluster.get("proxy-url") or None,
+                      tls_server_name=cluster.get("tls-server-name") or None, kubeconfig=tuple(m.files),
+                      namespace_explicit=bool(namespace))
+
+
+def _resolve(p: str, base: str) -> str:
+    p = os.path.expanduser(str(p))
+    return p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+
+
+def _b64(data: Any, what: str) -> bytes:
+    try:
+        return base64.b64decode(str(data).strip(), validate=False)
+    except (binascii.Error, ValueError):
+        raise KubeConfigError(f"{what} is not valid base64") from None
+
+
+def _ca_pem(cluster: dict, base: str, name: str) -> str | None:
+    if cluster.get("certificate-authority-data"):
+        pem = _b64(cluster["certificate-authority-data"], f"certificate-authority-data of cluster {name!r}")
+        what = f"the certificate-authority-data of cluster {name!r}"
+        text = pem.decode("ascii", "replace")
+    elif cluster.get("certificate-authority"):
+        path = _resolve(cluster["certificate-authority"], base)
+        what = f"the certificate-authority file {path} of cluster {name!r}"
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise KubeConfigError(f"{what} does not exist") from None
+        except OSError as e:
+            raise KubeConfigError(f"cannot read {what}: {e.strerror or e}") from None
+    else:
+        return None
+    try:
+        _ca_context(text)
+    except ssl.SSLError as e:
+        raise KubeConfigError(f"{what} is not a valid PEM certificate ({e.reason or e})") from None
+    return text
+
+
+def _ca_context(pem: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ctx.load_verify_locations(cadata=pem)
+    return ctx
+
+
+def _default_context() -> ssl.SSLContext:
+    # the system's roots plus certifi's, as httpx does by default
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    try:
+        import certifi
+
+        ctx.load_verify_locations(cafile=certifi.where())
+    except (ImportError, OSError, ssl.SSLError):  # pragma: no cover
+        pass
+    return ctx
+
+
+def _insecure_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _client_cert(user: dict, base: str, name: str) -> tuple[str, str] | None:
+    def one(file_key: str, what: str) -> str | None:
+        if user.get(file_key + "-data"):
+            return _write_secret_file(_b64(user[file_key + "-data"], f"{file_key}-data of user {name!r}"))
+        if user.get(file_key):
+            path = _resolve(user[file_key], base)
+            if not os.path.isfile(path):
+                raise KubeConfigError(f"{what} file {path} of user {name!r} does not exist")
+            return path
+        return None
+
+    cert = one("client-certificate", "client-certificate")
+    key = one("client-key", "client-key")
+    if bool(cert) != bool(key):
+        missing = "client-key" if cert else "client-certificate"
+        raise KubeConfigError(f"user {name!r} has a client certificate without its {missing}"
+                              if cert else f"user {name!r} has a client key without its client-certificate")
+    return (cert, key) if cert and key else None
+
+
+def _credentials(user: dict, base: str, user_name: str, cluster: dict, context: str, m: _Merged) -> Credentials:
+    if isinstance(user.get("exec"), dict):
+        ex = user["exec"]
+        if not ex.get("command"):
+            raise KubeConfigError(f"the exec plugin of user {user_name!r} has no command")
+        return ExecCredentials(ex, cluster, base, user_name)
+    if isinstance(user.get("auth-provider"), dict):
+        config = {
+            "current-context": context,
+            "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+            "clusters": [{"name": "c", "cluster": cluster}],
+            "users": [{"name": "u", "user": user}],
+        }
+        return AuthProviderCredentials(config, context, base, user_name)
+    if user.get("token"):
+        return StaticCredentials("Bearer " + str(user["token"]).strip())
+    if user.get("tokenFile"):
+        path = _resolve(user["tokenFile"], base)
+        if not os.path.isfile(path):
+            raise KubeConfigError(f"tokenFile {path} of user {user_name!r} does not exist")
+        return TokenFileCredentials(path)
+    if user.get("username") and user.get("password") is not None:
+        raw = f"{user['username']}:{user['password']}".encode()
+        return StaticCredentials("Basic " + base64.b64encode(raw).decode("ascii"))
+    return NoCredentials()
+
+
+def _load_in_cluster(namespace: str | None, env: dict) -> KubeTarget:
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    token_file = os.path.join(SERVICE_ACCOUNT_DIR, "token")
+    ca_file = os.path.join(SERVICE_ACCOUNT_DIR, "ca.crt")
+    loader = InClusterConfigLoader(token_filename=token_file, cert_filename=ca_file, environ=env)
+    try:
+        loader._load_config()
+    except ConfigException as e:
+        raise KubeConfigError(f"no kubeconfig found and the in-cluster service account is unusable: {e}") from None
+    ns = namespace
+    if not ns:
+        try:
+            with open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace"), encoding="utf-8") as f:
+                ns = f.read().strip()
+        except OSError:
+            ns = None
+    ca_pem = _ca_pem({"certificate-authority": loader.ssl_ca_cert}, "/", "in-cluster")
+    return KubeTarget(server=loader.host, context="in-cluster", cluster="in-cluster", user="serviceaccount",
+                      namespace=ns or "default", ca_pem=ca_pem, credentials=InClusterCredentials(loader),
+                      in_cluster=True, namespace_explicit=bool(namespace))
+
+
+# ---------------------------------------------------------------------------------------------
+# exec plugins
+
+
+def _run_exec_plugin(exec_cfg: dict, cluster: dict, cwd: str, user: str) -> dict:
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.exec_provider import ExecProvider
+    from kubernetes.config.kube_config import ConfigNode
+
+    import json
+
+    try:
+        provider = ExecProvider(ConfigNode("exec", exec_cfg), cwd, ConfigNode("cluster", dict(cluster)))
+    except ConfigException as e:
+        raise KubeConfigError(f"the exec plugin of user {user!r} is misconfigured: {e}") from None
+    info: dict = {"apiVersion": provider.api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
+    if provider.cluster is not None:
+        c = dict(provider.cluster.value)
+        for ext in c.get("extensions") or []:
+            if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
+                c["config"] = ext.get("extension")
+        info["spec"]["cluster"] = c
+    env = dict(provider.env)
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
+    cmd = provider.args[0]
+    exe = cmd if os.path.isabs(cmd) or os.sep in cmd else (shutil.which(cmd, path=env.get("PATH")) or cmd)
+    try:
+        proc = subprocess.run([exe, *provider.args[1:]], cwd=provider.cwd, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=EXEC_TIMEOUT)
+    except FileNotFoundError:
+        hint = exec_cfg.get("installHint")
+        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} is not installed"
+                              + (f": {str(hint).strip().splitlines()[0]}" if hint else "")) from None
+    except subprocess.TimeoutExpired:
+        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} did not answer within "
+                              f"{EXEC_TIMEOUT:.0f} seconds") from None
+    except OSError as e:
+        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} cannot run: {e.strerror or e}") from None
+    if proc.returncode != 0:
+        err = (proc.stderr or "").strip().splitlines()
+        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} failed with exit code {proc.returncode}"
+                              + (f": {err[-1]}" if err else ""))
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} printed something that is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("status"), dict):
+        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} printed an ExecCredential without status")
+    if data.get("apiVersion") != provider.api_version:
+        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} answered with apiVersion "
+                              f"{data.get('apiVersion')!r}, expected {provider.api_version!r}")
+    return data["status"]
+
+
+def _parse_time(s: str) -> float:
+    try:
+        return _dt.datetime.fromisoformat(str(s).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise KubeConfigError(f"exec plugin returned an unreadable expirationTimestamp {s!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# key material from *-data fields: private files, removed at exit
+
+_secret_dir: str | None = None
+_secret_files: dict[bytes, str] = {}
+_secret_lock = threading.Lock()
+
+
+def _write_secret_file(content: bytes | str) -> str:
+    global _secret_dir
+    data = content.encode() if isinstance(content, str) else content
+    with _secret_lock:
+        if data in _secret_files and os.path.exists(_secret_files[data]):
+            return _secret_files[data]
+        if _secret_dir is None or not os.path.isdir(_secret_dir):
+            _secret_dir = tempfile.mkdtemp(prefix="lookout-kube-")
+            atexit.register(shutil.rmtree, _secret_dir, True)
+        fd, path = tempfile.mkstemp(dir=_secret_dir, suffix=".pem")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        _secret_files[data] = path
+        return path

@@ -1,0 +1,106 @@
+"""Trim objects on arrival to the fields Lookout reads; `d` and `y` GET the whole object when asked.
+
+Each function takes the decoded object and returns a new, smaller dict (sharing the leaf values);
+it never mutates its argument, so a caller may still hold the full object.
+"""
+
+from __future__ import annotations
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+REDACTED = "<redacted>"
+
+_POD_META = ("name", "namespace", "uid", "labels", "annotations", "ownerReferences", "creationTimestamp",
+             "deletionTimestamp", "resourceVersion", "generation")
+_CONTAINER = ("name", "image", "ports", "readinessProbe", "livenessProbe", "startupProbe", "resources",
+              "restartPolicy")  # restartPolicy: native sidecars among initContainers
+_POD_STATUS = ("phase", "reason", "message", "conditions", "containerStatuses", "initContainerStatuses", "podIP",
+               "podIPs", "hostIP", "startTime", "qosClass")
+
+
+def keep_all(obj: dict) -> dict:
+    """No trimming (tests, and kinds small enough not to matter)."""
+    return obj
+
+
+def slim_meta(meta: dict | None) -> dict:
+    """metadata without managedFields and without kubectl's last-applied copy of the whole object."""
+    if not meta:
+        return {}
+    out = {k: v for k, v in meta.items() if k != "managedFields"}
+    ann = out.get("annotations")
+    if ann and LAST_APPLIED in ann:
+        ann = {k: v for k, v in ann.items() if k != LAST_APPLIED}
+        if ann:
+            out["annotations"] = ann
+        else:
+            del out["annotations"]
+    return out
+
+
+def slim_generic(obj: dict) -> dict:
+    """Any kind: everything but managedFields and the last-applied annotation."""
+    meta = obj.get("metadata")
+    if not meta or ("managedFields" not in meta and LAST_APPLIED not in (meta.get("annotations") or {})):
+        return obj
+    out = dict(obj)
+    out["metadata"] = slim_meta(meta)
+    return out
+
+
+def _slim_container(c: dict) -> dict:
+    out = {k: c[k] for k in _CONTAINER if k in c}
+    env = c.get("env")
+    if env:
+        # names and references only: literal values can be credentials and are never shown
+        out["env"] = [{"name": e.get("name"), "valueFrom": e["valueFrom"]} if "valueFrom" in e
+                      else {"name": e.get("name")} for e in env]
+    return out
+
+
+def slim_pod(obj: dict) -> dict:
+    meta = obj.get("metadata") or {}
+    m = {k: meta[k] for k in _POD_META if k in meta}
+    ann = m.get("annotations")
+    if ann and LAST_APPLIED in ann:
+        ann = {k: v for k, v in ann.items() if k != LAST_APPLIED}
+        if ann:
+            m["annotations"] = ann
+        else:
+            del m["annotations"]
+    spec = obj.get("spec") or {}
+    s: dict = {}
+    if "nodeName" in spec:
+        s["nodeName"] = spec["nodeName"]
+    if "serviceAccountName" in spec:
+        s["serviceAccountName"] = spec["serviceAccountName"]
+    if "containers" in spec:
+        s["containers"] = [_slim_container(c) for c in spec["containers"] or ()]
+    if spec.get("initContainers"):
+        s["initContainers"] = [_slim_container(c) for c in spec["initContainers"]]
+    status = obj.get("status") or {}
+    st = {k: status[k] for k in _POD_STATUS if k in status}
+    out = {"metadata": m, "spec": s, "status": st}
+    if "kind" in obj:
+        out["kind"] = obj["kind"]
+    if "apiVersion" in obj:
+        out["apiVersion"] = obj["apiVersion"]
+    return out
+
+
+def slim_secret(obj: dict) -> dict:
+    """Secrets: keys only. Values never reach the store, so no pane can show them by mistake."""
+    out = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
+    out["metadata"] = slim_meta(obj.get("metadata"))
+    keys = list((obj.get("data") or {}).keys()) + list((obj.get("stringData") or {}).keys())
+    out["data"] = {k: None for k in keys}
+    return out
+
+
+def redact_secret(obj: dict) -> dict:
+    """A full Secret fetched for `d`/`y`: values replaced by a marker, the last-applied copy dropped."""
+    out = dict(obj)
+    out["metadata"] = slim_meta(obj.get("metadata"))
+    for field in ("data", "stringData"):
+        if isinstance(obj.get(field), dict):
+            out[field] = {k: REDACTED for k in obj[field]}
+    return out

@@ -1,0 +1,548 @@
+"""What the user points Lookout at (a Rollout, a Deployment or a label selector), and its summary."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from tui.rollout.tracks import TrackConventions, TrackResolver
+from tui.textsafe import clean_line
+
+APP_LABELS = ("app", "app.kubernetes.io/name")
+
+
+class TargetError(Exception):
+    """A target could not be resolved; the message is one sentence for stderr."""
+
+
+class TargetNotFound(TargetError):
+    pass
+
+
+class AmbiguousTarget(TargetError):
+    def __init__(self, message: str, candidates: list["Candidate"]):
+        super().__init__(message)
+        self.candidates = candidates
+
+
+class BadSelector(TargetError, ValueError):
+    pass
+
+
+# ---- label selectors -----------------------------------------------------------------------------
+
+Requirement = tuple[str, str, frozenset[str]]  # (key, op, values); op in = != in notin exists !exists
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A parsed label selector; `matches(labels)` is what the API server would answer."""
+
+    requirements: tuple[Requirement, ...] = ()
+    text: str = ""
+
+    def matches(self, labels: Mapping[str, str] | None) -> bool:
+        labels = labels or {}
+        for key, op, values in self.requirements:
+            v = labels.get(key)
+            if op == "=":
+                if v is None or v not in values:
+                    return False
+            elif op == "!=":
+                if v is not None and v in values:
+                    return False
+            elif op == "exists":
+                if v is None:
+                    return False
+            elif op == "!exists":
+                if v is not None:
+                    return False
+            elif op == "in":
+                if v is None or v not in values:
+                    return False
+            elif op == "notin":
+                if v is not None and v in values:
+                    return False
+        return True
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+_EQ_RE = re.compile(r"^\s*([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)\s*$")
+_KEY_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
+
+
+def parse_selector(text: str) -> Selector:
+    """Parse kubectl's label selector syntax: `a=b,c!=d,e in (f,g),h notin (i),j,!k`."""
+    reqs: list[Requirement] = []
+    for part in _split_top(text or ""):
+        if not part.strip():
+            continue
+        m = _SET_RE.match(part)
+        if m:
+            vals = frozenset(v.strip() for v in m.group(3).split(",") if v.strip())
+            reqs.append((m.group(1), m.group(2), vals))
+            continue
+        m = _EQ_RE.match(part)
+        if m:
+            reqs.append((m.group(1), "!=" if m.group(2) == "!=" else "=", frozenset([m.group(3)])))
+            continue
+        m = _KEY_RE.match(part)
+        if m:
+            reqs.append((m.group(2), "!exists" if m.group(1) else "exists", frozenset()))
+            continue
+        raise BadSelector(f"invalid label selector {text!r}: cannot parse {part.strip()!r}")
+    return Selector(tuple(reqs), (text or "").strip())
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def selector_string(label_selector: dict | None) -> str:
+    """A metav1.LabelSelector (matchLabels + matchExpressions) as a labelSelector query string."""
+    if not label_selector:
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((label_selector.get("matchLabels") or {}).items())]
+    for e in label_selector.get("matchExpressions") or []:
+        key, op, vals = e.get("key", ""), e.get("operator", ""), e.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(vals)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(vals)})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+# ---- targets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # "Rollout" | "Deployment" | "Label"
+    name: str  # the workload's name, or the label value / selector for kind "Label"
+    namespace: str  # "" when a label target spans namespaces
+    selector: str  # pod labelSelector, usable server-side
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.name}" if self.kind != "Label" else f"pods -l {self.selector}"
+
+    def pod_selector(self) -> Selector:
+        return parse_selector(self.selector)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Something the user could watch, for the picker."""
+
+    kind: str
+    name: str
+    namespace: str
+    selector: str
+    strategy: str = ""  # canary | bluegreen | rolling | recreate | ""
+    ready: str = ""  # "3/4" (ready/desired), "" when unknown
+
+    def target(self) -> Target:
+        return Target(self.kind, self.name, self.namespace, self.selector)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+def _meta(o: dict) -> dict:
+    return o.get("metadata") or {}
+
+
+def _ns_ok(o: dict, namespace: str | None) -> bool:
+    return namespace is None or _meta(o).get("namespace", "") == namespace
+
+
+def _workload_selector(obj: dict, deployments: Iterable[dict] = ()) -> str:
+    sel = selector_string((obj.get("spec") or {}).get("selector"))
+    if sel:
+        return sel
+    ref = (obj.get("spec") or {}).get("workloadRef") or {}
+    if ref.get("name"):  # Argo Rollout that borrows a Deployment's pod template
+        ns = _meta(obj).get("namespace", "")
+        for d in deployments:
+            if _meta(d).get("name") == ref["name"] and _meta(d).get("namespace", "") == ns:
+                sel = selector_string((d.get("spec") or {}).get("selector"))
+                if sel:
+                    return sel
+    labels = (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    for k in APP_LABELS:
+        if k in labels:
+            return f"{k}={labels[k]}"
+    return f"app={_meta(obj).get('name', '')}"
+
+
+def _strategy(obj: dict) -> str:
+    s = (obj.get("spec") or {}).get("strategy") or {}
+    if "canary" in s:
+        return "canary"
+    if "blueGreen" in s:
+        return "bluegreen"
+    if s.get("type") == "Recreate":
+        return "recreate"
+    return "rolling"
+
+
+def _candidate(kind: str, obj: dict, deployments: Iterable[dict] = ()) -> Candidate:
+    st = obj.get("status") or {}
+    desired = (obj.get("spec") or {}).get("replicas", 1)
+    return Candidate(kind, _meta(obj).get("name", ""), _meta(obj).get("namespace", ""),
+                     _workload_selector(obj, deployments), _strategy(obj),
+                     f"{st.get('readyReplicas', 0) or 0}/{desired}")
+
+
+def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iterable[dict] = (),
+               namespace: str | None = None) -> list[Candidate]:
+    """Everything worth watching, for the picker: Rollouts, then Deployments, then app labels of pods
+    that no listed workload covers; each group sorted by namespace and name."""
+    rollouts = [r for r in rollouts if _ns_ok(r, namespace)]
+    deployments = [d for d in deployments if _ns_ok(d, namespace)]
+    # Deployments that only lend their template to a Rollout (workloadRef) are not separate targets.
+    lent = {(_meta(r).get("namespace", ""), ((r.get("spec") or {}).get("workloadRef") or {}).get("name"))
+            for r in rollouts}
+    out = [_candidate("Rollout", r, deployments) for r in rollouts]
+    out += [_candidate("Deployment", d) for d in deployments
+            if (_meta(d).get("namespace", ""), _meta(d).get("name")) not in lent]
+    known = {(c.namespace, c.name) for c in out}
+    labels: dict[tuple[str, str, str], int] = {}
+    for p in pods:
+        if not _ns_ok(p, namespace):
+            continue
+        pl = _meta(p).get("labels") or {}
+        for k in APP_LABELS:
+            v = pl.get(k)
+            if v:
+                ns = _meta(p).get("namespace", "")
+                if (ns, v) not in known:
+                    labels[(ns, k, v)] = labels.get((ns, k, v), 0) + 1
+                break
+    out += [Candidate("Label", v, ns, f"{k}={v}", "", "") for (ns, k, v) in labels]
+    order = {"Rollout": 0, "Deployment": 1, "Label": 2}
+    out.sort(key=lambda c: (order[c.kind], c.namespace, c.name))
+    return out
+
+
+def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[dict], deployments: Iterable[dict],
+                   pods: Iterable[dict] = (), namespace: str | None = None) -> Target:
+    """Resolve `--app NAME` / `-l SELECTOR` (or neither) against what the cluster has.
+
+    `namespace` None means all namespaces (-A). NAME is a Rollout's name, else a Deployment's, else
+    an `app` / `app.kubernetes.io/name` label value of pods. Neither given: the only Rollout (or the
+    only Deployment when there are no Rollouts), else AmbiguousTarget with the candidates.
+    """
+    rollouts, deployments, pods = list(rollouts), list(deployments), list(pods)
+    if selector:
+        sel = parse_selector(selector)  # raises BadSelector
+        nss = {_meta(p).get("namespace", "") for p in pods if _ns_ok(p, namespace) and sel.matches(_meta(p).get("labels"))}
+        ns = namespace if namespace is not None else (next(iter(nss)) if len(nss) == 1 else "")
+        return Target("Label", name or sel.text, ns, sel.text)
+
+    if not name:
+        cands = candidates(rollouts, deployments, pods, namespace)
+        workloads = [c for c in cands if c.kind == "Rollout"] or [c for c in cands if c.kind == "Deployment"]
+        if len(workloads) == 1:
+            return workloads[0].target()
+        if not cands:
+            where = f"namespace {namespace}" if namespace is not None else "any namespace"
+            raise TargetNotFound(f"no Rollout, Deployment or app-labelled pods found in {where}")
+        raise AmbiguousTarget(f"several rollouts to watch; pick one with --app NAME: {_names(cands)}", cands)
+
+    for kind, objs in (("Rollout", rollouts), ("Deployment", deployments)):
+        hits = [o for o in objs if _meta(o).get("name") == name and _ns_ok(o, namespace)]
+        if len(hits) == 1:
+            o = hits[0]
+            return Target(kind, name, _meta(o).get("namespace", ""), _workload_selector(o, deployments))
+        if len(hits) > 1:
+            cands = [_candidate(kind, o, deployments) for o in hits]
+            raise AmbiguousTarget(f"{kind} {name!r} exists in several namespaces; use -n: {_names(cands)}", cands)
+
+    groups: dict[tuple[str, str], int] = {}
+    for p in pods:
+        if not _ns_ok(p, namespace):
+            continue
+        pl = _meta(p).get("labels") or {}
+        for k in APP_LABELS:
+            if pl.get(k) == name:
+                key = (_meta(p).get("namespace", ""), k)
+                groups[key] = groups.get(key, 0) + 1
+    nss = sorted({ns for ns, _ in groups})
+    if len(nss) == 1:
+        ns = nss[0]
+        key = "app" if (ns, "app") in groups else "app.kubernetes.io/name"
+        return Target("Label", name, ns, f"{key}={name}")
+    if len(nss) > 1:
+        cands = [Candidate("Label", name, ns, f"{k}={name}") for ns, k in sorted(groups)]
+        raise AmbiguousTarget(f"pods labelled {name!r} exist in several namespaces; use -n: {_names(cands)}", cands)
+
+    where = f" in namespace {namespace}" if namespace is not None else ""
+    known = sorted({_meta(o).get("name", "") for o in rollouts + deployments if _ns_ok(o, namespace)})
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise TargetNotFound(f"no Rollout, Deployment or pods labelled app={name}{where}{hint}")
+
+
+def _names(cands: list[Candidate], limit: int = 6) -> str:
+    names = [str(c) for c in cands[:limit]]
+    if len(cands) > limit:
+        names.append(f"and {len(cands) - limit} more")
+    return ", ".join(names)
+
+
+def target_pods(target: Target, pods: Iterable[dict]) -> list[dict]:
+    """The pods of `target` among `pods` (client-side check of the server-side scope)."""
+    sel = target.pod_selector()
+    ns = target.namespace
+    return [p for p in pods if (not ns or _meta(p).get("namespace", "") == ns) and sel.matches(_meta(p).get("labels"))]
+
+
+def owned_replicasets(workload: dict | None, replicasets: Iterable[dict]) -> list[dict]:
+    """ReplicaSets whose controller owner is `workload` (by uid when known, else by kind and name)."""
+    if not workload:
+        return []
+    m = _meta(workload)
+    uid, name, ns = m.get("uid"), m.get("name"), m.get("namespace", "")
+    out = []
+    for rs in replicasets:
+        rm = _meta(rs)
+        if rm.get("namespace", "") != ns:
+            continue
+        for ref in rm.get("ownerReferences") or []:
+            if (uid and ref.get("uid") == uid) or (not uid and ref.get("name") == name
+                                                   and ref.get("kind") in ("Rollout", "Deployment")):
+                out.append(rs)
+                break
+    return out
+
+
+# ---- summary -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RolloutSummary:
+    """What the header shows of the rollout; None where unknown."""
+
+    kind: str
+    name: str
+    namespace: str
+    strategy: str  # canary | bluegreen | rolling | recreate | ""
+    phase: str  # Healthy | Progressing | Paused | Degraded | Aborted | Unknown
+    step: str | None = None  # "3/8"
+    step_index: int | None = None
+    step_count: int | None = None
+    weight: int | None = None  # canary traffic weight, percent
+    message: str = ""
+    paused: bool = False
+    aborted: bool = False
+    desired: int = 0
+    current: int = 0
+    updated: int = 0
+    ready: int = 0
+    available: int = 0
+    stable_hash: str | None = None
+    canary_hash: str | None = None
+    active_hash: str | None = None
+    preview_hash: str | None = None
+    stable_service: str | None = None
+    canary_service: str | None = None
+    active_service: str | None = None
+    preview_service: str | None = None
+    generation: int | None = None
+    observed_generation: int | str | None = None
+
+
+def _int(v, default: int = 0) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _condition(obj: dict, type_: str) -> dict | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == type_:
+            return c
+    return None
+
+
+def canary_weight(spec_canary: dict, status: dict) -> int | None:
+    """Canary traffic weight: the controller's reported weight, else the last setWeight reached."""
+    w = (((status.get("canary") or {}).get("weights") or {}).get("canary") or {}).get("weight")
+    if w is not None:
+        return _int(w)
+    steps = spec_canary.get("steps") or []
+    idx = status.get("currentStepIndex")
+    if idx is None:
+        return None
+    idx = _int(idx)
+    if not steps or idx >= len(steps):
+        return 100
+    for s in reversed(steps[: idx + 1]):
+        if "setWeight" in s:
+            return _int(s["setWeight"])
+    return 0
+
+
+def _template_hash(rs: dict) -> str | None:
+    labels = _meta(rs).get("labels") or {}
+    return labels.get("rollouts-pod-template-hash") or labels.get("pod-template-hash")
+
+
+def rollout_summary(target: Target, obj: dict | None, replicasets: Iterable[dict] = ()) -> RolloutSummary:
+    """The header's view of a Rollout or Deployment (`obj`); for label targets, a bare summary."""
+    if not obj:
+        return RolloutSummary(target.kind, target.name, target.namespace, "", "Unknown")
+    spec, status, meta = obj.get("spec") or {}, obj.get("status") or {}, _meta(obj)
+    kind = target.kind if target.kind != "Label" else ("Rollout" if "strategy" in spec and (
+        "canary" in spec["strategy"] or "blueGreen" in spec["strategy"]) else "Deployment")
+    strategy = _strategy(obj)
+    desired = _int(spec.get("replicas", 1), 1)
+    common = dict(
+        kind=kind, name=meta.get("name", target.name), namespace=meta.get("namespace", target.namespace),
+        strategy=strategy, desired=desired, current=_int(status.get("replicas")),
+        updated=_int(status.get("updatedReplicas")), ready=_int(status.get("readyReplicas")),
+        available=_int(status.get("availableReplicas")), generation=meta.get("generation"),
+        observed_generation=status.get("observedGeneration"),
+    )
+    if kind == "Rollout":
+        strat = spec.get("strategy") or {}
+        canary, bg = strat.get("canary") or {}, strat.get("blueGreen") or {}
+        steps = canary.get("steps") or []
+        idx = status.get("currentStepIndex")
+        aborted = bool(status.get("abort"))
+        paused = bool(status.get("pauseConditions")) or bool(spec.get("paused"))
+        phase = status.get("phase") or ("Paused" if paused else "Progressing")
+        if aborted and phase == "Degraded":
+            phase = "Aborted"
+        msg = status.get("message") or ""
+        if paused and not msg:
+            msg = ", ".join(p.get("reason", "") for p in status.get("pauseConditions") or [] if p.get("reason"))
+        stable = status.get("stableRS")
+        current = status.get("currentPodHash")
+        return RolloutSummary(
+            **common, phase=phase, paused=paused, aborted=aborted, message=clean_line(msg),
+            step=f"{_int(idx)}/{len(steps)}" if strategy == "canary" and steps and idx is not None else None,
+            step_index=_int(idx) if idx is not None else None, step_count=len(steps) if strategy == "canary" else None,
+            weight=canary_weight(canary, status) if strategy == "canary" else None,
+            stable_hash=stable, canary_hash=current if current and current != stable else None,
+            active_hash=(status.get("blueGreen") or {}).get("activeSelector"),
+            preview_hash=(status.get("blueGreen") or {}).get("previewSelector"),
+            stable_service=canary.get("stableService"), canary_service=canary.get("canaryService"),
+            active_service=bg.get("activeService"), preview_service=bg.get("previewService"),
+        )
+    # Deployment: phase as `kubectl rollout status` would judge it.
+    progressing = _condition(obj, "Progressing") or {}
+    gen, obs = meta.get("generation"), status.get("observedGeneration")
+    msg = progressing.get("message", "")
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        phase = "Degraded"
+    elif spec.get("paused"):
+        phase = "Paused"
+    elif gen is not None and obs is not None and _int(obs) < _int(gen):
+        phase = "Progressing"
+    elif (common["updated"] >= desired and common["current"] <= common["updated"]
+          and common["available"] >= common["updated"]):
+        phase = "Healthy"
+    else:
+        phase = "Progressing"
+    rss = owned_replicasets(obj, replicasets)
+    rss.sort(key=lambda r: _int((_meta(r).get("annotations") or {}).get("deployment.kubernetes.io/revision")))
+    newest = _template_hash(rss[-1]) if rss else None
+    older = [r for r in rss[:-1] if _int((r.get("status") or {}).get("replicas"))]
+    stable = _template_hash(older[-1]) if older else newest
+    return RolloutSummary(
+        **common, phase=phase, paused=bool(spec.get("paused")), message=clean_line(msg),
+        stable_hash=stable, canary_hash=newest if newest != stable else None,
+    )
+
+
+# ---- from the store ------------------------------------------------------------------------------
+
+
+def workload_of(store, target: Target) -> dict | None:
+    """The target's Rollout or Deployment from the store (a Store, or {kind: {(ns, name): obj}})."""
+    kind = {"Rollout": "rollouts", "Deployment": "deployments"}.get(target.kind)
+    if kind is None:
+        return None
+    objs = store.objects.get(kind, {}) if hasattr(store, "objects") else store.get(kind, {})
+    return objs.get((target.namespace, target.name))
+
+
+def resolver_for(store, target: Target, conventions: TrackConventions | None = None) -> TrackResolver:
+    """A TrackResolver for the target's current Rollout status; rebuild it when the Rollout changes."""
+    return TrackResolver(conventions or TrackConventions(), workload_of(store, target) if target.kind == "Rollout" else None)
+
+
+def target_object_names(store, target: Target, resolver: TrackResolver | None = None) -> set[str]:
+    """"Kind/name" of everything the rollout consists of, for filtering events (events.relevant)."""
+    names: set[str] = set()
+    wl = workload_of(store, target)
+    if wl is not None:
+        names.add(f"{target.kind}/{target.name}")
+
+    def kind_objs(kind: str):
+        objs = store.objects.get(kind, {}) if hasattr(store, "objects") else store.get(kind, {})
+        return objs.values()
+
+    sel = target.pod_selector()
+    ns = target.namespace
+    for p in kind_objs("pods"):
+        m = _meta(p)
+        if (not ns or m.get("namespace", "") == ns) and sel.matches(m.get("labels")):
+            names.add(f"Pod/{m.get('name', '')}")
+    for rs in owned_replicasets(wl, kind_objs("replicasets")) if wl is not None else [
+            r for r in kind_objs("replicasets") if (not ns or _meta(r).get("namespace", "") == ns)
+            and sel.matches(((r.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels"))]:
+        names.add(f"ReplicaSet/{_meta(rs).get('name', '')}")
+    roles = set()
+    if wl is not None and target.kind == "Rollout":
+        strat = (wl.get("spec") or {}).get("strategy") or {}
+        for sub, keys in (("canary", ("stableService", "canaryService")), ("blueGreen", ("activeService", "previewService"))):
+            for k in keys:
+                if (strat.get(sub) or {}).get(k):
+                    roles.add(strat[sub][k])
+    for svc in kind_objs("services"):
+        m = _meta(svc)
+        if ns and m.get("namespace", "") != ns:
+            continue
+        svc_sel = (svc.get("spec") or {}).get("selector") or {}
+        # A Service is the rollout's when the Rollout names it, or its selector is a subset of the pods'.
+        if m.get("name") in roles or (svc_sel and _selector_covers(sel, svc_sel)):
+            names.add(f"Service/{m.get('name', '')}")
+    return names
+
+
+def _selector_covers(pod_sel: Selector, svc_selector: Mapping[str, str]) -> bool:
+    """Whether a Service selector agrees with the target's equality requirements on shared keys and
+    shares at least one of them (so `app=checkout` services belong to `app=checkout` rollouts)."""
+    shared = False
+    for key, op, values in pod_sel.requirements:
+        if op == "=" and key in svc_selector:
+            if svc_selector[key] not in values:
+                return False
+            shared = True
+    return shared

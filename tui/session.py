@@ -1,0 +1,327 @@
+"""A watching session: one cluster target, one rollout, its informers and store, and the derived views."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
+
+from tui.kube.store import Store
+from tui.textsafe import clean
+
+
+@dataclass
+class RolloutChoice:
+    """What start-up resolved: a target to watch, or the candidates for the in-app picker."""
+
+    target: object | None  # tui.rollout.target.Target
+    namespace: str
+    candidates: list = field(default_factory=list)
+
+
+@dataclass
+class TargetInfo:
+    """What the header and the help screen show about where we are."""
+
+    context: str
+    namespace: str
+    rollout: str | None
+    kind: str | None
+    selector: str
+    server: str
+    demo: bool
+    kubeconfig_path: str | None
+
+
+@dataclass
+class Connection:
+    ok: bool = True
+    since: float = 0.0  # when the current state began
+    error: str | None = None
+
+
+async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | None,
+                          all_namespaces: bool) -> RolloutChoice:
+    """Reach the API server once and find the rollout to watch (exit 3 if unreachable, 4 if ambiguous)."""
+    from tui.kube.client import ApiError, KubeClient, Unreachable
+    from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, LaunchError
+    from tui.rollout.target import AmbiguousTarget, BadSelector, TargetNotFound, candidates, resolve_target
+
+    namespace = None if all_namespaces else kube_target.namespace
+    client = KubeClient(kube_target)
+    try:
+        try:
+            await client.get_json("/version")
+        except Unreachable as e:
+            raise LaunchError(str(e), EXIT_UNREACHABLE) from None
+        except ApiError as e:
+            if e.status in (401, 403):
+                raise LaunchError(f"the API server at {kube_target.server} refused us: {e}") from None
+            raise LaunchError(str(e), EXIT_UNREACHABLE) from None
+
+        async def items(path: str, params: dict | None = None) -> list[dict]:
+            try:
+                return (await client.get_json(path, params)).get("items") or []
+            except ApiError as e:
+                if e.status in (403, 404):  # Argo not installed, or not allowed: not an error here
+                    return []
+                raise LaunchError(f"listing {path} failed: {e}") from None
+
+        scope = f"/namespaces/{namespace}" if namespace else ""
+        rollouts = await items(f"/apis/argoproj.io/v1alpha1{scope}/rollouts")
+        deployments = await items(f"/apis/apps/v1{scope}/deployments")
+        pods: list[dict] = []
+        if app_name and not any(
+            (o.get("metadata") or {}).get("name") == app_name for o in rollouts + deployments
+        ):
+            for key in ("app", "app.kubernetes.io/name"):
+                pods += await items(f"/api/v1{scope}/pods", {"labelSelector": f"{key}={app_name}", "limit": 500})
+        elif selector:
+            pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500})
+        try:
+            target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace)
+        except AmbiguousTarget as e:
+            if app_name or selector:
+                raise LaunchError(str(e)) from None
+            return RolloutChoice(None, namespace or "", list(e.candidates))
+        except (TargetNotFound, BadSelector) as e:
+            raise LaunchError(str(e)) from None
+        return RolloutChoice(target, target.namespace or (namespace or ""),
+                             candidates(rollouts, deployments, (), namespace))
+    except Unreachable as e:
+        raise LaunchError(str(e), EXIT_UNREACHABLE) from None
+    finally:
+        await client.aclose()
+
+
+def redact_secret(obj: dict) -> dict:
+    """A Secret as we show it: keys kept, values replaced by their size. Never the value."""
+    if obj.get("kind") != "Secret":
+        return obj
+    out = dict(obj)
+    for fld in ("data", "stringData"):
+        if isinstance(obj.get(fld), dict):
+            out[fld] = {k: f"<redacted: {len(v or '')} bytes>" for k, v in obj[fld].items()}
+    meta = dict(out.get("metadata") or {})
+    ann = dict(meta.get("annotations") or {})
+    if "kubectl.kubernetes.io/last-applied-configuration" in ann:  # carries the values in clear
+        ann["kubectl.kubernetes.io/last-applied-configuration"] = "<redacted>"
+        meta["annotations"] = ann
+        out["metadata"] = meta
+    return out
+
+
+class Session:
+    """Owns the client, the informers and the store for one target; the app reads from it."""
+
+    def __init__(self, kube_target, choice: RolloutChoice, settings, *, read_only: bool = False,
+                 demo: bool = False, kubeconfig_path: str | None = None, clock: Callable[[], float] = time.time):
+        from tui.rollout.findings import FindingHistory, FindingTracker
+        from tui.rollout.tracks import TrackResolver
+
+        self.kube_target = kube_target
+        self.choice = choice
+        self.settings = settings
+        self.read_only = read_only
+        self.demo = demo
+        self.kubeconfig_path = kubeconfig_path
+        self.clock = clock
+        self.store = Store()
+        self.conventions = _conventions(settings)
+        self.resolver = TrackResolver(self.conventions, None)
+        self._tracker = FindingTracker(
+            raise_after=_setting(settings, "findings", "raise_after", 5.0),
+            clear_after=_setting(settings, "findings", "clear_after", 30.0),
+            clock=clock,
+        )
+        self._history = FindingHistory()
+        self._client = None
+        self._tasks: list[asyncio.Task] = []
+        self._connection = Connection(True, clock(), None)
+        self.store.subscribe(self._on_deltas)
+
+    # ---- what the header shows -----------------------------------------------------------
+    @property
+    def target(self) -> TargetInfo:
+        t = self.choice.target
+        return TargetInfo(
+            context=self.kube_target.context,
+            namespace=self.choice.namespace,
+            rollout=getattr(t, "name", None),
+            kind=getattr(t, "kind", None),
+            selector=getattr(t, "selector", ""),
+            server=self.kube_target.server,
+            demo=self.demo,
+            kubeconfig_path=self.kubeconfig_path,
+        )
+
+    @property
+    def connection(self) -> Connection:
+        hs = list(self.store.health.values())
+        down = [h for h in hs if not h.connected and h.error and not h.forbidden]
+        ok = not hs or len(down) < len(hs)
+        if ok != self._connection.ok:
+            self._connection = Connection(ok, self.clock(), None if ok else down[0].error)
+        elif not ok:
+            self._connection.error = down[0].error
+        return self._connection
+
+    def workload(self) -> dict | None:
+        t = self.choice.target
+        if t is None or t.kind not in ("Rollout", "Deployment"):
+            return None
+        kind = "rollouts" if t.kind == "Rollout" else "deployments"
+        return self.store.get(kind, t.namespace, t.name)
+
+    def summary(self):
+        from tui.rollout.target import rollout_summary
+
+        t = self.choice.target
+        if t is None:
+            return None
+        return rollout_summary(t, self.workload(), self.store.list("replicasets"))
+
+    def findings(self):
+        from tui.rollout.findings import evaluate
+
+        t = self.choice.target
+        if t is None:
+            return []
+        now = self.clock()
+        raw = evaluate(self.store, self.resolver, t, now, self._history)
+        return self._tracker.update(raw, now)
+
+    def pod_rows(self):
+        from tui.rollout.pods import pod_row
+
+        now = self.clock()
+        track_of = self.resolver.track_of_pod
+        return [pod_row(p, track_of(p), now) for p in self.store.objects.get("pods", {}).values()]
+
+    def health(self, rows=None):
+        from tui.rollout.health import health_matrix
+
+        return health_matrix(self.pod_rows() if rows is None else rows)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        from tui.kube.client import KubeClient
+
+        self._client = KubeClient(self.kube_target)
+        self._start_informers()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _start_informers(self) -> None:
+        from tui.kube.informer import Informer
+        from tui.kube.resources import RESOURCES
+
+        t = self.choice.target
+        if t is None:
+            return
+        ns = t.namespace or None
+        specs = [
+            ("pods", ns, t.selector, None),
+            ("replicasets", ns, t.selector, None),
+            ("events", ns, None, None),
+            ("services", ns, None, None),
+            ("endpointslices", ns, None, None),
+        ]
+        if t.kind == "Rollout":
+            specs.append(("rollouts", ns, None, f"metadata.name={t.name}"))
+        elif t.kind == "Deployment":
+            specs.append(("deployments", ns, None, f"metadata.name={t.name}"))
+        for kind, namespace, labels, fields in specs:
+            # 250-object pages: parsing one blocks the loop, so keep each bite short for the UI.
+            inf = Informer(self._client, self.store, RESOURCES[kind], namespace=namespace,
+                           label_selector=labels, field_selector=fields, page_size=250)
+            self._tasks.append(asyncio.create_task(inf.run(), name=f"informer-{kind}"))
+
+    async def switch(self, namespace: str | None = None, context: str | None = None,
+                     rollout: str | None = None) -> None:
+        """Point the session elsewhere; raises LaunchError with a sentence when that cannot be done."""
+        from tui.kube.config import KubeConfigError, load_target
+
+        kube_target = self.kube_target
+        if context is not None:
+            try:
+                kube_target = load_target(self.kubeconfig_path, context, namespace)
+            except KubeConfigError as e:
+                from tui.launch import LaunchError
+
+                raise LaunchError(str(e)) from None
+        if namespace is not None and context is None:
+            kube_target = _with_namespace(kube_target, namespace)
+        choice = await resolve_rollout(kube_target, app_name=rollout, selector=None, all_namespaces=False)
+        await self.stop()
+        self.kube_target, self.choice = kube_target, choice
+        self.store.reset()
+        self.resolver = type(self.resolver)(self.conventions, None)
+        self._tracker.reset()
+        from tui.rollout.findings import FindingHistory
+
+        self._history = FindingHistory()
+        await self.start()
+
+    # ---- on demand ---------------------------------------------------------------------------
+    async def fetch_object(self, res: str, namespace: str, name: str) -> dict:
+        from tui.kube.resources import RESOURCES
+
+        obj = await self._client.get_json(RESOURCES[res].path(namespace, name))
+        return redact_secret(obj)
+
+    async def fetch_events_for(self, namespace: str, kind: str, name: str) -> list[dict]:
+        data = await self._client.get_json(
+            f"/api/v1/namespaces/{namespace}/events",
+            {"fieldSelector": f"involvedObject.kind={kind},involvedObject.name={name}"},
+        )
+        return data.get("items") or []
+
+    async def follow_logs(self, namespace: str, pod: str, container: str | None = None,
+                          previous: bool = False, tail: int = 500) -> AsyncIterator[str]:
+        params: dict = {"tailLines": tail}
+        if container:
+            params["container"] = container
+        if previous:
+            params["previous"] = "true"
+        else:
+            params["follow"] = "true"
+        from tui.kube.resources import RESOURCES
+
+        path = RESOURCES["pods"].path(namespace, pod, "log")
+        async for raw in self._client.stream_lines(path, params, keep_empty=True):
+            yield clean(raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw)
+
+    # ---- store reactions ---------------------------------------------------------------------
+    def _on_deltas(self, deltas) -> None:
+        for d in deltas:
+            if d.kind in ("rollouts", "deployments") and d.type != "DELETED":
+                from tui.rollout.tracks import TrackResolver
+
+                self.resolver = TrackResolver(self.conventions, d.obj)
+
+
+def _conventions(settings):
+    from tui.rollout.tracks import TrackConventions
+
+    conv = getattr(settings, "tracks", None)
+    return conv if isinstance(conv, TrackConventions) else TrackConventions()
+
+
+def _setting(settings, section: str, key: str, default):
+    sec = getattr(settings, section, None)
+    return getattr(sec, key, default) if sec is not None else default
+
+
+def _with_namespace(kube_target, namespace: str):
+    import dataclasses
+
+    return dataclasses.replace(kube_target, namespace=namespace)

@@ -1,0 +1,238 @@
+"""`d` and `y`: a kubectl-describe-like text and the YAML of one object (Secret values redacted), shown as plain text."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as _dt
+from typing import Any, Callable, ClassVar, Iterable
+
+import yaml
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Log, Static
+from rich.text import Text
+
+from tui.textsafe import clean, clean_line
+from widgets.table import age_text
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+# ---- text builders (plain data in, plain lines out) ----------------------------------------------
+def redact(obj: dict) -> dict:
+    """A copy of `obj` in which no Secret value survives: data, stringData and the last-applied copy."""
+    if obj.get("kind") != "Secret":
+        return obj
+    out = copy.deepcopy(obj)
+    for field in ("data", "stringData"):
+        values = out.get(field)
+        if isinstance(values, dict):
+            for k, v in values.items():
+                values[k] = f"<redacted: {_secret_size(v, field)} bytes>"
+    ann = (out.get("metadata") or {}).get("annotations")
+    if isinstance(ann, dict) and LAST_APPLIED in ann:
+        ann[LAST_APPLIED] = f"<redacted: {len(str(ann[LAST_APPLIED]).encode())} bytes>"
+    return out
+
+
+def _secret_size(v: Any, field: str) -> int:
+    if v is None:
+        return 0
+    s = str(v)
+    if field == "data":
+        try:
+            return len(base64.b64decode(s, validate=False))
+        except Exception:
+            return len(s.encode())
+    return len(s.encode())
+
+
+def yaml_lines(obj: dict) -> list[str]:
+    text = yaml.safe_dump(redact(obj), sort_keys=False, default_flow_style=False, allow_unicode=True, width=10_000)
+    return [clean(line) for line in text.splitlines()]
+
+
+def _ts(value: Any) -> float | None:
+    if not value:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _kv_block(title: str, mapping: dict | None, indent: int = 0) -> list[str]:
+    pad = " " * indent
+    if not mapping:
+        return [f"{pad}{title + ':':<16}<none>"]
+    lines = []
+    for i, (k, v) in enumerate(sorted(mapping.items())):
+        head = f"{pad}{title + ':':<16}" if i == 0 else pad + " " * 16
+        value = clean_line(str(v))
+        lines.append(f"{head}{clean_line(str(k))}={value}")
+    return lines
+
+
+def _state_lines(label: str, state: dict | None, pad: str) -> list[str]:
+    if not state:
+        return []
+    (name, detail), = list(state.items())[:1] or [("unknown", {})]
+    detail = detail or {}
+    lines = [f"{pad}{label + ':':<16}{name.capitalize()}"]
+    for k in ("reason", "message", "exitCode", "signal", "startedAt", "finishedAt"):
+        if k in detail:
+            lines.append(f"{pad}  {k[0].upper() + k[1:] + ':':<14}{clean_line(str(detail[k]))}")
+    return lines
+
+
+def describe_lines(obj: dict, events: Iterable[dict] = (), now: float | None = None) -> list[str]:
+    """kubectl-describe-ish text for a pod (other kinds get their metadata, then YAML spec/status)."""
+    now = now if now is not None else _dt.datetime.now().timestamp()
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    out = [
+        f"{'Name:':<16}{clean_line(str(meta.get('name', '')))}",
+        f"{'Namespace:':<16}{clean_line(str(meta.get('namespace', '')))}",
+    ]
+    kind = obj.get("kind") or "Pod"
+    if kind == "Pod":
+        out.append(f"{'Node:':<16}{clean_line(str(spec.get('nodeName') or '<none>'))}")
+        if status.get("startTime"):
+            out.append(f"{'Start Time:':<16}{clean_line(str(status['startTime']))}")
+    out += _kv_block("Labels", meta.get("labels"))
+    annotations = dict(meta.get("annotations") or {})
+    if kind == "Secret" and LAST_APPLIED in annotations:
+        annotations[LAST_APPLIED] = "<redacted>"
+    out += _kv_block("Annotations", annotations)
+    if kind == "Pod":
+        phase = status.get("phase", "")
+        out.append(f"{'Status:':<16}{clean_line(str(phase))}")
+        if status.get("reason"):
+            out.append(f"{'Reason:':<16}{clean_line(str(status['reason']))}")
+        if status.get("message"):
+            out.append(f"{'Message:':<16}{clean_line(str(status['message']))}")
+        out.append(f"{'IP:':<16}{clean_line(str(status.get('podIP') or '<none>'))}")
+        owners = meta.get("ownerReferences") or []
+        if owners:
+            o = owners[0]
+            out.append(f"{'Controlled By:':<16}{clean_line(str(o.get('kind')))}/{clean_line(str(o.get('name')))}")
+        statuses = {c.get("name"): c for c in status.get("containerStatuses") or []}
+        out.append("Containers:")
+        for c in spec.get("containers") or []:
+            name = clean_line(str(c.get("name", "")))
+            cs = statuses.get(c.get("name")) or {}
+            out.append(f"  {name}:")
+            out.append(f"    {'Image:':<16}{clean_line(str(c.get('image', '')))}")
+            ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in c.get("ports") or [])
+            if ports:
+                out.append(f"    {'Ports:':<16}{clean_line(ports)}")
+            out += _state_lines("State", cs.get("state"), "    ")
+            out += _state_lines("Last State", cs.get("lastState"), "    ")
+            out.append(f"    {'Ready:':<16}{cs.get('ready', False)}")
+            out.append(f"    {'Restart Count:':<16}{cs.get('restartCount', 0)}")
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                if c.get(probe):
+                    p = c[probe]
+                    how = p.get("httpGet") or p.get("tcpSocket") or p.get("exec") or {}
+                    out.append(f"    {probe[0].upper() + probe[1:-5] + ':':<16}{clean_line(str(how))}")
+        conditions = status.get("conditions") or []
+        if conditions:
+            out.append("Conditions:")
+            out.append(f"  {'Type':<24}Status")
+            for cond in conditions:
+                out.append(f"  {clean_line(str(cond.get('type', ''))):<24}{clean_line(str(cond.get('status', '')))}")
+    else:
+        for section in ("spec", "status"):
+            if obj.get(section):
+                out.append(f"{section.capitalize()}:")
+                out += ["  " + line for line in yaml_lines(redact(obj)[section] if isinstance(redact(obj).get(section), dict) else {})]
+        if kind == "Secret":
+            out.append("Data:")
+            for k, v in (obj.get("data") or {}).items():
+                out.append(f"  {clean_line(str(k))}:  {_secret_size(v, 'data')} bytes")
+    evs = sorted(events, key=lambda e: _ts(e.get("lastTimestamp") or e.get("eventTime")
+                                          or (e.get("metadata") or {}).get("creationTimestamp")) or 0)
+    out.append("Events:")
+    if not evs:
+        out.append("  <none>")
+    else:
+        out.append(f"  {'Type':<9}{'Reason':<22}{'Age':<8}{'From':<18}Message")
+        for e in evs:
+            when = _ts(e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp"))
+            count = e.get("count") or 1
+            age = age_text(now - when) if when else "-"
+            if count > 1:
+                age = f"{age} (x{count})"
+            src = (e.get("source") or {}).get("component") or e.get("reportingComponent") or ""
+            out.append(
+                f"  {clean_line(str(e.get('type', ''))):<9}{clean_line(str(e.get('reason', ''))):<22}{age:<8}"
+                f"{clean_line(str(src)):<18}{clean_line(str(e.get('message', '')))}"
+            )
+    return out
+
+
+# ---- the screen ---------------------------------------------------------------------------------
+class TextScreen(Screen):
+    """A full-screen plain-text view (describe, YAML); `/` keeps only matching lines, esc goes back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("q", "back", "Back", show=False),
+    ]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self._lines: list[str] = []
+        self._needle = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(clean_line(self.title_text), no_wrap=True, overflow="ellipsis"), classes="screen-title")
+        yield Log(max_lines=100_000, auto_scroll=False, id="text")
+        search = Input(placeholder="search (enter keeps, esc clears)", id="search")
+        search.cursor_blink = False  # deterministic screenshots
+        yield search
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one("#text", Log).write_line("loading…")
+        self.query_one("#text", Log).focus()
+
+    def show_lines(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._refill()
+
+    def _refill(self) -> None:
+        log = self.query_one("#text", Log)
+        log.clear()
+        needle = self._needle.lower()
+        lines = [ln for ln in self._lines if needle in ln.lower()] if needle else self._lines
+        log.write_lines(lines, scroll_end=False)
+        log.scroll_home(animate=False)
+
+    def action_search(self) -> None:
+        inp = self.query_one("#search", Input)
+        inp.display = True
+        inp.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._needle = event.value
+        self._refill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#text", Log).focus()
+
+    def action_back(self) -> None:
+        inp = self.query_one("#search", Input)
+        if inp.has_focus or (inp.display and self._needle):
+            inp.value = ""
+            inp.display = False
+            self.query_one("#text", Log).focus()
+            return
+        self.dismiss()

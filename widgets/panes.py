@@ -1,0 +1,189 @@
+"""The main screen's panes: a titled box around a table (pods, events) or a plain note (panes still to come)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+from rich.text import Text
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from widgets.events import EventTable
+from widgets.pods import PodTable
+from widgets.table import VirtualTable
+
+
+class FilterInput(Input):
+    """The `/` filter line of a pane; esc clears it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear", "Clear filter", show=False)]
+
+    def action_clear(self) -> None:
+        self.value = ""
+        pane = self.parent
+        if isinstance(pane, TablePane):
+            pane.close_filter()
+
+
+class Pane(Vertical):
+    """A box with a title that says what it shows and how fresh it is."""
+
+    label: ClassVar[str] = ""
+    can_focus_children = True
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.staleness = ""
+
+    def set_staleness(self, text: str) -> None:
+        if text != self.staleness:
+            self.staleness = text
+            self.update_title()
+
+    def title_parts(self) -> list[str]:
+        return []
+
+    def update_title(self) -> None:
+        parts = [self.label]
+        if self.staleness:
+            parts.append(self.staleness)
+        parts.extend(self.title_parts())
+        # Text, not str: a str title is parsed as markup and staleness carries server error text
+        title = Text(" · ".join(parts))
+        if self._title_cache != title.plain:
+            self._title_cache = title.plain
+            self.border_title = title
+
+    _title_cache = ""
+
+    def catch_up(self) -> None:
+        """Bring the pane up to date after it was hidden."""
+
+
+class TablePane(Pane):
+    """A pane whose body is a VirtualTable fed with keyed objects, converted to rows only when shown."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("slash", "open_filter", "Filter", key_display="/")]
+
+    def __init__(self, table: VirtualTable, convert: Callable[[dict], Any], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.table = table
+        self.convert = convert
+        self._pending: dict[Any, dict | None] = {}
+
+    def compose(self) -> ComposeResult:
+        yield self.table
+        flt = FilterInput(placeholder="filter (enter keeps it, esc clears)", classes="filter")
+        flt.cursor_blink = False  # deterministic screenshots
+        yield flt
+
+    def on_mount(self) -> None:
+        self.query_one(FilterInput).display = False
+        self.update_title()
+
+    # ---- live data -------------------------------------------------------------------------
+    def feed(self, changes: dict[Any, dict | None]) -> None:
+        """Keyed objects (None = gone). Applied now if the pane is on screen, else kept for later."""
+        self._pending.update(changes)
+        if self.table._visible_now():
+            self.catch_up()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    def catch_up(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        convert = self.convert
+        self.table.update_rows((k, None if o is None else convert(o)) for k, o in pending.items())
+        self.update_title()
+
+    def reconvert_all(self, objs: dict[Any, dict]) -> None:
+        """Everything again (e.g. after a namespace switch): rows that are gone are removed."""
+        changes: dict[Any, dict | None] = {k: None for k in self.table.rows}
+        changes.update(objs)
+        self.feed(changes)
+
+    # ---- filter ----------------------------------------------------------------------------
+    def action_open_filter(self) -> None:
+        inp = self.query_one(FilterInput)
+        inp.display = True
+        inp.value = self.table.filter
+        inp.focus()
+
+    def close_filter(self) -> None:
+        inp = self.query_one(FilterInput)
+        inp.display = False
+        self.table.set_filter(inp.value)
+        self.update_title()
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.table.set_filter(event.value)
+        self.update_title()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.close_filter()
+
+    def filter_title(self) -> list[str]:
+        f = self.table.filter
+        if not f:
+            return []
+        shown = len(self.table.display_keys)
+        return [f'filter "{f}": {shown} shown']
+
+
+class PodsPane(TablePane):
+    label = "pods"
+
+    def __init__(self, convert: Callable[[dict], Any], *, clock: Callable[[], float], **kw: Any) -> None:
+        super().__init__(PodTable(clock=clock, id="pod-table"), convert, **kw)
+
+    def title_parts(self) -> list[str]:
+        return self.filter_title() + [self.table.title_counts()]
+
+
+class EventsPane(TablePane):
+    label = "events"
+
+    def __init__(self, convert: Callable[[dict], Any], *, clock: Callable[[], float], max_rows: int = 500,
+                 **kw: Any) -> None:
+        super().__init__(EventTable(clock=clock, max_rows=max_rows, id="event-table"), convert, **kw)
+
+    def title_parts(self) -> list[str]:
+        return self.filter_title() + [self.table.title_counts()]
+
+
+class Note(Static, can_focus=True):
+    """A focusable note, so a coming-soon pane can be zoomed like the others."""
+
+
+class ComingPane(Pane):
+    """A pane whose issue has not landed: it says so plainly instead of showing something made up."""
+
+    def __init__(self, label: str, note: str, short: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.label = label
+        self.note = note
+        self.short = short
+        self.compact = False
+
+    def compose(self) -> ComposeResult:
+        yield Note(self.note, markup=False, classes="coming")
+
+    def set_compact(self, compact: bool) -> None:
+        """One line (small terminals, not zoomed) or the full note."""
+        if compact != self.compact:
+            self.compact = compact
+            self.query_one(Note).update(Text(self.short if compact else self.note, no_wrap=compact,
+                                             overflow="ellipsis"))
+
+    def on_mount(self) -> None:
+        self.update_title()

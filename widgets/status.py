@@ -1,0 +1,157 @@
+"""The top of the main screen: where we are, the health matrix, the findings strip and the banners."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from rich.text import Text
+
+from textual.widgets import Static
+
+from tui.textsafe import clean_line
+from widgets.table import age_text
+
+LEVEL_STYLE = {
+    "healthy": "green",
+    "ok": "green",
+    "degraded": "yellow",
+    "warning": "yellow",
+    "critical": "bold red",
+    "failing": "bold red",
+}
+SEVERITY_LOOK = {
+    "critical": ("✗", "CRITICAL", "bold red"),
+    "warning": ("!", "WARNING", "yellow"),
+    "info": ("i", "INFO", "cyan"),
+}
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _attr(obj: Any, name: str, default: Any = None) -> Any:
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+class _TextStatic(Static):
+    """A Static that only repaints when its plain text or styles changed."""
+
+    _last: Text | None = None
+
+    def show(self, text: Text) -> None:
+        if self._last is not None and self._last == text:
+            return
+        self._last = text
+        self.update(text)
+
+
+class StatusHeader(_TextStatic):
+    """context / namespace / rollout · phase · step · weight · connection · DEMO"""
+
+    def set_state(self, *, context: str, namespace: str, rollout: str | None, summary: Any, connection: Any,
+                  demo: bool, now: float) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if demo:
+            t.append(" DEMO ", style="bold reverse magenta")
+            t.append(" ")
+        ok = bool(_attr(connection, "ok", True))
+        if ok:
+            t.append("● connected", style="green")
+        else:
+            since = _attr(connection, "since")
+            age = age_text(now - since) if since else "?"
+            t.append(f"✗ disconnected {age}", style="bold red")
+        t.append("  ⎈ ", style="bold")
+        t.append(clean_line(context or "?"), style="bold")
+        t.append("/")
+        t.append(clean_line(namespace or "*"))
+        t.append("/")
+        t.append(clean_line(rollout) if rollout else "(no rollout)", style="bold")
+        if summary is not None:
+            phase = _attr(summary, "phase")
+            step = _attr(summary, "step")
+            weight = _attr(summary, "weight")
+            strategy = _attr(summary, "strategy")
+            if phase:
+                t.append(" · ")
+                t.append(clean_line(str(phase)), style="bold")
+            if step is not None and step != "":
+                t.append(f" · step {clean_line(str(step))}")
+            if weight is not None and weight != "":
+                w = f"{weight}%" if isinstance(weight, (int, float)) else clean_line(str(weight))
+                t.append(f" · weight {w}")
+            if strategy:
+                t.append(f" · {clean_line(str(strategy))}")
+        self.show(t)
+
+
+class HealthMatrix(_TextStatic):
+    """pods ✓ healthy │ metrics … not yet │ ...: a word and a symbol for each cell, not colour alone."""
+
+    compact = False
+
+    def set_cells(self, cells: Sequence[Any]) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if not self.compact:
+            t.append("health ", style="dim")
+        for i, c in enumerate(cells):
+            if i:
+                t.append(" │ ", style="dim")
+            level = str(_attr(c, "level", "") or "")
+            style = LEVEL_STYLE.get(level.lower(), "dim")
+            t.append(clean_line(str(_attr(c, "name", "?"))) + " ", style="bold")
+            t.append(f"{clean_line(str(_attr(c, 'symbol', '?')))} {clean_line(str(_attr(c, 'word', level)))}",
+                     style=style)
+        if not cells:
+            t.append("…", style="dim")
+        self.show(t)
+
+
+def sort_findings(findings: Iterable[Any]) -> list[Any]:
+    return sorted(findings, key=lambda f: (SEVERITY_RANK.get(str(_attr(f, "severity", "info")), 3),
+                                           str(_attr(f, "track", "") or ""), str(_attr(f, "code", ""))))
+
+
+class FindingsStrip(_TextStatic):
+    """One line per finding, most severe first; a few at most, then a count of the rest."""
+
+    MAX_LINES = 3
+
+    def set_findings(self, findings: Sequence[Any], max_lines: int | None = None) -> None:
+        limit = max_lines or self.MAX_LINES
+        items = sort_findings(findings)
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if not items:
+            t.append("✓ no findings", style="green")
+        shown = items if len(items) <= limit else items[: limit - 1]
+        for i, f in enumerate(shown):
+            if i:
+                t.append("\n")
+            sev = str(_attr(f, "severity", "info"))
+            symbol, word, style = SEVERITY_LOOK.get(sev, ("?", sev.upper(), ""))
+            t.append(f"{symbol} {word:<8}", style=style)
+            track = _attr(f, "track")
+            if track:
+                t.append(f" {clean_line(str(track))}", style="bold")
+            t.append(f" {clean_line(str(_attr(f, 'summary', '')))}")
+            code = _attr(f, "code")
+            if code:
+                t.append(f"  [{clean_line(str(code))}]", style="dim")
+        if len(items) > len(shown):
+            t.append(f"\n… and {len(items) - len(shown)} more", style="dim")
+        self.show(t)
+
+
+class Banner(_TextStatic):
+    """A one-line banner (frozen screen, lost connection); hidden when there is nothing to say."""
+
+    def say(self, text: Text | None) -> None:
+        if text is None:
+            if self.display:
+                self.display = False
+            return
+        self.show(text)
+        if not self.display:
+            self.display = True
