@@ -421,6 +421,14 @@ class LookoutApp(App[int]):
             pane.table.set_filter("")
             pane.update_title()
 
+    MAIN_SCREEN_ACTIONS = frozenset({"freeze", "zoom", "logs", "track_logs", "describe", "yaml", "command", "back"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the main screen's keys neither show nor work over a drill-down
+        if action in self.MAIN_SCREEN_ACTIONS and not self.screen_is_main():
+            return False
+        return True
+
     def get_default_screen(self) -> Screen:
         return MainScreen(id="_default")
 

@@ -37,7 +37,10 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
     selector = getattr(ns, "selector", None)
     if command == "demo":
         demo = start_demo_in_background(ns)
-        kubeconfig, context, namespace = demo.kubeconfig_path, "lookout-demo", None
+        kubeconfig, context = demo.kubeconfig_path, "lookout-demo"
+        sc = demo.cluster.sim.scenario if demo.cluster and demo.cluster.sim else None
+        if sc is not None:  # the scenario says what it rolls out; scenarios with a second workload stay unambiguous
+            namespace, app_name = sc.namespace, (sc.workload or {}).get("name") or sc.app
     try:
         session = prepare_session(
             settings,

@@ -487,10 +487,12 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         parts = list(self.cells(row))
         if self.age_column is not None:
             parts.insert(self.age_column, (age_s, None))
+        row_base = base
         if is_cursor:
             cursor_style = component["vtable--cursor"]
-            parts = [(t, (s + cursor_style) if s else cursor_style) for t, s in parts]
-        strip = self._line(parts, base, width)
+            row_base = base + cursor_style
+            parts = [(t, (s + cursor_style) if s else None) for t, s in parts]
+        strip = self._line(parts, row_base, width)
         self._strips[cache_key] = strip
         return strip
 

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from tui.demo import certs as _certs
 from tui.demo.server import ApiServer, normalise_version
-from tui.demo.state import ClusterState, StateError, resource_for
+from tui.demo.state import ClusterState, StateError, resource_for, write_snapshot
 
 log = logging.getLogger("lookout.demo")
 
@@ -326,7 +326,8 @@ async def _save_periodically(rc: RunningCluster) -> None:
         if rc.state.resource_version != last:
             last = rc.state.resource_version
             try:
-                await asyncio.to_thread(rc.state.save, os.path.join(rc.state_dir, STATE_FILE))
+                snap = rc.state.snapshot()  # on the loop; encoding and writing on a worker thread
+                await asyncio.to_thread(write_snapshot, os.path.join(rc.state_dir, STATE_FILE), snap)
             except Exception:  # noqa: BLE001 - a failed periodic save is retried next time; stop() saves too
                 log.exception("demo cluster: saving state failed")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
 import logging
 import random
 import time
@@ -91,8 +92,13 @@ class Counters:
         self.by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.started = time.time()
 
+    MAX_CLIENTS = 200
+
     def add(self, client: str, kind: str, requests: int = 0, nbytes: int = 0) -> None:
-        c = self.by_client[client[:160]]
+        client = client[:160]
+        if client not in self.by_client and len(self.by_client) >= self.MAX_CLIENTS:
+            client = "(other clients)"  # bounded: a client inventing User-Agents cannot grow this forever
+        c = self.by_client[client]
         k = self.by_kind[kind]
         c["requests"] += requests
         c["bytes"] += nbytes
@@ -134,7 +140,6 @@ class ApiServer:
         self.default_watch_timeout = default_watch_timeout
         self.counters = Counters()
         self.active_streams = 0
-        self._auth_ok = (f"Bearer {token}", f"bearer {token}")
 
     # ------------------------------------------------------------------ application
     def make_app(self) -> web.Application:
@@ -147,7 +152,7 @@ class ApiServer:
         ua = request.headers.get("User-Agent", "-")
         request[_KIND] = "other"
         try:
-            if request.headers.get("Authorization", "") not in self._auth_ok and request.path not in (
+            if not self._authorized(request) and request.path not in (
                     "/healthz", "/livez", "/readyz"):
                 resp = _json_response(_status(401, "Unauthorized", "Unauthorized"), 401)
                 request[_KIND] = "unauthorized"
@@ -168,6 +173,10 @@ class ApiServer:
             n = len(body) if isinstance(body, (bytes, bytearray)) else (resp.content_length or 0)
         self.counters.add(ua, request[_KIND], 1, n)
         return resp
+
+    def _authorized(self, request: web.Request) -> bool:
+        scheme, _, tok = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(tok.strip().encode(), self.token.encode())
 
     def _count_stream(self, request: web.Request, n: int) -> None:
         self.counters.add(request.headers.get("User-Agent", "-"), request[_KIND], 0, n)

@@ -1077,20 +1077,7 @@ class ClusterState:
 
     def save(self, path: str) -> None:
         """Write every object and the resourceVersion atomically (temp file + rename)."""
-        data = orjson.dumps(self.snapshot())
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".state-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_snapshot(path, self.snapshot())
 
     @classmethod
     def load(cls, path: str, **kw) -> "ClusterState":
@@ -1109,6 +1096,25 @@ class ClusterState:
         st.resource_version = int(data.get("resource_version") or 0)
         st._compacted_rv = st.resource_version
         return st
+
+
+def write_snapshot(path: str, snapshot: dict) -> None:
+    """Write a `ClusterState.snapshot()` atomically. Safe on another thread: stored objects are never
+    changed in place (writes replace them), so only taking the snapshot needs the event loop."""
+    data = orjson.dumps(snapshot)
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".state-", suffix=".json")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _spec_part(obj: dict) -> dict:
