@@ -68,7 +68,27 @@ def test_custom_conventions_and_order():
     assert r.track_of(pod("a", labels={"deployment": "canary", "track": "stable"})) == "canary"
 
 
-def test_deployment_as_rollout_is_ignored_for_hashes():
+def test_deployment_without_replicasets_keeps_label_conventions():
     dep = {"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"strategy": {"type": "RollingUpdate"}}}
     r = TrackResolver(rollout=dep)
-    assert r.strategy is None and r.track_of(pod("a", labels={"track": "canary"})) == "canary"
+    assert r.hashes == {} and r.track_of(pod("a", labels={"track": "canary"})) == "canary"
+
+
+def _rs(name: str, h: str, revision: int, replicas: int) -> dict:
+    return {"metadata": {"name": name, "labels": {"app": "web", "pod-template-hash": h},
+                         "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                         "ownerReferences": [{"kind": "Deployment", "name": "web"}]},
+            "spec": {"replicas": replicas}, "status": {"replicas": replicas}}
+
+
+def test_deployment_rolling_update_new_replicaset_is_the_canary():
+    dep = {"metadata": {"name": "web"}, "spec": {"strategy": {"type": "RollingUpdate"}}}
+    old, new = _rs("web-aaa", "aaa", 1, 3), _rs("web-bbb", "bbb", 2, 1)
+    r = TrackResolver(rollout=dep, replicasets=(old, new), workload_kind="Deployment")
+    assert r.track_of(pod("a", labels={"app": "web", "pod-template-hash": "bbb"})) == "canary"
+    assert r.track_of(pod("b", labels={"app": "web", "pod-template-hash": "aaa"})) == "stable"
+    # labels of a convention still win over the hash
+    assert r.track_of(pod("c", labels={"pod-template-hash": "bbb", "track": "stable"})) == "stable"
+    # once the old ReplicaSet is scaled to zero the new version is simply stable
+    done = TrackResolver(rollout=dep, replicasets=(_rs("web-aaa", "aaa", 1, 0), new), workload_kind="Deployment")
+    assert done.track_of(pod("a", labels={"pod-template-hash": "bbb"})) == "stable"

@@ -353,6 +353,8 @@ class LookoutApp(App[int]):
         bad = [h for h in health if not h.connected or h.error]
         if bad:
             h = bad[0]
+            if not h.error:
+                return ("reconnecting" if h.last_event is not None or h.synced else "connecting"), False
             age = h.age(now)
             err = clean_line(h.error or "disconnected")
             if len(err) > 80:

@@ -302,11 +302,18 @@ class Session:
 
     # ---- store reactions ---------------------------------------------------------------------
     def _on_deltas(self, deltas) -> None:
-        for d in deltas:
-            if d.kind in ("rollouts", "deployments") and d.type != "DELETED":
-                from tui.rollout.tracks import TrackResolver
+        if any(d.kind in ("rollouts", "deployments", "replicasets") for d in deltas):
+            self.rebuild_resolver()
 
-                self.resolver = TrackResolver(self.conventions, d.obj)
+    def rebuild_resolver(self) -> None:
+        """Tracks follow the workload's status (Argo's stable/canary hashes, a Deployment's ReplicaSets)."""
+        from tui.rollout.tracks import TrackResolver
+
+        t = self.choice.target
+        workload = self.workload()
+        rss = tuple(self.store.objects.get("replicasets", {}).values()) if t is not None and t.kind == "Deployment" else ()
+        self.resolver = TrackResolver(self.conventions, workload, replicasets=rss,
+                                      workload_kind=getattr(t, "kind", None))
 
 
 def _conventions(settings):

@@ -88,6 +88,24 @@ def _state_lines(label: str, state: dict | None, pad: str) -> list[str]:
     return lines
 
 
+def _probe_text(p: dict) -> str:
+    """As kubectl describe prints probes: `http-get http://:8080/healthz delay=0s timeout=1s period=10s`."""
+    if p.get("httpGet"):
+        h = p["httpGet"]
+        how = f"http-get {str(h.get('scheme', 'HTTP')).lower()}://{h.get('host', '')}:{h.get('port', '')}{h.get('path', '')}"
+    elif p.get("tcpSocket"):
+        how = f"tcp-socket :{p['tcpSocket'].get('port', '')}"
+    elif p.get("grpc"):
+        how = f"grpc <pod>:{p['grpc'].get('port', '')}"
+    elif p.get("exec"):
+        how = "exec " + str(p["exec"].get("command", []))
+    else:
+        how = "<unknown>"
+    return (f"{how} delay={p.get('initialDelaySeconds', 0)}s timeout={p.get('timeoutSeconds', 1)}s "
+            f"period={p.get('periodSeconds', 10)}s #success={p.get('successThreshold', 1)} "
+            f"#failure={p.get('failureThreshold', 3)}")
+
+
 def describe_lines(obj: dict, events: Iterable[dict] = (), now: float | None = None) -> list[str]:
     """kubectl-describe-ish text for a pod (other kinds get their metadata, then YAML spec/status)."""
     now = now if now is not None else _dt.datetime.now().timestamp()
@@ -136,20 +154,19 @@ def describe_lines(obj: dict, events: Iterable[dict] = (), now: float | None = N
             out.append(f"    {'Restart Count:':<16}{cs.get('restartCount', 0)}")
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                 if c.get(probe):
-                    p = c[probe]
-                    how = p.get("httpGet") or p.get("tcpSocket") or p.get("exec") or {}
-                    out.append(f"    {probe[0].upper() + probe[1:-5] + ':':<16}{clean_line(str(how))}")
+                    out.append(f"    {probe[0].upper() + probe[1:-5] + ':':<16}{clean_line(_probe_text(c[probe]))}")
         conditions = status.get("conditions") or []
         if conditions:
             out.append("Conditions:")
-            out.append(f"  {'Type':<24}Status")
+            out.append(f"  {'Type':<26} Status")
             for cond in conditions:
-                out.append(f"  {clean_line(str(cond.get('type', ''))):<24}{clean_line(str(cond.get('status', '')))}")
+                out.append(f"  {clean_line(str(cond.get('type', ''))):<26} {clean_line(str(cond.get('status', '')))}")
     else:
+        safe = redact(obj)
         for section in ("spec", "status"):
-            if obj.get(section):
+            if isinstance(safe.get(section), dict) and safe[section]:
                 out.append(f"{section.capitalize()}:")
-                out += ["  " + line for line in yaml_lines(redact(obj)[section] if isinstance(redact(obj).get(section), dict) else {})]
+                out += ["  " + line for line in yaml_lines(safe[section])]
         if kind == "Secret":
             out.append("Data:")
             for k, v in (obj.get("data") or {}).items():

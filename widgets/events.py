@@ -27,8 +27,8 @@ class EventTable(VirtualTable[Any]):
     ]
     _NARROW_COLUMNS = [
         Column("TYPE", 9),
-        Column("REASON", 14),
-        Column("OBJECT", 20, keep_end=True),
+        Column("REASON", 17),
+        Column("OBJECT", 18, keep_end=True),
         Column("#", 3, "right"),
         Column("AGE", 4, "right"),
         Column("MESSAGE", 0, min_width=10),

@@ -66,7 +66,6 @@ class PodTable(VirtualTable[PodRow]):
         super().__init__(**kw)
         self.by_track: Counter[str] = Counter()
         self.not_ready_by_track: Counter[str] = Counter()
-        self._cells: dict[Any, tuple[int, list]] = {}
 
     def columns(self, width: int) -> list[Column]:
         # at 80 columns the node goes: the name matters more

@@ -10,6 +10,7 @@ TRACKS: tuple[str, ...] = ("stable", "canary", "blue", "green", "active", "previ
 TRACK_ORDER: dict[str | None, int] = {t: i for i, t in enumerate(TRACKS)} | {None: len(TRACKS)}
 
 ARGO_HASH_LABEL = "rollouts-pod-template-hash"
+DEPLOYMENT_HASH_LABEL = "pod-template-hash"
 
 LabelRule = tuple[str, tuple[tuple[str, str], ...]]  # (label key, ((label value, track), ...))
 
@@ -61,6 +62,10 @@ class TrackResolver:
 
     conventions: TrackConventions = field(default_factory=TrackConventions)
     rollout: dict | None = None
+    # For a plain Deployment: its ReplicaSets. During a rolling update the newest ReplicaSet's pods are
+    # the canary and the older ones' the stable track (by `pod-template-hash`), as Argo does by its hash.
+    replicasets: tuple = ()
+    workload_kind: str | None = None  # "Rollout" | "Deployment"; list items carry no `kind`
 
     def __post_init__(self) -> None:
         self._rules = [(k, dict(v)) for k, v in self.conventions.labels]
@@ -69,7 +74,11 @@ class TrackResolver:
         self._service_roles: dict[str, str] = {}
         self.strategy: str | None = None  # "canary" | "bluegreen" | None
         ro = self.rollout
-        if not ro or ro.get("kind") not in (None, "Rollout"):
+        kind = self.workload_kind or (ro or {}).get("kind")
+        if ro and kind == "Deployment":
+            self._deployment_hashes(ro)
+            return
+        if not ro or kind not in (None, "Rollout"):
             return
         strategy = _dig(ro, "spec", "strategy") or {}
         status = ro.get("status") or {}
@@ -97,6 +106,27 @@ class TrackResolver:
             for key, role in (("stableService", "stable"), ("canaryService", "canary")):
                 if c.get(key):
                     self._service_roles[c[key]] = role
+
+    def _deployment_hashes(self, deployment: dict) -> None:
+        self.strategy = "rolling"
+        self._hash_label = DEPLOYMENT_HASH_LABEL
+        name = (deployment.get("metadata") or {}).get("name")
+        owned = []
+        for rs in self.replicasets:
+            owners = (rs.get("metadata") or {}).get("ownerReferences") or ()
+            if any(o.get("kind") == "Deployment" and o.get("name") == name for o in owners):
+                h = ((rs.get("metadata") or {}).get("labels") or {}).get(DEPLOYMENT_HASH_LABEL)
+                if h:
+                    owned.append((_revision(rs), h, rs))
+        if not owned:
+            return
+        owned.sort(key=lambda t: t[0])
+        newest = owned[-1]
+        older_running = [h for _, h, rs in owned[:-1] if _replicas(rs) > 0]
+        for _, h, _rs in owned[:-1]:
+            self._by_hash[h] = "stable"
+        # while an older ReplicaSet still runs pods, the new one is the version under test
+        self._by_hash[newest[1]] = "canary" if older_running else "stable"
 
     # -------------------------------------------------------------------------------------------
     def _by_labels(self, labels: Mapping[str, str]) -> str | None:
@@ -168,6 +198,21 @@ _KIND_ALIASES = {
     "ReplicaSet": "ReplicaSet", "replicasets": "ReplicaSet", "replicaset": "ReplicaSet",
     "Service": "Service", "services": "Service", "service": "Service",
 }
+
+
+def _revision(rs: dict) -> int:
+    try:
+        return int(((rs.get("metadata") or {}).get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _replicas(rs: dict) -> int:
+    st = rs.get("status") or {}
+    try:
+        return max(int(st.get("replicas") or 0), int((rs.get("spec") or {}).get("replicas") or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _guess_kind(obj: dict) -> str:
