@@ -16,22 +16,24 @@ def _rows(app):
 
 
 async def test_pods_pane_shows_scenario_pods_with_tracks():
-    async with demo_cluster(scenario="healthy-canary", speed=30) as cluster:
+    async with demo_cluster(scenario="healthy-canary", speed=5) as cluster:
         session = await open_session(cluster)
         assert session.target.rollout == "checkout" and session.target.kind == "Rollout"
         app = LookoutApp(session)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: len(_rows(app)) >= 5, what="the stable pods")
             assert {r.track for r in _rows(app).values()} >= {"stable"}
-            # the scenario's first step brings a canary pod up; it appears as the canary track
-            await until(pilot, lambda: any(r.track == "canary" for r in _rows(app).values()), timeout=15,
-                        what="a canary pod")
-            names = server_keys(cluster.state, "pods", "demo", session.target.selector)
-            await until(pilot, lambda: set(_rows(app)) == names or server_keys(
-                cluster.state, "pods", "demo", session.target.selector) == set(_rows(app)),
-                what="the pane to equal the server's pods")
-            title = app.pods_pane.table.title_counts()
-            assert "canary" in title and "stable" in title
+            # the scenario's first step brings a canary pod up: it appears as the canary track, counted
+            # in the pane's title beside the stable ones
+            table = app.pods_pane.table
+            await until(pilot, lambda: any(r.track == "canary" for r in _rows(app).values())
+                        and "canary" in table.title_counts() and "stable" in table.title_counts(),
+                        timeout=20, what="a canary pod counted in the title")
+
+            def same():
+                return set(_rows(app)) == server_keys(cluster.state, "pods", "demo", session.target.selector)
+
+            await until(pilot, same, what="the pane to equal the server's pods")
 
 
 async def test_crashloop_shows_in_pane_events_and_findings():
@@ -57,21 +59,34 @@ async def test_crashloop_shows_in_pane_events_and_findings():
 
 
 async def test_filter_narrows_the_pods_pane():
-    async with demo_cluster(scenario="healthy-canary", speed=30) as cluster:
+    async with demo_cluster(scenario="healthy-canary", speed=1) as cluster:
         session = await open_session(cluster)
         app = LookoutApp(session)
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: any(r.track == "canary" for r in _rows(app).values()), timeout=15,
-                        what="a canary pod")
+            await until(pilot, lambda: len(_rows(app)) >= 5, what="pods")
             table = app.pods_pane.table
+            name = sorted(_rows(app))[2][1]
             await pilot.press("slash")
-            for ch in "canary":
+            for ch in name:
                 await pilot.press(ch)
             await pilot.press("enter")
-            await until(pilot, lambda: table.filter == "canary", what="the filter to apply")
-            shown = [table.rows[k] for k in table.display_keys if k in table.rows]
-            assert shown and all(r.track == "canary" for r in shown)
-            assert len(shown) < len(table.rows)
+            await until(pilot, lambda: table.filter == name, what="the filter to apply")
+            shown = [k for k in table.display_keys if k in table.rows]
+            assert [k[1] for k in shown] == [name]
+            assert len(table.rows) >= 5  # the others are hidden, not dropped
+
+
+async def test_events_pane_shows_only_the_rollouts_events():
+    async with demo_cluster(scenario="crashloop", speed=20) as cluster:
+        session = await open_session(cluster, app="checkout")
+        app = LookoutApp(session)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: any(r.reason == "BackOff" for r in app.events_pane.table.rows.values()),
+                        timeout=25, what="the canary's BackOff events")
+            # the worker Deployment's CreateContainerConfigError events are in the namespace, not in the pane
+            items, _ = cluster.state.list("events", "demo")
+            assert any("checkout-worker" in (e.get("involvedObject") or {}).get("name", "") for e in items)
+            assert not any("checkout-worker" in r.object for r in app.events_pane.table.rows.values())
 
 
 async def test_logs_view_follows_new_lines():
@@ -121,7 +136,7 @@ async def test_survives_cluster_restart_and_resyncs(tmp_path):
             # while it is down, the cluster changes (as after a restart with other state)
             cluster = await start_demo_cluster(scenario="healthy-canary", speed=1, port=port, state_dir=state_dir)
             victim = sorted(server_keys(cluster.state, "pods", "demo", session.target.selector))[0]
-            cluster.state.delete("pods", *victim)
+            cluster.state.delete("pods", *victim, grace_period=0)
             await until(pilot, lambda: session.connection.ok, timeout=40, what="the connection to recover")
             await until(
                 pilot,
@@ -129,6 +144,8 @@ async def test_survives_cluster_restart_and_resyncs(tmp_path):
                     cluster.state, "pods", "demo", session.target.selector),
                 timeout=20, what="the store to equal the server's pods after the restart")
             await until(pilot, lambda: not banner.display, timeout=5, what="the banner to go")
+            await until(pilot, lambda: set(_rows(app)) == store_keys(session.store, "pods"), timeout=5,
+                        what="the pane to show what the store holds")
             assert victim not in _rows(app)
     finally:
         await cluster.stop()

@@ -33,6 +33,7 @@ from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
 
 COALESCE_SECONDS = 0.04  # a burst of deltas becomes one repaint; one change still shows well inside 100 ms
+PARKED_EVENTS = 2000  # events of other objects kept to re-check when pods arrive
 STATUS_MIN_INTERVAL = 0.25  # header, health and findings are recomputed at most this often on changes
 STATUS_SETTLE_SECONDS = 35.0  # findings debounce on time (raise after ~5 s, clear after ~30 s): after a
 STATUS_SETTLE_INTERVAL = 1.0  # change, re-evaluate this often for this long, then not at all until the next
@@ -109,6 +110,7 @@ class LookoutApp(App[int]):
         self.frozen = False
         self.zoomed: Pane | None = None
         self._pending: dict[tuple[str, Any], dict | None] = {}
+        self._parked_events: dict[Any, dict] = {}  # events not (yet) known to be the rollout's
         self._other_changes = False
         self._flush_timer: Timer | None = None
         self._status_timer: Timer | None = None
@@ -169,7 +171,9 @@ class LookoutApp(App[int]):
         self._last_change = time.monotonic()
         # whatever the store already holds, then live deltas
         self.pods_pane.feed(dict(store.objects.get("pods", {})))
-        self.events_pane.feed(dict(store.objects.get("events", {})))
+        relevant = getattr(self.session, "event_relevant", None)
+        self.events_pane.feed({k: e for k, e in store.objects.get("events", {}).items()
+                               if relevant is None or relevant(e)})
         self._unsubscribe.append(store.subscribe(self._on_deltas))
         self._unsubscribe.append(store.subscribe_health(self._on_health))
         self.query_one("#pod-table").focus()
@@ -244,8 +248,23 @@ class LookoutApp(App[int]):
         pending, self._pending = self._pending, {}
         pods: dict[Any, dict | None] = {}
         events: dict[Any, dict | None] = {}
+        relevant = getattr(self.session, "event_relevant", None)
+        parked = self._parked_events
         for (kind, key), obj in pending.items():
-            (pods if kind == "pods" else events)[key] = obj
+            if kind == "pods":
+                pods[key] = obj
+            elif obj is None or relevant is None or relevant(obj):
+                events[key] = obj  # only the rollout's own events (its pods, ReplicaSets, workload, Services)
+                parked.pop(key, None)
+            else:
+                # maybe a pod's event that came before the pod itself: look again when pods arrive
+                parked[key] = obj
+                if len(parked) > PARKED_EVENTS:
+                    parked.pop(next(iter(parked)))
+        if pods and parked and relevant is not None:
+            for key, obj in list(parked.items()):
+                if relevant(obj):
+                    events[key] = parked.pop(key)
         other, self._other_changes = self._other_changes, False
         self.flushes += 1
         with self.batch_update():

@@ -136,6 +136,7 @@ class Session:
             clock=clock,
         )
         self._history = FindingHistory()
+        self._gone_pods: dict[str, None] = {}  # recently deleted pods, in order, bounded
         self._client = None
         self._tasks: list[asyncio.Task] = []
         self._connection = Connection(True, clock(), None)
@@ -300,8 +301,35 @@ class Session:
         async for raw in self._client.stream_lines(path, params, keep_empty=True):
             yield clean(raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw)
 
+    def event_relevant(self, ev: dict) -> bool:
+        """Is this event about the rollout: its workload, its ReplicaSets, its pods or its Services?
+
+        The pods and ReplicaSets informers are scoped to the rollout's selector, so being in the store
+        is being the rollout's; events of other apps in the namespace stay out of the pane.
+        """
+        inv = ev.get("involvedObject") or ev.get("regarding") or {}
+        kind, name = inv.get("kind"), inv.get("name") or ""
+        ns = inv.get("namespace") or (ev.get("metadata") or {}).get("namespace") or ""
+        t = self.choice.target
+        if t is None:
+            return True
+        if kind == "Pod":
+            return (ns, name) in self.store.objects.get("pods", {}) or name in self._gone_pods
+        if kind == "ReplicaSet":
+            return (ns, name) in self.store.objects.get("replicasets", {})
+        if kind in ("Rollout", "Deployment"):
+            return kind == t.kind and name == t.name
+        if kind in ("Service", "Endpoints", "EndpointSlice", "AnalysisRun"):
+            return True  # same namespace; a later issue narrows Services to the rollout's
+        return False
+
     # ---- store reactions ---------------------------------------------------------------------
     def _on_deltas(self, deltas) -> None:
+        for d in deltas:
+            if d.kind == "pods" and d.type == "DELETED":  # its Killing events still arrive afterwards
+                self._gone_pods[d.key[1]] = None
+                if len(self._gone_pods) > 1000:
+                    self._gone_pods.pop(next(iter(self._gone_pods)))
         if any(d.kind in ("rollouts", "deployments", "replicasets") for d in deltas):
             self.rebuild_resolver()
 

@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
+from tui.demo.defaults import DEFAULTERS as _DEFAULTERS
+
 # --------------------------------------------------------------------------------------------- kinds
 
 _ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -810,6 +812,9 @@ class ClusterState:
         if key in self._objs[res]:
             raise AlreadyExists(f'{kind.plural}{"." + kind.group if kind.group else ""} "{key[1]}" already exists',
                                 res=res, name=key[1])
+        defaulter = _DEFAULTERS.get(res)
+        if defaulter is not None:
+            defaulter(obj, self, None)
         meta["uid"] = str(uuid.UUID(int=_uid_rng.getrandbits(128), version=4))
         meta["creationTimestamp"] = meta.get("creationTimestamp") or now_rfc3339()
         meta.pop("deletionTimestamp", None)
@@ -837,6 +842,9 @@ class ClusterState:
                            f'"{key[1]}": the object has been modified; please apply your changes to the latest '
                            "version and try again", res=res, name=key[1])
         new = clone(obj)
+        defaulter = _DEFAULTERS.get(res)
+        if defaulter is not None:
+            defaulter(new, self, cur)
         return self._replace(res, key, cur, new)
 
     def _replace(self, res: str, key: Key, cur: dict, new: dict) -> dict:

@@ -1,0 +1,1 @@
+"""Benchmarks: Lookout and kubectl on the demo cluster, in a real pseudo-terminal, as tables."""
