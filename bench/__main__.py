@@ -38,6 +38,7 @@ COLUMNS = [  # (key, header, format)
     ("tty_kb_s", "tty KB/s", "{:.1f}"),
     ("api_req_min", "req/min", "{:.1f}"),
     ("api_lists", "LISTs", "{}"),
+    ("lost", "unseen", "{}"),
     ("api_kb_s", "API KB/s", "{:.1f}"),
     ("api_mb_total", "API MB", "{:.1f}"),
 ]
@@ -92,8 +93,9 @@ def wait_until(pred, timeout: float, step: float = 0.05) -> bool:
 class Measure:
     """Counters, CPU and terminal bytes over a steady-state window."""
 
-    def __init__(self, cluster: DemoCluster, pty: PtyProcess, meter: ProcessMeter, ua_prefix: str):
+    def __init__(self, cluster: DemoCluster, pty: PtyProcess, meter: ProcessMeter, ua_prefix: str, base: dict):
         self.cluster, self.pty, self.meter, self.ua = cluster, pty, meter, ua_prefix
+        self.base_bytes = client_totals(base, ua_prefix)[1]  # before the tool started
 
     def snap(self) -> tuple:
         c = self.cluster.counters()
@@ -110,7 +112,7 @@ class Measure:
         r1, b1 = client_totals(c1, self.ua)
         cell.api_req_min = (r1 - r0) / w * 60.0
         cell.api_kb_s = (b1 - b0) / w / 1024.0
-        cell.api_mb_total = b1 / 1e6  # everything since the cluster started: one tool per cluster at a time
+        cell.api_mb_total = (b1 - self.base_bytes) / 1e6  # since the tool started: its start-up list included
         cell.api_lists = kind_requests(c1, "list") - kind_requests(c0, "list")
         scrapes = sum(kind_requests(c1, k) - kind_requests(c0, k) for k in ("proxy", "metrics"))
         cell.api_scrapes_min = scrapes / w * 60.0
@@ -138,6 +140,7 @@ def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, se
     screen = ScreenWatcher(LOOKOUT_ROW, count_re=POD_COUNT)
     argv = [sys.executable, "-m", "tui.cli", "--kubeconfig", cluster.kubeconfig, "--context", "lookout-demo",
             "--app", "checkout"]
+    base = cluster.counters()
     pty = PtyProcess(argv, on_output=screen)
     try:
         meter = ProcessMeter(pty.pid)
@@ -152,7 +155,7 @@ def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, se
                 cell.notes.append(f"lookout exited {pty.proc.returncode}: {screen.text()[-600:]!r}")
                 return
         time.sleep(settle)
-        m = Measure(cluster, pty, meter, "lookout/")
+        m = Measure(cluster, pty, meter, "lookout/", base)
         a = m.snap()
         time.sleep(window)
         b = m.snap()
@@ -171,6 +174,7 @@ def run_kubectl_watch(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
     lines = LineWatcher(KUBECTL_ROW)
     lines.target_lines = expect + 1  # the header, then one line a pod
     argv = ["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "pods", "-n", cluster.namespace, "-w"]
+    base = cluster.counters()
     pty = PtyProcess(argv, on_output=lines)
     try:
         meter = ProcessMeter(pty.pid)
@@ -178,7 +182,7 @@ def run_kubectl_watch(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
         if lines.target_time is not None:
             cell.all_shown_s = lines.target_time - pty.started
         time.sleep(settle)
-        m = Measure(cluster, pty, meter, "kubectl")
+        m = Measure(cluster, pty, meter, "kubectl", base)
         a = m.snap()
         time.sleep(window)
         b = m.snap()
@@ -200,13 +204,14 @@ def run_watch_kubectl(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
         cell.notes.append("no `watch` here: a shell loop (clear; kubectl get pods; sleep 2) stands in")
         argv = ["sh", "-c", "while :; do out=$(\"$@\" 2>&1); clear; printf '%s\\n' \"$out\"; sleep 2; done",
                 "sh"] + kubectl
+    base = cluster.counters()
     pty = PtyProcess(argv, on_output=screen)
     try:
         meter = ProcessMeter(pty.pid)
         wait_until(lambda: len(screen.shown) > 0 or pty.proc.poll() is not None, 120)
         cell.all_shown_s = None  # a screenful, never all N: not comparable
         time.sleep(settle)
-        m = Measure(cluster, pty, meter, "kubectl")
+        m = Measure(cluster, pty, meter, "kubectl", base)
         a = m.snap()
         time.sleep(window)
         b = m.snap()

@@ -366,3 +366,50 @@ def test_json_patch():
                 [{"op": "remove", "path": "/a/b/9"}], [{"op": "frob", "path": "/c"}], {"op": "add"}):
         with pytest.raises(PatchError):
             json_patch(doc, bad)
+
+
+# ------------------------------------------------------------------------------------------ defaulting
+
+def _svc(name: str, **spec) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "d"},
+            "spec": dict({"selector": {"app": name}, "ports": [{"port": 80}]}, **spec)}
+
+
+def test_service_cluster_ip_is_allocated_stable_and_kept():
+    s = ClusterState(seed_crds=False)
+    a = s.create(_svc("a"))["spec"]
+    assert a["type"] == "ClusterIP" and a["clusterIPs"] == [a["clusterIP"]]
+    parts = [int(x) for x in a["clusterIP"].split(".")]
+    assert parts[0] == 10 and 96 <= parts[1] <= 111
+    assert a["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    s.delete("services", "d", "a")
+    assert s.create(_svc("a"))["spec"]["clusterIP"] == a["clusterIP"]        # the same address again
+    assert s.update(_svc("a", selector={"app": "b"}))["spec"]["clusterIP"] == a["clusterIP"]
+    with pytest.raises(Invalid):
+        s.update(_svc("a", clusterIP="10.96.0.99"))
+    h = s.create(_svc("h", clusterIP="None"))["spec"]
+    assert h["clusterIP"] == "None" and h["clusterIPs"] == ["None"]
+    ips = {s.create(_svc(f"s{i}"))["spec"]["clusterIP"] for i in range(50)}
+    assert len(ips) == 50 and a["clusterIP"] not in ips
+    e = s.create(_svc("ext", type="ExternalName", externalName="example.com"))["spec"]
+    assert "clusterIP" not in e
+    np_ = s.create(_svc("np", type="NodePort"))["spec"]
+    assert 30000 <= np_["ports"][0]["nodePort"] <= 32767
+
+
+def test_pod_and_deployment_defaults():
+    s = ClusterState(seed_crds=False)
+    p = s.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "d"},
+                  "spec": {"containers": [{"name": "a", "image": "reg:5000/app", "ports": [{"containerPort": 8080}]},
+                                          {"name": "b", "image": "app@sha256:ab"}]}})["spec"]
+    assert p["containers"][0]["imagePullPolicy"] == "Always"
+    assert p["containers"][0]["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert p["containers"][1]["imagePullPolicy"] == "IfNotPresent"
+    assert (p["restartPolicy"], p["dnsPolicy"], p["schedulerName"], p["terminationGracePeriodSeconds"]) == (
+        "Always", "ClusterFirst", "default-scheduler", 30)
+    d = s.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "d"},
+                  "spec": {"strategy": {"type": "Recreate"}, "selector": {"matchLabels": {"a": "b"}},
+                           "template": {"metadata": {"labels": {"a": "b"}},
+                                        "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}})["spec"]
+    assert d["strategy"] == {"type": "Recreate"} and d["replicas"] == 1
+    assert d["template"]["spec"]["dnsPolicy"] == "ClusterFirst"

@@ -102,6 +102,44 @@ def test_apply_rejects_unknown_field(cluster, kubectl: Kubectl, tmp_path):
     assert stored(cluster, "configmaps", "typo-cm") is None
 
 
+def test_create_fills_defaults_like_kube_apiserver(cluster, kubectl: Kubectl, tmp_path):
+    """A Service gets a cluster IP (kept on replace), ports get TCP, a pod its spec defaults."""
+    f = tmp_path / "bare.yaml"
+    f.write_text(yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bare-svc"},
+         "spec": {"selector": {"app": "bare"}, "ports": [{"port": 80}]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare-pod", "labels": {"app": "bare"}},
+         "spec": {"containers": [{"name": "app", "image": "shop:latest", "ports": [{"containerPort": 8080}]}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bare-deploy"},
+         "spec": {"selector": {"matchLabels": {"app": "bare-d"}},
+                  "template": {"metadata": {"labels": {"app": "bare-d"}},
+                               "spec": {"containers": [{"name": "app", "image": "shop:1.0"}]}}}},
+    ]))
+    kubectl.run("apply", "-f", str(f))
+    row = kubectl.run("get", "svc", "bare-svc", "--no-headers").out.split()
+    assert row[1] == "ClusterIP" and row[2].startswith("10.") and row[3:5] == ["<none>", "80/TCP"], row
+    svc = stored(cluster, "services", "bare-svc")["spec"]
+    ip = svc["clusterIP"]
+    assert svc["clusterIPs"] == [ip] and svc["ipFamilies"] == ["IPv4"] and svc["ipFamilyPolicy"] == "SingleStack"
+    assert svc["sessionAffinity"] == "None" and svc["internalTrafficPolicy"] == "Cluster"
+    assert svc["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
+    assert "8080/TCP" in kubectl.run("describe", "pod", "bare-pod").out
+    pod = stored(cluster, "pods", "bare-pod")["spec"]
+    assert (pod["restartPolicy"], pod["dnsPolicy"], pod["schedulerName"], pod["terminationGracePeriodSeconds"],
+            pod["securityContext"]) == ("Always", "ClusterFirst", "default-scheduler", 30, {})
+    c = pod["containers"][0]
+    assert (c["imagePullPolicy"], c["terminationMessagePath"], c["terminationMessagePolicy"]) == (
+        "Always", "/dev/termination-log", "File")
+    d = stored(cluster, "deployments", "bare-deploy")["spec"]
+    assert d["replicas"] == 1 and d["revisionHistoryLimit"] == 10 and d["progressDeadlineSeconds"] == 600
+    assert d["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    assert d["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    # applying the same manifest again changes nothing; a replace without clusterIP keeps the address
+    assert kubectl.run("apply", "-f", str(f)).out.count("unchanged") == 3
+    kubectl.run("replace", "-f", str(f))
+    assert stored(cluster, "services", "bare-svc")["spec"]["clusterIP"] == ip
+
+
 def test_patch_merge_strategic_json(cluster, kubectl: Kubectl, tmp_path):
     f = tmp_path / "d.yaml"
     doc = deployment("patched", replicas=1)

@@ -36,11 +36,26 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
     app_name = getattr(ns, "app", None)
     selector = getattr(ns, "selector", None)
     if command == "demo":
+        from tui.demo.scenario import load_scenario
+
         demo = start_demo_in_background(ns)
         kubeconfig, context = demo.kubeconfig_path, "lookout-demo"
-        sc = demo.cluster.sim.scenario if demo.cluster and demo.cluster.sim else None
-        if sc is not None:  # the scenario says what it rolls out; scenarios with a second workload stay unambiguous
-            namespace, app_name = sc.namespace, (sc.workload or {}).get("name") or sc.app
+        sc = load_scenario(ns.scenario)
+        # the scenario says what it rolls out, so scenarios with a second workload stay unambiguous
+        namespace, app_name = sc.namespace, (sc.workload or {}).get("name") or sc.app
+        # while the cluster starts on the other core, pay for our own imports
+        import tui.app  # noqa: F401
+        import tui.kube.client  # noqa: F401
+        from tui.demo.process import DemoProcessError
+
+        try:
+            demo.wait_ready()
+        except DemoProcessError as e:
+            demo.stop()
+            raise LaunchError(f"the demo cluster did not start: {e}") from None
+        demo_target = scenario_target(sc)
+    else:
+        demo_target = None
     try:
         session = prepare_session(
             settings,
@@ -52,6 +67,7 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
             selector=selector,
             read_only=ns.read_only,
             demo=demo is not None,
+            known_target=demo_target,
         )
         from tui.app import LookoutApp
 
@@ -64,10 +80,10 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
 
 
 def start_demo_in_background(ns: argparse.Namespace):
-    """The demo cluster runs on its own event loop in a daemon thread; the app reaches it over HTTPS."""
-    from tui.demo.cluster import DemoClusterThread
+    """The demo cluster runs as a child process (`lookout demo-cluster`); the app reaches it over HTTPS."""
+    from tui.demo.process import DemoClusterProcess
 
-    demo = DemoClusterThread(
+    demo = DemoClusterProcess(
         scenario=ns.scenario,
         speed=ns.speed,
         seed=ns.seed,
@@ -77,15 +93,25 @@ def start_demo_in_background(ns: argparse.Namespace):
         manifests_dir=ns.manifests,
         server_version=ns.server_version,
     )
-    try:
-        demo.start()
-    except Exception as e:  # a broken manifest directory, a port in use: say which
-        raise LaunchError(f"the demo cluster did not start: {e}") from None
-    return demo
+    return demo.start()
+
+
+def scenario_target(sc):
+    """The demo scenario's workload as a Target, from its own manifests: no round trip needed."""
+    from tui.rollout.target import Target, selector_string
+
+    wl = sc.workload or {}
+    for m in sc.manifests:
+        meta = m.get("metadata") or {}
+        if m.get("kind") == wl.get("kind") and meta.get("name") == wl.get("name"):
+            sel = selector_string(((m.get("spec") or {}).get("selector")) or {})
+            if sel:
+                return Target(wl["kind"], wl["name"], meta.get("namespace") or sc.namespace, sel)
+    return None
 
 
 def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces, app_name, selector,
-                    read_only, demo):
+                    read_only, demo, known_target=None):
     """Everything that can fail before the screen opens fails here, with one line and an exit code."""
     from tui.kube.config import KubeConfigError, load_target
 
@@ -93,8 +119,11 @@ def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces,
         target = load_target(kubeconfig, context, namespace)
     except KubeConfigError as e:
         raise LaunchError(str(e)) from None
-    from tui.session import Session, resolve_rollout
+    from tui.session import RolloutChoice, Session, resolve_rollout
 
+    if known_target is not None:  # the demo: its scenario says what to watch; the app connects at once
+        return Session(target, RolloutChoice(known_target, known_target.namespace), settings,
+                       read_only=read_only, demo=demo, kubeconfig_path=kubeconfig)
     try:
         choice = asyncio.run(resolve_rollout(target, app_name=app_name, selector=selector,
                                              all_namespaces=all_namespaces))

@@ -229,8 +229,8 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
             if hasattr(_openapi, "set_server_version"):
                 from tui.demo.server import SERVER_VERSIONS
                 _openapi.set_server_version(SERVER_VERSIONS[version])
-            if hasattr(_openapi, "warm_up"):
-                _openapi.warm_up()
+            # No warm-up here: generating the documents takes ~0.8 s of CPU, which at start would slow
+            # every first answer (Lookout's first list among them); kubectl's first request pays it instead.
         except ImportError:
             pass
         if sim is not None:

@@ -766,6 +766,8 @@ class ApiServer:
         obj["apiVersion"], obj["kind"] = req.kind.api_version, req.kind.kind
         meta.setdefault("uid", "00000000-0000-0000-0000-000000000000")
         meta.setdefault("creationTimestamp", st.now_rfc3339())
+        st.apply_defaults(req.res, obj, self.state, None)
+        st.drop_empty_maps(obj)
         return obj
 
     def _finish_write(self, request: web.Request, req: _Req, cur: dict, new: dict, expect_rv: str | None,
@@ -784,6 +786,8 @@ class ApiServer:
             else:
                 new.pop("status", None)
         if self._dry_run(request):
+            st.apply_defaults(req.res, new, self.state, cur)
+            st.drop_empty_maps(new)
             return _json_response(new, status)
         new.setdefault("metadata", {})
         new["metadata"]["name"] = req.name

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 
 from tui.demo.defaults import DEFAULTERS as _DEFAULTERS
+from tui.demo.defaults import apply_defaults  # noqa: F401 - re-exported for the server
 
 # --------------------------------------------------------------------------------------------- kinds
 
@@ -820,8 +821,9 @@ class ClusterState:
         meta.pop("deletionTimestamp", None)
         if kind.has_generation:
             meta["generation"] = 1
-        if isinstance(meta.get("labels"), dict) and not meta["labels"]:
-            del meta["labels"]
+        for f in ("labels", "annotations"):
+            if isinstance(meta.get(f), dict) and not meta[f]:
+                del meta[f]
         return self._store(res, key, obj, None, "ADDED")
 
     def update(self, obj: dict, *, expect_rv: str | None = None, res: str | None = None) -> dict:
@@ -867,8 +869,9 @@ class ClusterState:
             meta["generation"] = gen
             if _spec_part(new) != _spec_part(cur):
                 meta["generation"] = gen + 1
-        if isinstance(meta.get("labels"), dict) and not meta["labels"]:
-            del meta["labels"]
+        for f in ("labels", "annotations"):
+            if isinstance(meta.get(f), dict) and not meta[f]:
+                del meta[f]
         if new == cur:
             return cur
         if cmeta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -1123,6 +1126,15 @@ def write_snapshot(path: str, snapshot: dict) -> None:
         except OSError:
             pass
         raise
+
+
+def drop_empty_maps(obj: dict) -> None:
+    """Empty labels and annotations are not stored, as an omitempty map in Go is not serialised."""
+    meta = obj.get("metadata")
+    if type(meta) is dict:
+        for f in ("labels", "annotations"):
+            if isinstance(meta.get(f), dict) and not meta[f]:
+                del meta[f]
 
 
 def _spec_part(obj: dict) -> dict:

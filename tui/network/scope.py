@@ -180,3 +180,24 @@ def rollout_service(rollout: dict | None, role: str) -> str | None:
 
 def sort_by_name(objs: Iterable[dict]) -> list[dict]:
     return sorted(objs, key=lambda o: _meta(o).get("name", ""))
+
+
+STORE_KINDS = ("pods", "services", "endpointslices", "ingresses", "networkpolicies", "httproutes", "virtualservices",
+               "deployments", "rollouts", "replicasets")
+
+
+def scope_from_store(store, namespace: str, resolver: TrackResolver | None = None, *, rollout: dict | None = None,
+                     pod_filter=None, app: str | None = None) -> NetworkScope:
+    """A NetworkScope from the app's Store (or anything with `.objects` {kind: {(ns, name): obj}}); kinds the
+    store has not got (no informer, CRD absent) are empty. `pod_filter(pod) -> bool` narrows the pods."""
+    objects = store.objects if hasattr(store, "objects") else store
+
+    def kind(k: str) -> list[dict]:
+        return [o for (ns, _), o in (objects.get(k) or {}).items() if ns == namespace]
+    pods = kind("pods")
+    if pod_filter is not None:
+        pods = [p for p in pods if pod_filter(p)]
+    return NetworkScope(namespace, pods, kind("services"), kind("endpointslices"), kind("ingresses"),
+                        kind("networkpolicies"), kind("httproutes"), kind("virtualservices"),
+                        kind("deployments") + kind("rollouts") + kind("replicasets"), rollout,
+                        resolver or TrackResolver(rollout=rollout), app)

@@ -1,0 +1,113 @@
+"""The metrics loop for one session: poll the source and metrics.k8s.io, analyse, hand a CompareState on.
+
+No Textual here: the app runs `MetricsMonitor.run(on_state)` in a worker and passes each state to the pane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+from tui.metrics.analysis import Analysis, CompareState, MetricsSettings, Reading
+from tui.metrics.pods import grouping_for, pod_infos, usage_from_pod_metrics
+from tui.metrics.queries import CONVENTIONS, PLAIN
+from tui.metrics.scrape import DirectScrape, ReadContext
+
+log = logging.getLogger("lookout.metrics")
+
+
+def metrics_settings(settings) -> MetricsSettings:
+    m = getattr(settings, "metrics", None)
+    return m if isinstance(m, MetricsSettings) else MetricsSettings()
+
+
+def make_source(session, *, prometheus_url: str | None = None, prometheus_options=None, client=None):
+    """Prometheus when a URL is given (flag or config), else direct scrape through the API server."""
+    settings = metrics_settings(session.settings)
+    convention = CONVENTIONS.get(settings.convention, PLAIN)
+    opts = prometheus_options if prometheus_options is not None else getattr(session.settings, "prometheus", None)
+    url = prometheus_url or (getattr(opts, "url", None) if opts is not None else None)
+    if url:
+        from tui.metrics.prometheus import PrometheusSource
+
+        return PrometheusSource(url, settings=settings, convention=convention, options=opts)
+    return DirectScrape(client, settings, convention)
+
+
+class MetricsMonitor:
+    """Polls one source for one session's rollout; `state` is the newest CompareState."""
+
+    def __init__(self, session, source=None, *, prometheus_url: str | None = None, clock: Callable[[], float] = time.time):
+        from tui.kube.client import KubeClient
+
+        self.session = session
+        self.settings = metrics_settings(session.settings)
+        self.clock = clock
+        self._client = KubeClient(session.kube_target)
+        self.source = source if source is not None else make_source(session, prometheus_url=prometheus_url,
+                                                                   client=self._client)
+        if getattr(self.source, "client", "absent") is None:
+            self.source.client = self._client
+        self.analysis = Analysis(getattr(session.settings, "thresholds", None), self.settings, clock)
+        self.usage_error: str | None = None
+
+    @property
+    def state(self) -> CompareState:
+        return self.analysis.state
+
+    def context(self) -> ReadContext:
+        s = self.session
+        t = s.choice.target
+        ns = getattr(t, "namespace", "") or s.choice.namespace
+        pods = [p for p in s.store.objects.get("pods", {}).values() if (p.get("metadata") or {}).get("namespace") == ns]
+        services = [o for o in s.store.objects.get("services", {}).values()
+                    if (o.get("metadata") or {}).get("namespace") == ns]
+        track_of = s.resolver.track_of_pod
+        conv = s.conventions
+        keys = [k for k, _ in conv.labels] + [conv.argo_hash_label, "pod-template-hash"]
+        grouping = grouping_for(pods, track_of, keys, self.settings.track_label)
+        return ReadContext(namespace=ns, pods=pods, track_of=track_of, services=services, grouping=grouping,
+                           now=self.clock())
+
+    async def usage(self, ctx: ReadContext) -> dict:
+        from tui.kube.client import KubeError
+
+        sel = getattr(self.session.choice.target, "selector", "") or None
+        try:
+            data = await asyncio.wait_for(
+                self._client.get_json(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ctx.namespace}/pods",
+                                      {"labelSelector": sel} if sel else None), self.settings.timeout)
+            self.usage_error = None
+        except (KubeError, asyncio.TimeoutError) as e:
+            self.usage_error = f"metrics.k8s.io: {e or 'no answer'}"
+            return {}
+        return usage_from_pod_metrics(data.get("items") or [])
+
+    async def poll(self) -> CompareState:
+        ctx = self.context()
+        try:
+            reading, usage = await asyncio.gather(self.source.read(ctx), self.usage(ctx))
+        except Exception as e:  # noqa: BLE001 - a failing source marks the pane stale; it never stops the loop
+            log.exception("metrics poll failed")
+            reading, usage = Reading(at=self.clock(), source=getattr(self.source, "label", "?"), ok=False,
+                                     error=str(e)), {}
+        return self.analysis.update(reading, pod_infos(ctx.pods, ctx.track_of, usage), self.clock())
+
+    async def run(self, on_state: Callable[[CompareState], None], interval: float | None = None) -> None:
+        """Poll forever (until cancelled), calling on_state after each poll."""
+        interval = self.settings.interval if interval is None else interval
+        try:
+            while True:
+                started = self.clock()
+                on_state(await self.poll())
+                await asyncio.sleep(max(0.2, interval - (self.clock() - started)))
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        close = getattr(self.source, "aclose", None)
+        if close is not None:
+            await close()
+        await self._client.aclose()
