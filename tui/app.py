@@ -181,6 +181,9 @@ class LookoutApp(App[int]):
         if self.check_tty if self.check_tty is not None else not self.is_headless:
             self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
         self._start_session()
+        choice = getattr(self.session, "choice", None)
+        if choice is not None and choice.target is None and choice.candidates:
+            self._pick_rollout()
 
     @work(exclusive=True, exit_on_error=False, group="session")
     async def _start_session(self) -> None:
@@ -597,13 +600,32 @@ class LookoutApp(App[int]):
             kw = {"ns": "namespace", "ctx": "context", "rollout": "rollout"}[cmd.verb]
             self._switch(kw, cmd.arg)
 
+    def _pick_rollout(self) -> None:
+        from widgets.picker import RolloutPicker
+
+        choice = self.session.choice
+        where = choice.namespace or "every namespace"
+
+        def chosen(candidate: Any) -> None:
+            if candidate is not None:
+                self._switch_to(candidate.namespace or None, candidate.name)
+
+        self.push_screen(RolloutPicker(choice.candidates, where), chosen)
+
+    @work(exclusive=True, exit_on_error=False, group="switch")
+    async def _switch_to(self, namespace: str | None, rollout: str) -> None:
+        await self._do_switch({"namespace": namespace, "rollout": rollout}, f"{namespace or ''}/{rollout}")
+
     @work(exclusive=True, exit_on_error=False, group="switch")
     async def _switch(self, what: str, value: str | None) -> None:
-        self.notify(f"switching {what} to {value or '(none)'}…", markup=False, timeout=3)
+        await self._do_switch({what: value}, f"{what} to {value or '(none)'}")
+
+    async def _do_switch(self, kwargs: dict, what: str) -> None:
+        self.notify(f"switching {what}…", markup=False, timeout=3)
         try:
-            await self.session.switch(**{what: value})
+            await self.session.switch(**kwargs)
         except Exception as e:
-            self.notify(f"could not switch {what} to {value}: {e}", severity="error", markup=False, timeout=8)
+            self.notify(f"could not switch {what}: {e}", severity="error", markup=False, timeout=8)
             return
         # the session refilled the store (deltas follow); make the tables equal to it now
         store = self.session.store
@@ -611,6 +633,9 @@ class LookoutApp(App[int]):
         self.pods_pane.reconvert_all(dict(store.objects.get("pods", {})))
         self.events_pane.reconvert_all(dict(store.objects.get("events", {})))
         self._schedule_status(0)
+        choice = getattr(self.session, "choice", None)
+        if choice is not None and choice.target is None and choice.candidates:
+            self._pick_rollout()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

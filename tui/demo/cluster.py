@@ -188,15 +188,20 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
                              kubeconfig_path: str | None = None, server_version: str | None = None,
                              pods: int | None = None, background_pods: int = 0, churn: float = 0.0,
                              simulate: bool = True, bookmark_interval: float = 10.0,
-                             history: int = 10_000) -> RunningCluster:
+                             history: int = 10_000, forbidden: "set[str] | None" = None) -> RunningCluster:
     """Start the demo cluster on 127.0.0.1 and return once it serves and its kubeconfig is written.
 
     `simulate=False` (or no tui.demo.sim) runs the API server over the bare state: no scenario.
+    `forbidden`: resource keys (e.g. {"events"}) the token may not read or write: 403 as RBAC gives it.
     """
     try:
         version = normalise_version(server_version)
     except ValueError as e:
         raise DemoClusterError(str(e)) from None
+    from tui.demo.state import KINDS  # noqa: PLC0415
+    unknown = sorted(k for k in (forbidden or ()) if k.split("/", 1)[0] not in KINDS)
+    if unknown:
+        raise DemoClusterError(f"forbidden: unknown resource {', '.join(unknown)} (known: {', '.join(sorted(KINDS))})")
     docs = load_manifest_dir(manifests_dir) if manifests_dir else []
     if state_dir:
         state_dir = os.path.abspath(state_dir)
@@ -258,7 +263,7 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
                     raise DemoClusterError(f"{src}: {e.message}") from None
 
         server = ApiServer(state, token=creds.token, sim=sim, server_version=version,
-                           bookmark_interval=bookmark_interval)
+                           bookmark_interval=bookmark_interval, forbidden=forbidden or ())
         if not port and state_dir and os.path.exists(os.path.join(state_dir, PORT_FILE)):
             try:
                 saved = int(open(os.path.join(state_dir, PORT_FILE)).read().strip())

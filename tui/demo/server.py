@@ -23,7 +23,7 @@ import logging
 import random
 import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
 import orjson
@@ -39,6 +39,8 @@ log = logging.getLogger("lookout.demo.server")
 SERVER_VERSIONS = {f"1.{m}": f"v1.{m}.{p}" for m, p in ((27, 16), (28, 15), (29, 14), (30, 10), (31, 6),
                                                         (32, 2), (33, 1))}
 DEFAULT_SERVER_VERSION = "1.33"
+# who the demo cluster's token authenticates as (named in 403 messages)
+DEFAULT_USER = "system:serviceaccount:demo:lookout"
 
 JSON = "application/json"
 # what kind of request this is, for the counters
@@ -49,10 +51,14 @@ _TABLE_MARK = "as=table"
 class ApiError(StateError):
     """A Kubernetes Status error raised by the server itself."""
 
-    def __init__(self, code: int, reason: str, message: str, **kw):
+    def __init__(self, code: int, reason: str, message: str, *, details: dict | None = None, **kw):
         super().__init__(message, **kw)
         self.code = code
         self.reason = reason
+        self._details = details
+
+    def details(self) -> dict | None:
+        return self._details if self._details is not None else super().details()
 
 
 def _status(code: int, reason: str, message: str, details: dict | None = None) -> dict:
@@ -131,8 +137,13 @@ class _Req:
 
 class ApiServer:
     def __init__(self, state: ClusterState, *, token: str, sim: Any = None, server_version: str | None = None,
-                 bookmark_interval: float = 10.0, default_watch_timeout: float = 1800.0):
+                 bookmark_interval: float = 10.0, default_watch_timeout: float = 1800.0,
+                 forbidden: Iterable[str] = (), user: str = DEFAULT_USER):
         self.state = state
+        # resource keys (KINDS keys, e.g. "events", "events.events.k8s.io", or "pods/log" for a subresource)
+        # every request on which gets 403 Forbidden, as RBAC without a rule for it would give
+        self.forbidden: set[str] = set(forbidden)
+        self.user = user
         self.token = token
         self.sim = sim
         self.version = normalise_version(server_version)
@@ -410,6 +421,8 @@ class ApiServer:
     async def _resource(self, request: web.Request, req: _Req):
         m = request.method
         q = request.query
+        if self.forbidden and (req.res in self.forbidden or (req.sub and f"{req.res}/{req.sub}" in self.forbidden)):
+            raise self._forbidden(request, req)
         if req.sub == "log":
             request[_KIND] = "log"
             if m != "GET":
@@ -453,6 +466,31 @@ class ApiServer:
                 raise self._method(m, req)
             return await self._delete(request, req)
         raise self._method(m, req)
+
+    def _forbidden(self, request: web.Request, req: _Req) -> ApiError:
+        """403 as kube-apiserver's RBAC authorizer words it."""
+        request[_KIND] = "forbidden"
+        m, q = request.method, request.query
+        if m == "GET":
+            verb = ("watch" if req.watch_path or _truthy(q.get("watch")) else
+                    "get" if req.name is not None and req.sub != "proxy" else "list")
+        else:
+            verb = {"POST": "create", "PUT": "update", "PATCH": "patch",
+                    "DELETE": "delete" if req.name is not None else "deletecollection"}.get(m, m.lower())
+        kind = req.kind
+        resource = kind.plural + (f"/{req.sub}" if req.sub else "")
+        what = f'{kind.plural} "{req.name}"' if req.name is not None else kind.plural
+        where = (f'in the namespace "{req.namespace}"' if kind.namespaced and req.namespace
+                 else "at the cluster scope")
+        msg = (f'{what} is forbidden: User "{self.user}" cannot {verb} resource "{resource}" in API group '
+               f'"{kind.group}" {where}')
+        details: dict[str, Any] = {}
+        if req.name is not None:
+            details["name"] = req.name
+        if kind.group:
+            details["group"] = kind.group
+        details["kind"] = kind.plural
+        return ApiError(403, "Forbidden", msg, details=details)
 
     @staticmethod
     def _method(m: str, req: _Req) -> ApiError:

@@ -33,6 +33,8 @@ class Convention:
     group_label: str | None = None
     extra: str = ""  # matchers always added, e.g. reporter="destination"
     notes: str = ""
+    requests_metric: str = "http_requests_total"  # what a direct scrape looks for
+    histogram: str = "http_request_duration_seconds"
 
     def render(self, figure: str, sel: str, group: str, window: str, status: str | None = None) -> str:
         fields = {"sel": sel, "group": group, "window": window, "status": status or self.status_label}
@@ -69,6 +71,8 @@ ISTIO = Convention(
     latency=_quantile("istio_request_duration_milliseconds_bucket", ',reporter="destination"'),
     status_label="response_code",
     latency_unit=0.001,
+    requests_metric="istio_requests_total",
+    histogram="istio_request_duration_milliseconds",
     notes="Istio sidecar metrics as scraped with pod labels (destination side)",
 )
 
@@ -80,6 +84,8 @@ LINKERD = Convention(
     latency=_quantile("response_latency_ms_bucket", ',direction="inbound"'),
     status_label="status_code",
     latency_unit=0.001,
+    requests_metric="response_total",
+    histogram="response_latency_ms",
     notes="Linkerd proxy metrics (inbound), pod labels mapped by linkerd-viz's Prometheus",
 )
 
@@ -93,6 +99,8 @@ NGINX = Convention(
     latency=_quantile("nginx_ingress_controller_request_duration_seconds_bucket"),
     status_label="status",
     group_label="canary",
+    requests_metric="nginx_ingress_controller_requests",
+    histogram="nginx_ingress_controller_request_duration_seconds",
     notes="ingress-nginx canary annotations; canary=\"\" is stable, any other value the canary",
 )
 

@@ -144,7 +144,9 @@ class DirectScrape:
         except Unreachable:
             raise
         try:
-            return parse_exposition(text, self.clock(), self.settings.status_label or "code"), None
+            c = self.convention
+            return parse_exposition(text, self.clock(), self.settings.status_label or c.status_label,
+                                    c.requests_metric, c.histogram), None
         except Exception as e:  # noqa: BLE001 - a malformed exposition is the target's fault: say so
             return None, f"GET {url}: not the Prometheus text format: {e}"
 
@@ -213,8 +215,8 @@ class DirectScrape:
             if not any(r[-1].has_requests for _, r in rings):
                 reading.findings.append(Finding(
                     "no-series", "warning", t,
-                    f"the {t} pods' /metrics has no http_requests_total series",
-                    (("pods scraped", str(len(rings))), ("looked for", "http_requests_total")),
+                    f"the {t} pods' /metrics has no {self.convention.requests_metric} series",
+                    (("pods scraped", str(len(rings))), ("looked for", self.convention.requests_metric)),
                     tuple(f"Pod/{n}" for n, _ in rings[:5])))
                 continue
             pairs = [(r[0], r[-1]) for _, r in rings if len(r) >= 2]
@@ -240,12 +242,13 @@ class DirectScrape:
                     buckets[le] = buckets.get(le, 0.0) + (c if reset else _increase(c, ob.get(le, 0.0)))
             total_pods = len([p for p in ps if is_running(p)])
             scale = total_pods / len(pairs) if pairs and total_pods > len(pairs) else 1.0
+            unit = self.convention.latency_unit
+            q = {f: histogram_quantile(QUANTILES[f], buckets.items()) for f in QUANTILES}
+            q = {f: (None if v is None else v * unit) for f, v in q.items()}
             m = Measure(
                 request_rate_rps=rate * scale,
                 error_ratio=(errs / inc) if inc > 0 else None,
-                latency_p50_s=histogram_quantile(QUANTILES["latency_p50_s"], buckets.items()),
-                latency_p95_s=histogram_quantile(QUANTILES["latency_p95_s"], buckets.items()),
-                latency_p99_s=histogram_quantile(QUANTILES["latency_p99_s"], buckets.items()),
+                latency_p50_s=q["latency_p50_s"], latency_p95_s=q["latency_p95_s"], latency_p99_s=q["latency_p99_s"],
                 requests=inc * scale, errors=errs * scale, window_s=span_max)
             reading.measures[t] = m
             if inc == 0:

@@ -49,7 +49,13 @@ def _tw(track: str | None) -> str:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}es" if word.endswith(("s", "sh", "ch")) else f"{n} {word}s"
+
+
+def _secs(x: float) -> str:
+    return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
 
 
 def _names(names: Iterable[str], limit: int = 5) -> str:
@@ -146,7 +152,8 @@ def rule_selects_no_pods(scope: NetworkScope) -> list[Finding]:
             tpl = scope.templates_by_track.get(track)
             if tpl is None or not selector_misses(sel, _dig(tpl[1], "metadata", "labels"), CONTROLLER_LABELS):
                 continue  # nothing to select yet, and what will come matches
-        near = [(t, p) for t, ps in scope.pods_by_track.items() for p in ps]
+        near = [(t, p) for t, ps in scope.pods_by_track.items() for p in ps if track is None or t == track] or \
+            [(t, p) for t, ps in scope.pods_by_track.items() for p in ps]
         ev = [("service", _name(svc)), ("selector", clean_line(selector_text(sel)))]
         if near:
             t, p = near[0]
@@ -203,6 +210,8 @@ def rule_track_not_selected(scope: NetworkScope) -> list[Finding]:
         if not sel:
             continue
         intended = scope.intended_tracks(svc)
+        if scope.service_track(svc) is None and scope.pods and not pods_selected(svc, scope.pods):
+            continue  # selects nothing at all: service-selects-no-pods names the label
         selected_tracks = {}
         for t in scope.tracks:
             ps = _live(scope.pods_by_track.get(t, ()))
@@ -629,7 +638,7 @@ def rule_networkpolicies(scope: NetworkScope) -> list[Finding]:
                 lead = f"{_tw(t).capitalize()}pods admit less traffic than {_tw(ot)}pods"
             out.append(Finding(
                 "networkpolicy-excludes-track", "critical", t,
-                f"{lead}; {len(blocked)} of {_plural(len(entries), _tw(t) + 'pod')} are isolated by "
+                f"{lead}; {len(blocked)} of {_plural(len(entries), _tw(t) + 'pod')} {'is' if len(blocked) == 1 else 'are'} isolated by "
                 f"{_names(isolating)}.",
                 tuple(ev), tuple(f"NetworkPolicy/{n}" for n in sorted(set(isolating) | {_meta(a).get('name', '') for a in admitting}))))
             break
@@ -681,7 +690,7 @@ def rule_endpoints_lag(scope: NetworkScope, rows_of: Mapping[str, list[EndpointR
                         and now - m.followed_at <= history.remember:
                     out.append(Finding("endpoints-lag", "info", scope.service_track(svc),
                                        f"The endpoints of Service {_name(svc)} followed its selector change after "
-                                       f"{m.lag:.0f} s.",
+                                       f"{_secs(m.lag)}.",
                                        (("service", _name(svc)), ("selector", clean_line(selector_text(sel))),
                                         ("lag", f"{m.lag:.1f} s")), (_svc_obj(svc),)))
                 continue
@@ -696,7 +705,7 @@ def rule_endpoints_lag(scope: NetworkScope, rows_of: Mapping[str, list[EndpointR
             parts.append(f"still list {_plural(len(stale), ' and '.join(tracks_stale) + ' pod')} it no longer selects")
         if absent:
             parts.append(f"miss {_plural(len(absent), ' and '.join(tracks_absent) + ' pod')} it selects")
-        when = (f"changed {lagged:.0f} s ago" if lagged is not None and history and history.switched_at((scope.namespace, name))
+        when = (f"changed {_secs(lagged)} ago" if lagged is not None and history and history.switched_at((scope.namespace, name))
                 else "no longer matches them")
         ev = [("service", _name(svc)), ("selector", clean_line(selector_text(sel)))]
         if lagged is not None:
@@ -789,8 +798,8 @@ def rule_weights(scope: NetworkScope, layers: list[TrafficLayer]) -> list[Findin
             by_src.setdefault(l.source, {})[l.layer] = l
     for src, pair in by_src.items():
         rep, eps = pair.get("replicas"), pair.get("endpoints")
-        if rep is None or eps is None:
-            continue
+        if rep is None or eps is None or not any(w for _, w in eps.weights):
+            continue  # no ready endpoint at all: no-ready-endpoints / service-selects-no-pods say it better
         total_ready = sum(1 for ps in scope.pods_by_track.values() for p in ps if is_ready(p))
         tol = max(10.0, 100.0 / max(1, total_ready))
         for t, want in rep.weights:
@@ -799,7 +808,7 @@ def rule_weights(scope: NetworkScope, layers: list[TrafficLayer]) -> list[Findin
                 out.append(Finding("weights-disagree", "warning", t,
                                    f"{_tw(t).capitalize()}pods are {want:.0f} % of the ready pods, but {got:.0f} % of "
                                    f"{clean_line(src.replace('/', ' '))}'s ready endpoints: the {_tw(t)}track gets "
-                                   f"{'no' if got == 0 else 'less'} traffic than its share.",
+                                   ("no traffic." if got == 0 else "less traffic than its share."),
                                    (("replicas", rep.text), ("endpoints", eps.text)), (src,)))
     return out
 
