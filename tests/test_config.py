@@ -79,9 +79,9 @@ def test_unknown_key_names_file_line_and_expected(tmp_path):
 
 
 def test_unknown_section(tmp_path):
-    p = write(tmp_path, "[defaults]\nrefresh_ms = 40\n\n[metrics]\nurl = \"http://prom:9090\"\n")
+    p = write(tmp_path, "[defaults]\nrefresh_ms = 40\n\n[promethues]\nurl = \"http://prom:9090\"\n")
     msg = error_of(p)
-    assert msg.startswith(f"{p}:4: ") and "unknown section [metrics]" in msg and "[thresholds]" in msg
+    assert msg.startswith(f"{p}:4: ") and "unknown section [promethues]" in msg and "[prometheus]" in msg
 
 
 def test_bad_value_type_and_range(tmp_path):

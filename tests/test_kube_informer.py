@@ -277,6 +277,30 @@ async def test_secrets_arrive_without_values(cluster, client):
         assert "aHVudGVyMg" not in orjson.dumps(s).decode()
 
 
+async def test_forbidden_on_the_demo_server_is_reported_retried_slowly_and_recovers(cluster, client):
+    """The demo server's per-kind 403 (RBAC without a rule): reported with kube-apiserver's wording,
+    retried slowly, and picked up again once allowed; other kinds are untouched."""
+    ensure_ns(cluster.state, NS)
+    cluster.state.create(pod("a"))
+    cluster.server.forbidden.update({"pods", "secrets"})
+    store = Store()
+    pods = Informer(client, store, PODS, namespace=NS, **FAST)
+    secrets = Informer(client, store, SECRETS, namespace=NS, **FAST)
+    async with Running(pods), Running(secrets):
+        await until(lambda: pods.health.forbidden and secrets.health.forbidden, what="forbidden")
+        assert pods.health.error == ('forbidden: pods is forbidden: User "system:serviceaccount:demo:lookout" '
+                                     f'cannot list resource "pods" in API group "" in the namespace "{NS}"')
+        assert pods.health.connected and not pods.health.synced
+        n = cluster.server.counters.by_kind["forbidden"]["requests"]
+        await asyncio.sleep(0.3)
+        assert cluster.server.counters.by_kind["forbidden"]["requests"] - n <= 6  # slow, not a hot loop
+        cluster.server.forbidden.discard("pods")  # RBAC fixed: the next slow retry picks it up
+        await asyncio.wait_for(pods.synced.wait(), 5)
+        assert not pods.health.forbidden and pods.health.error is None
+        assert set(store_view(store, "pods")) == {(NS, "a")}
+        assert secrets.health.forbidden
+
+
 # ---- errors the demo server does not produce: a scripted transport --------------------------------------
 
 class Script:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tui.metrics.analysis import MetricsSettings
 from tui.rollout.tracks import ARGO_HASH_LABEL, TRACKS, TrackConventions
 
 __all__ = [
     "ConfigError", "Settings", "FindingsSettings", "Thresholds", "Defaults", "load_config", "default_config_path",
-    "EXAMPLE",
+    "EXAMPLE", "MetricsSettings", "PrometheusSettings",
 ]
 
 
@@ -59,11 +60,31 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class PrometheusSettings:
+    """How to reach Prometheus; `--prometheus URL` overrides `url`. Secrets are best kept in *_file keys."""
+
+    url: str | None = None  # None: no Prometheus, metrics by direct scrape through the API server
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
+    username: str | None = None  # basic auth
+    password: str | None = None
+    password_file: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # extra HTTP headers, e.g. X-Scope-OrgID for Mimir/Cortex
+    ca_file: str | None = None
+    cert_file: str | None = None  # client certificate (mutual TLS) ...
+    key_file: str | None = None  # ... and its key
+    insecure_skip_verify: bool = False
+    timeout: float = 10.0  # seconds per query
+
+
+@dataclass(frozen=True)
 class Settings:
     tracks: TrackConventions = field(default_factory=TrackConventions)
     findings: FindingsSettings = field(default_factory=FindingsSettings)
     thresholds: Thresholds = field(default_factory=Thresholds)
     defaults: Defaults = field(default_factory=Defaults)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
     path: str | None = None  # the file these came from, None for built-in defaults
 
 
@@ -91,6 +112,38 @@ p99_rollback_ms = 500
 cpu_warning_percent = 80
 memory_warning_percent = 80
 memory_leak_factor = 1.5
+
+[metrics]
+convention = "plain"          # plain | istio | linkerd | nginx: which series the queries read
+window = 60                   # seconds of the rate window ([1m])
+interval = 5                  # seconds between polls
+history = 900                 # seconds of sparkline history
+min_requests = 100            # fewer canary requests in the window: HOLD, not-enough-traffic
+confidence = 0.99             # an error-rate difference counts only when significant at this level
+latency_regression_percent = 50   # canary p99 this much above stable's is worse ...
+latency_regression_min_ms = 25    # ... when the difference is at least this
+# track_label = "rollouts_pod_template_hash"  # Prometheus label telling tracks apart (default: from pod labels)
+# status_label = "code"       # or "status"
+namespace_label = "namespace"
+pod_label = "pod"
+metrics_port = ""             # direct scrape: pod port of /metrics ("" = prometheus.io/port, else the first port)
+metrics_path = "metrics"
+timeout = 10
+# [metrics.queries]           # override one figure's PromQL: {sel} {group} {window} {status} are filled in
+# error_ratio = 'sum by ({group}) (rate(http_requests_total{{{sel},{status}=~"5.."}}[{window}])) / sum by ({group}) (rate(http_requests_total{{{sel}}}[{window}]))'
+
+[prometheus]
+# url = "https://prometheus.example.com"   # or --prometheus URL; none = direct scrape
+# bearer_token_file = "/var/run/secrets/prometheus-token"
+# username = "lookout"
+# password_file = "~/.config/lookout/prometheus-password"
+# ca_file = "/etc/ssl/my-ca.pem"
+# cert_file = "client.pem"
+# key_file = "client-key.pem"
+insecure_skip_verify = false
+timeout = 10
+# [prometheus.headers]
+# X-Scope-OrgID = "team-a"
 
 [tracks]
 argo_hash_label = "rollouts-pod-template-hash"
@@ -185,7 +238,104 @@ SECONDS = _number(0.0, unit="seconds")
 PERCENT = _number(0.0, 100.0, unit="percent")
 MS = _number(0.0, strict_min=True, unit="milliseconds")
 
+_PROM_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_FIGURE_KEYS = ("request_rate_rps", "error_ratio", "latency_p50_s", "latency_p95_s", "latency_p99_s")
+
+
+def _prom_label(kp: tuple[str, ...], v: Any) -> str:
+    if not isinstance(v, str) or not _PROM_LABEL.match(v):
+        raise _Bad(kp, f"expected a Prometheus label name (letters, digits and '_', not starting with a digit), "
+                       f"got {_show(v)}")
+    return v
+
+
+def _convention(kp: tuple[str, ...], v: Any) -> str:
+    from tui.metrics.queries import CONVENTIONS
+
+    if v not in CONVENTIONS:
+        raise _Bad(kp, f"expected {_one_of(CONVENTIONS)}, got {_show(v)}")
+    return v
+
+
+def _text(allow_empty: bool = False):
+    def check(kp: tuple[str, ...], v: Any) -> str:
+        if not isinstance(v, str) or (not allow_empty and not v.strip()):
+            raise _Bad(kp, f"expected a{'' if allow_empty else ' non-empty'} string, got {_show(v)}")
+        return v
+    return check
+
+
+def _port(kp: tuple[str, ...], v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535:
+        return str(v)
+    if isinstance(v, str) and (v == "" or (v.isdigit() and 1 <= int(v) <= 65535) or _DNS1123.match(v)):
+        return v
+    raise _Bad(kp, f"expected a port number 1-65535 or a port name, got {_show(v)}")
+
+
+def _url(kp: tuple[str, ...], v: Any) -> str:
+    if not isinstance(v, str) or not re.match(r"^https?://[^/\s]+", v):
+        raise _Bad(kp, f"expected an http:// or https:// URL, got {_show(v)}")
+    return v.rstrip("/")
+
+
+def _path(kp: tuple[str, ...], v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise _Bad(kp, f"expected a file path, got {_show(v)}")
+    return os.path.expanduser(v)
+
+
+def _boolean(kp: tuple[str, ...], v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _Bad(kp, f"expected true or false, got {_show(v)}")
+    return v
+
+
+def _headers(kp: tuple[str, ...], v: Any) -> tuple[tuple[str, str], ...]:
+    t = _expect_table(kp, v, "of header names to values, e.g. X-Scope-OrgID = \"team-a\"")
+    out = []
+    for k, val in t.items():
+        if not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", k):
+            raise _Bad(kp + (k,), f"expected an HTTP header name, got {_show(k)}")
+        if not isinstance(val, str) or "\n" in val or "\r" in val:
+            raise _Bad(kp + (k,), f"expected a one-line string, got {_show(val)}")
+        out.append((k, val))
+    return tuple(out)
+
+
+def _queries(kp: tuple[str, ...], v: Any) -> dict[str, str]:
+    t = _expect_table(kp, v, "of figure names to PromQL templates")
+    out = {}
+    for k, q in t.items():
+        if k not in _FIGURE_KEYS:
+            raise _Bad(kp + (k,), f"unknown figure {k!r}; expected {_one_of(_FIGURE_KEYS)}")
+        if not isinstance(q, str) or not q.strip():
+            raise _Bad(kp + (k,), f"expected a PromQL template string, got {_show(q)}")
+        try:
+            q.format(sel="x", group="g", window="1m", status="code")
+        except (KeyError, IndexError, ValueError) as e:
+            raise _Bad(kp + (k,), f"expected a template using only {{sel}} {{group}} {{window}} {{status}} "
+                                  f"(literal braces doubled), got an error: {e}") from None
+        out[k] = q
+    return out
+
+
 _SCHEMA: dict[str, tuple[type, dict[str, Callable[[tuple[str, ...], Any], Any]]]] = {
+    "metrics": (MetricsSettings, {
+        "convention": _convention, "window": _number(1.0, unit="seconds"),
+        "interval": _number(0.2, unit="seconds"), "history": _number(60.0, 86400.0, unit="seconds"),
+        "min_requests": _integer(1, 10_000_000, "requests"), "confidence": _number(0.5, 0.9999),
+        "latency_regression_percent": _number(0.0, unit="percent"),
+        "latency_regression_min_ms": _number(0.0, unit="milliseconds"),
+        "track_label": _prom_label, "status_label": _prom_label, "namespace_label": _prom_label,
+        "pod_label": _prom_label, "metrics_port": _port, "metrics_path": _text(),
+        "timeout": _number(0.1, unit="seconds", strict_min=False), "queries": _queries,
+    }),
+    "prometheus": (PrometheusSettings, {
+        "url": _url, "bearer_token": _text(), "bearer_token_file": _path, "username": _text(), "password": _text(),
+        "password_file": _path, "headers": _headers, "ca_file": _path, "cert_file": _path, "key_file": _path,
+        "insecure_skip_verify": _boolean, "timeout": _number(0.1, unit="seconds"),
+    }),
     "findings": (FindingsSettings, {
         "raise_after": SECONDS, "clear_after": SECONDS, "restart_window": _number(0.0, strict_min=True, unit="seconds"),
         "stall_after": SECONDS, "not_ready_grace": SECONDS,
@@ -221,7 +371,7 @@ def _build(data: dict) -> Settings:
             parts["tracks"] = _build_tracks(_expect_table(("tracks",), value, "[tracks]"))
             continue
         if section not in _SCHEMA:
-            raise _Bad((section,), f"unknown section [{section}]; expected {_one_of(['[' + s + ']' for s in ['defaults', 'findings', 'thresholds', 'tracks']])}")
+            raise _Bad((section,), f"unknown section [{section}]; expected {_one_of(['[' + s + ']' for s in ['defaults', 'findings', 'metrics', 'prometheus', 'thresholds', 'tracks']])}")
         cls, fields = _SCHEMA[section]
         table = _expect_table((section,), value, f"[{section}]")
         kwargs = {}
@@ -239,6 +389,19 @@ def _build(data: dict) -> Settings:
         key = "error_rate_rollback_percent" if "error_rate_rollback_percent" in data["thresholds"] else "error_rate_ok_percent"
         raise _Bad(("thresholds", key), f"expected error_rate_rollback_percent ({t.error_rate_rollback_percent:g}) "
                                         f">= error_rate_ok_percent ({t.error_rate_ok_percent:g})")
+    pr = parts.get("prometheus")
+    if pr is not None:
+        for a, b in (("bearer_token", "bearer_token_file"), ("password", "password_file")):
+            if getattr(pr, a) and getattr(pr, b):
+                raise _Bad(("prometheus", b), f"expected either {a} or {b}, not both")
+        if (pr.password or pr.password_file) and not pr.username:
+            raise _Bad(("prometheus", "password" if pr.password else "password_file"),
+                       "expected username too: basic auth needs both")
+        if (pr.username or pr.password or pr.password_file) and (pr.bearer_token or pr.bearer_token_file):
+            raise _Bad(("prometheus", "username"), "expected basic auth or a bearer token, not both")
+        if bool(pr.cert_file) != bool(pr.key_file):
+            raise _Bad(("prometheus", "cert_file" if pr.cert_file else "key_file"),
+                       "expected cert_file and key_file together (a client certificate needs its key)")
     if t is not None and t.p99_rollback_ms < t.p99_ok_ms:
         key = "p99_rollback_ms" if "p99_rollback_ms" in data["thresholds"] else "p99_ok_ms"
         raise _Bad(("thresholds", key), f"expected p99_rollback_ms ({t.p99_rollback_ms:g}) >= p99_ok_ms ({t.p99_ok_ms:g})")

@@ -137,6 +137,7 @@ class RunningCluster:
         if self._stopped:
             return
         self._stopped = True
+        self.server.begin_shutdown()  # from now on no new watch or log follow holds the runner up
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -149,10 +150,8 @@ class RunningCluster:
                 await self.sim.stop()
             except Exception:
                 log.exception("demo simulation did not stop cleanly")
-        # end open watches so the runner need not wait for them
-        for watchers in list(self.state._watchers.values()):
-            for w in list(watchers):
-                w.close()
+        # end watches opened while the simulation stopped (refused by now, but one may have been mid-handshake)
+        self.server.begin_shutdown()
         if self._runner is not None:
             await self._runner.cleanup()
         self.save()

@@ -51,11 +51,13 @@ _TABLE_MARK = "as=table"
 class ApiError(StateError):
     """A Kubernetes Status error raised by the server itself."""
 
-    def __init__(self, code: int, reason: str, message: str, *, details: dict | None = None, **kw):
+    def __init__(self, code: int, reason: str, message: str, *, details: dict | None = None,
+                 headers: dict[str, str] | None = None, **kw):
         super().__init__(message, **kw)
         self.code = code
         self.reason = reason
         self._details = details
+        self.headers = headers
 
     def details(self) -> dict | None:
         return self._details if self._details is not None else super().details()
@@ -144,6 +146,8 @@ class ApiServer:
         # every request on which gets 403 Forbidden, as RBAC without a rule for it would give
         self.forbidden: set[str] = set(forbidden)
         self.user = user
+        self.stopping = False
+        self._follows: set[asyncio.Task] = set()  # handlers streaming `logs -f`, ended by begin_shutdown
         self.token = token
         self.sim = sim
         self.version = normalise_version(server_version)
@@ -151,6 +155,21 @@ class ApiServer:
         self.default_watch_timeout = default_watch_timeout
         self.counters = Counters()
         self.active_streams = 0
+
+    def begin_shutdown(self) -> None:
+        """Refuse new watches and log follows (429, as kube-apiserver answers while it shuts down) and end
+        the open ones, so the HTTP runner's cleanup does not wait out its shutdown timeout."""
+        self.stopping = True
+        for watchers in list(self.state._watchers.values()):
+            for w in list(watchers):
+                w.close()
+        for t in list(self._follows):
+            t.cancel()
+
+    def _refuse_if_stopping(self) -> None:
+        if self.stopping:
+            raise ApiError(429, "TooManyRequests", "The apiserver is shutting down, please try again later.",
+                           details={"retryAfterSeconds": 1}, headers={"Retry-After": "1", "Connection": "close"})
 
     # ------------------------------------------------------------------ application
     def make_app(self) -> web.Application:
@@ -171,6 +190,8 @@ class ApiServer:
                 resp = await handler(request)
         except StateError as e:
             resp = _json_response(e.status(), e.code)
+            if getattr(e, "headers", None):
+                resp.headers.update(e.headers)
         except web.HTTPException:
             raise
         except (asyncio.CancelledError, ConnectionResetError):
@@ -607,6 +628,7 @@ class ApiServer:
         if tv and _opt("tables", "to_table_row_event") is not None:
             table = {"version": tv, "first": True, "include": q.get("includeObject") or "Metadata"}
         convert = st.event_to_v1 if req.res == "events.events.k8s.io" else None
+        self._refuse_if_stopping()
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
         try:
             watch = self.state.watch(res, self._ns(req), since, ls, fs)
@@ -1058,10 +1080,14 @@ class ApiServer:
             body = body[:limit_bytes]
         if not follow or previous or sim is None or not hasattr(sim, "follow_logs"):
             return web.Response(body=body, content_type="text/plain", charset="utf-8")
+        self._refuse_if_stopping()
         resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         await resp.prepare(request)
         self.active_streams += 1
         sent = 0
+        task = asyncio.current_task()
+        if task is not None:
+            self._follows.add(task)
         try:
             if body:
                 await resp.write(body)
@@ -1079,6 +1105,7 @@ class ApiServer:
         finally:
             self.active_streams -= 1
             self._count_stream(request, sent)
+            self._follows.discard(task)
         return resp
 
     async def _proxy(self, request: web.Request, req: _Req):

@@ -808,7 +808,7 @@ def rule_weights(scope: NetworkScope, layers: list[TrafficLayer]) -> list[Findin
                 out.append(Finding("weights-disagree", "warning", t,
                                    f"{_tw(t).capitalize()}pods are {want:.0f} % of the ready pods, but {got:.0f} % of "
                                    f"{clean_line(src.replace('/', ' '))}'s ready endpoints: the {_tw(t)}track gets "
-                                   ("no traffic." if got == 0 else "less traffic than its share."),
+                                   + ("no traffic." if got == 0 else "less traffic than its share."),
                                    (("replicas", rep.text), ("endpoints", eps.text)), (src,)))
     return out
 

@@ -1,0 +1,89 @@
+"""One session's network watch: the store's objects as a NetworkScope, DNS looked up in the background, the pane's
+view and the network findings; remembers selector switches between evaluations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable, Iterable
+
+from tui.network.dns import DnsAnswer, DnsName, configured_names, lookup_all, parse_server
+from tui.network.findings import NetworkHistory, network_findings
+from tui.network.scope import NetworkScope, scope_from_store
+from tui.network.split import traffic_split
+from tui.network.view import NetworkView, network_view
+from tui.rollout.findings import Finding
+
+log = logging.getLogger("lookout.network")
+
+# Store kinds the network pane reads, with the informers they need (tui.kube.resources / tui.network.kinds).
+NETWORK_KINDS = ("services", "endpointslices", "ingresses", "networkpolicies", "httproutes", "virtualservices")
+
+
+class NetworkMonitor:
+    """Give it the store, the target and the resolver on every (coalesced) batch of deltas; `evaluate` is cheap.
+
+    `run_dns()` is a task of its own: it looks up the configured names every `dns_interval` seconds (and at once
+    when the set of names changes) and keeps the last answers for the next `evaluate`.
+    """
+
+    def __init__(self, *, dns_server: str | None = None, extra_names: Iterable[str] = (), dns_interval: float = 10.0,
+                 dns_timeout: float = 2.0, clock: Callable[[], float] = time.time,
+                 history: NetworkHistory | None = None):
+        if dns_server:
+            parse_server(dns_server)  # DnsServerError early, with its one sentence
+        self.dns_server = dns_server
+        self.extra_names = tuple(extra_names)
+        self.dns_interval = dns_interval
+        self.dns_timeout = dns_timeout
+        self.clock = clock
+        self.history = history or NetworkHistory()
+        self.answers: list[DnsAnswer] = []
+        self._names: list[DnsName] = []
+        self._names_changed = asyncio.Event()
+        self.lookups = 0
+
+    def scope(self, store, target, resolver, workload: dict | None = None) -> NetworkScope:
+        ns = getattr(target, "namespace", "") or ""
+        rollout = workload if getattr(target, "kind", None) == "Rollout" else None
+        return scope_from_store(store, ns, resolver, rollout=rollout)
+
+    def evaluate(self, store, target, resolver, workload: dict | None = None,
+                 now: float | None = None) -> tuple[NetworkView, list[Finding]]:
+        """The pane's view and the raw network findings (feed them to the session's FindingTracker with the rest)."""
+        now = self.clock() if now is None else now
+        sc = self.scope(store, target, resolver, workload)
+        names = configured_names(sc, self.extra_names)
+        if names != self._names:
+            self._names = names
+            self._names_changed.set()
+        layers = traffic_split(sc)
+        answers = [a for a in self.answers if any(a.name == n.name for n in names)]
+        findings = network_findings(sc, now, self.history, dns=answers, layers=layers)
+        return network_view(sc, findings, answers, layers, self.dns_server), findings
+
+    async def lookup_now(self) -> list[DnsAnswer]:
+        self.answers = await lookup_all(self._names, self.dns_server, timeout=self.dns_timeout, clock=self.clock)
+        self.lookups += 1
+        return self.answers
+
+    async def run_dns(self) -> None:
+        """Forever, until cancelled; a failing lookup is an answer with an error, never an exception."""
+        while True:
+            if self._names:
+                try:
+                    await self.lookup_now()
+                except Exception:  # never take the app down for DNS
+                    log.exception("DNS lookups failed")
+            self._names_changed.clear()
+            try:
+                await asyncio.wait_for(self._names_changed.wait(), self.dns_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    def reset(self) -> None:
+        """The user switched rollout or namespace."""
+        self.history.reset()
+        self.answers = []
+        self._names = []

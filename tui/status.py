@@ -1,0 +1,227 @@
+"""`lookout status [--json] [--wait S]`: the rollout, its tracks' figures, the verdict and the findings, then exit.
+
+Exit code, worst wins across the verdict and the findings: 1 rollback or a critical finding; 2 hold, no data
+or a warning finding (info findings never change it); 0 promote / healthy. 3: the cluster could not be
+reached; 4: usage or configuration error. Made to gate a CI pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+
+from tui.textsafe import clean_line
+
+EXIT_OK, EXIT_BAD, EXIT_HOLD, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 3, 4
+DIRECT_SCRAPE_MIN_WAIT = 5.0  # a rate needs two scrapes a few seconds apart
+SYNC_TIMEOUT = 15.0
+
+FIGURE_KEYS = ("request_rate_rps", "error_ratio", "latency_p50_s", "latency_p95_s", "latency_p99_s", "restarts",
+               "cpu_cores", "memory_bytes")
+
+
+def add_status_arguments(p: argparse.ArgumentParser) -> None:
+    """Every flag of `lookout status`, the app's connection flags included."""
+    g = p.add_argument_group("cluster")
+    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context to use (default: current-context)")
+    g.add_argument("-n", "--namespace", metavar="NS", help="namespace of the rollout (default: the context's)")
+    w = p.add_argument_group("what to judge")
+    sel = w.add_mutually_exclusive_group()
+    sel.add_argument("--app", metavar="NAME",
+                     help="a Rollout or Deployment name, else an app / app.kubernetes.io/name label value")
+    sel.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector of the rollout's pods")
+    m = p.add_argument_group("metrics and output")
+    m.add_argument("--prometheus", metavar="URL",
+                   help="Prometheus to query (default: [prometheus] url in the config, else direct scrape of the pods)")
+    m.add_argument("--json", action="store_true", help="print one JSON document (see docs/status.md) instead of text")
+    m.add_argument("--wait", type=float, default=0.0, metavar="S",
+                   help="watch S seconds before deciding (direct scrape takes at least "
+                        f"{DIRECT_SCRAPE_MIN_WAIT:g} s: two scrapes)")
+    m.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
+
+
+def exit_code(decision: str, severities) -> int:
+    """Worst wins: 1 (rollback, critical) over 2 (hold, no data, warning) over 0."""
+    code = {"rollback": EXIT_BAD, "hold": EXIT_HOLD, "no-data": EXIT_HOLD}.get(decision, EXIT_OK)
+    for s in severities:
+        if s == "critical":
+            code = EXIT_BAD
+        elif s == "warning" and code == EXIT_OK:
+            code = EXIT_HOLD
+    return code
+
+
+def run_status(ns: argparse.Namespace) -> int:
+    """`lookout status`: prints to stdout (errors: one line on stderr) and returns the exit code."""
+    from tui.config import ConfigError, load_config
+    from tui.kube.config import KubeConfigError, load_target
+    from tui.launch import LaunchError
+
+    wait = getattr(ns, "wait", 0.0) or 0.0
+    if wait < 0:
+        print("lookout status: --wait must be 0 or more seconds", file=sys.stderr)
+        return EXIT_USAGE
+    prom = getattr(ns, "prometheus", None)
+    if prom and not re.match(r"^https?://[^/\s]+", prom):
+        print(f"lookout status: --prometheus must be an http:// or https:// URL, not {prom!r}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load_config(getattr(ns, "config", None))
+    except ConfigError as e:
+        print(f"lookout status: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    namespace = getattr(ns, "namespace", None) or settings.defaults.namespace
+    try:
+        target = load_target(getattr(ns, "kubeconfig", None), getattr(ns, "context", None), namespace)
+    except KubeConfigError as e:
+        print(f"lookout status: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = asyncio.run(collect(target, settings, app=getattr(ns, "app", None),
+                                     selector=getattr(ns, "selector", None), prometheus=prom, wait=wait,
+                                     kubeconfig=getattr(ns, "kubeconfig", None)))
+    except LaunchError as e:
+        print(f"lookout status: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return 130
+    out = json.dumps(report, indent=2, sort_keys=False) if getattr(ns, "json", False) else render_text(report)
+    print(out)
+    return report["exit_code"]
+
+
+async def collect(kube_target, settings, *, app: str | None, selector: str | None, prometheus: str | None,
+                  wait: float, kubeconfig: str | None = None, clock=time.time) -> dict:
+    """Watch the rollout for `wait` seconds (at least two scrapes for direct scrape) and build the report."""
+    from tui.launch import EXIT_UNREACHABLE as UNREACHABLE, LaunchError
+    from tui.metrics.monitor import MetricsMonitor
+    from tui.rollout.findings import FindingHistory, evaluate, sort_findings
+    from tui.session import Session, resolve_rollout
+
+    choice = await resolve_rollout(kube_target, app_name=app, selector=selector, all_namespaces=False)
+    if choice.target is None:
+        names = ", ".join(f"{c.kind}/{c.name}" for c in choice.candidates[:8])
+        raise LaunchError(f"more than one rollout in namespace {choice.namespace}; say which with --app NAME"
+                          + (f" ({names})" if names else ""))
+    session = Session(kube_target, choice, settings, read_only=True, kubeconfig_path=kubeconfig, clock=clock)
+    await session.start()
+    monitor = None
+    try:
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        while time.monotonic() < deadline:
+            hs = list(session.store.health.values())
+            if hs and all(h.synced or h.forbidden for h in hs):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            conn = session.connection
+            raise LaunchError(f"the cluster did not answer within {SYNC_TIMEOUT:g}s"
+                              + (f": {conn.error}" if conn.error else ""), UNREACHABLE)
+        session.rebuild_resolver()
+        monitor = MetricsMonitor(session, prometheus_url=prometheus, clock=clock)
+        direct = monitor.source.label == "direct scrape"
+        interval = min(monitor.settings.interval, 2.5) if direct else monitor.settings.interval
+        total = max(wait, DIRECT_SCRAPE_MIN_WAIT) if direct else wait
+        start = time.monotonic()
+        history = FindingHistory()
+        state = await monitor.poll()
+        while time.monotonic() - start < total:
+            await asyncio.sleep(min(interval, max(0.0, total - (time.monotonic() - start))))
+            state = await monitor.poll()
+            evaluate(session.store, session.resolver, choice.target, clock(), history)
+        now = clock()
+        domain = evaluate(session.store, session.resolver, choice.target, now, history)
+        findings = sort_findings(list(domain) + list(state.findings))
+        summary = session.summary()
+    finally:
+        if monitor is not None:
+            await monitor.aclose()
+        await session.stop()
+    return build_report(session, summary, state, findings, monitor.source.label if monitor else "")
+
+
+def _evidence(label: str, value, namespace: str) -> dict:
+    m = re.match(r"^([A-Z][A-Za-z]+)/(\S+)(?:\s+(.*))?$", label)
+    if m:
+        return {"kind": m.group(1), "namespace": namespace, "name": clean_line(m.group(2)),
+                "field": clean_line(m.group(3) or ""), "value": clean_line(str(value))}
+    return {"kind": None, "namespace": None, "name": None, "field": clean_line(label), "value": clean_line(str(value))}
+
+
+def _num(v):
+    if isinstance(v, float):
+        return round(v, 6)
+    return v
+
+
+def build_report(session, summary, state, findings, source: str) -> dict:
+    t = session.choice.target
+    ns = getattr(t, "namespace", "") or session.choice.namespace
+    controller = {"Rollout": "argo-rollouts", "Deployment": "deployment"}.get(getattr(t, "kind", ""), None)
+    tracks = []
+    for tr in state.tracks:
+        tracks.append({"name": tr.name, "role": tr.role or None, "pods": [clean_line(p) for p in tr.pods],
+                       "figures": {k: _num(getattr(tr, k)) for k in FIGURE_KEYS}})
+    reasons = [{"code": r.code, "text": clean_line(r.text), "values": {k: _num(v) for k, v in r.values},
+                "promql": r.promql} for r in state.verdict.reasons]
+    fs = [{"code": f.code, "severity": f.severity, "track": f.track, "text": clean_line(f.summary),
+           "evidence": [_evidence(k, v, ns) for k, v in f.evidence]} for f in findings]
+    code = exit_code(state.verdict.decision, (f.severity for f in findings))
+    return {
+        "context": session.kube_target.context,
+        "namespace": ns,
+        "rollout": {"kind": getattr(t, "kind", None), "name": clean_line(getattr(t, "name", "") or ""),
+                    "controller": controller, "phase": getattr(summary, "phase", None)},
+        "tracks": tracks,
+        "verdict": {"decision": state.verdict.decision, "reasons": reasons},
+        "findings": fs,
+        "metrics": {"source": source, "promql": dict(state.promql), "age_s": _num(state.age),
+                    "deltas": {k: (None if v is None or v != v or v in (float("inf"), float("-inf")) else _num(v))
+                               for k, v in state.deltas.items()}},
+        "exit_code": code,
+    }
+
+
+def render_text(report: dict) -> str:
+    from tui.metrics.analysis import FIGURE_TITLES, fmt_delta, fmt_figure
+
+    r = report["rollout"]
+    lines = [f"rollout   {r['kind']}/{r['name']} in {report['namespace']} (context {report['context']}), "
+             f"phase {r['phase'] or 'unknown'}",
+             f"metrics   {report['metrics']['source']}"]
+    cols = ["track", "role", "pods"] + [FIGURE_TITLES[k] for k in FIGURE_KEYS]
+    rows = [cols]
+    for tr in report["tracks"]:
+        rows.append([tr["name"], tr["role"] or "", str(len(tr["pods"]))]
+                    + [fmt_figure(k, tr["figures"][k]) for k in FIGURE_KEYS])
+    deltas = report["metrics"]["deltas"]
+    if deltas:
+        rows.append(["delta", "", ""] + [fmt_delta(deltas.get(k)) for k in FIGURE_KEYS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
+    lines.append("")
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    v = report["verdict"]
+    lines += ["", f"verdict   {v['decision'].upper().replace('NO-DATA', 'NO DATA')}"]
+    for reason in v["reasons"]:
+        lines.append(f"  - {reason['code']}: {reason['text']}")
+        if reason.get("promql"):
+            lines.append("      PromQL: " + reason["promql"].replace("\n", " "))
+    lines.append("")
+    if report["findings"]:
+        lines.append("findings")
+        for f in report["findings"]:
+            tr = f" [{f['track']}]" if f["track"] else ""
+            lines.append(f"  {f['severity']:<8} {f['code']}{tr}: {f['text']}")
+            for e in f["evidence"][:4]:
+                who = f"{e['kind']}/{e['name']} " if e["kind"] else ""
+                lines.append(f"             {who}{e['field']}{': ' if e['field'] else ''}{e['value']}")
+    else:
+        lines.append("findings  none")
+    lines.append(f"exit      {report['exit_code']}")
+    return "\n".join(lines)
