@@ -25,6 +25,10 @@ POD_COUNT = re.compile(r"(\d[\d,]*) pods?\b")
 KUBECTL_ROW = re.compile(r"^\s*(?P<name>[a-z0-9][-a-z0-9.]*[a-z0-9])\s+(?P<ready>\d+)/(?P<total>\d+)\s+\S+\s+"
                          r"(?P<restarts>\d+)\b")
 
+TAIL = 2.0  # keep watching after a window so its last changes can show
+WATCH_TAIL = 8.0
+IDLE_AFTER = 40.0  # seconds after the last change: findings settle 35 s after one (tui/app.py)
+
 COLUMNS = [  # (key, header, format)
     ("tool", "tool", "{}"),
     ("pods", "pods", "{}"),
@@ -34,9 +38,11 @@ COLUMNS = [  # (key, header, format)
     ("p99_ms", "p99 ms", "{:.0f}"),
     ("max_ms", "max ms", "{:.0f}"),
     ("cpu_pct", "CPU %", "{:.1f}"),
+    ("idle_cpu_pct", "idle CPU %", "{:.2f}"),
     ("rss_mb", "RSS MB", "{:.0f}"),
     ("tty_kb_s", "tty KB/s", "{:.1f}"),
     ("api_req_min", "req/min", "{:.1f}"),
+    ("api_scrapes_min", "scrapes/min", "{:.1f}"),
     ("api_lists", "LISTs", "{}"),
     ("lost", "unseen", "{}"),
     ("api_kb_s", "API KB/s", "{:.1f}"),
@@ -57,6 +63,7 @@ class Cell:
     latency_n: int = 0
     lost: int = 0
     cpu_pct: float | None = None
+    idle_cpu_pct: float | None = None
     rss_mb: float | None = None
     tty_kb_s: float | None = None
     api_req_min: float | None = None
@@ -136,12 +143,13 @@ def fill_latency(cell: Cell, feed: ChangeFeed | None, observations, start: float
 
 
 def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, settle: float, window: float,
-                expect: int) -> None:
+                expect: int, idle_after: float | None = None) -> None:
     screen = ScreenWatcher(LOOKOUT_ROW, count_re=POD_COUNT)
     argv = [sys.executable, "-m", "tui.cli", "--kubeconfig", cluster.kubeconfig, "--context", "lookout-demo",
             "--app", "checkout"]
     base = cluster.counters()
     pty = PtyProcess(argv, on_output=screen)
+    meter = None
     try:
         meter = ProcessMeter(pty.pid)
         ok = wait_until(lambda: screen.max_count >= expect or pty.proc.poll() is not None, 120)
@@ -160,12 +168,23 @@ def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, se
         time.sleep(window)
         b = m.snap()
         m.fill(cell, a, b)
+        time.sleep(TAIL if feed is not None else 0)
         with screen.lock:
             obs = list(screen.observations)
         fill_latency(cell, feed, obs, a[0], b[0])
+        if idle_after and cell.all_shown_s is not None:
+            # the app re-evaluates findings for a while after the last change (they debounce on time):
+            # idle is what it costs once that is over
+            time.sleep(max(0.0, pty.started + cell.all_shown_s + idle_after - time.time()))
+            t0, c0 = time.time(), meter.cpu_seconds()
+            time.sleep(window)
+            cell.idle_cpu_pct = 100.0 * (meter.cpu_seconds() - c0) / (time.time() - t0)
+            cell.rss_mb = meter.peak_rss_mb()
         if os.environ.get("BENCH_DUMP"):
             print(screen.text(), file=sys.stderr)
     finally:
+        if meter is not None:
+            meter.close()
         pty.stop()
 
 
@@ -176,6 +195,7 @@ def run_kubectl_watch(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
     argv = ["kubectl", "--kubeconfig", cluster.kubeconfig, "get", "pods", "-n", cluster.namespace, "-w"]
     base = cluster.counters()
     pty = PtyProcess(argv, on_output=lines)
+    meter = None
     try:
         meter = ProcessMeter(pty.pid)
         wait_until(lambda: lines.target_time is not None or pty.proc.poll() is not None, 120)
@@ -187,10 +207,13 @@ def run_kubectl_watch(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
         time.sleep(window)
         b = m.snap()
         m.fill(cell, a, b)
+        time.sleep(TAIL if feed is not None else 0)
         with lines.lock:
             obs = list(lines.observations)
         fill_latency(cell, feed, obs, a[0], b[0])
     finally:
+        if meter is not None:
+            meter.close()
         pty.stop(quit_keys=b"\x03")
 
 
@@ -206,6 +229,7 @@ def run_watch_kubectl(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
                 "sh"] + kubectl
     base = cluster.counters()
     pty = PtyProcess(argv, on_output=screen)
+    meter = None
     try:
         meter = ProcessMeter(pty.pid)
         wait_until(lambda: len(screen.shown) > 0 or pty.proc.poll() is not None, 120)
@@ -216,15 +240,19 @@ def run_watch_kubectl(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
         time.sleep(window)
         b = m.snap()
         m.fill(cell, a, b)
+        time.sleep(WATCH_TAIL if feed is not None else 0)  # two refreshes and a slow kubectl
         with screen.lock:
             obs = list(screen.observations)
         fill_latency(cell, feed, obs, a[0], b[0])
     finally:
+        if meter is not None:
+            meter.close()
         pty.stop(quit_keys=b"\x03")
 
 
 def run_cell(workdir: str, *, pods: int, churn: float, background: int = 0, kubectl: bool = False,
-             settle: float, window: float, kwindow: float, log=print) -> list[Cell]:
+             settle: float, window: float, kwindow: float, idle_after: float | None = None,
+             log=print) -> list[Cell]:
     out: list[Cell] = []
     cluster = DemoCluster(workdir, pods=pods, churn=churn, background_pods=background)
     feed = None
@@ -233,7 +261,8 @@ def run_cell(workdir: str, *, pods: int, churn: float, background: int = 0, kube
         feed = ChangeFeed(cluster) if churn > 0 else None
         label = "lookout" if not background else f"lookout (+{background} bg)"
         cell = Cell(label, pods, churn, background)
-        run_lookout(cluster, feed, cell, settle=settle, window=window, expect=pods)
+        run_lookout(cluster, feed, cell, settle=settle, window=window, expect=pods,
+                    idle_after=idle_after if churn == 0 else None)
         out.append(cell)
         log(cell)
         if kubectl:
@@ -314,8 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         plan = [dict(pods=n, churn=r, kubectl=(not args.no_kubectl and n == max(pods) and r == max(churns)))
                 for n in pods for r in churns]
         if not args.no_background:
+            plan.append(dict(pods=50, churn=50.0))  # the reference for the next one
             plan.append(dict(pods=50, churn=50.0, background=10000))
         settle, window, kwindow = 3.0, args.window or 15.0, args.window or 20.0
+        for p in plan:
+            if p["churn"] == 0:
+                p["idle_after"] = IDLE_AFTER
 
     def log(cell: Cell) -> None:
         if args.json:
@@ -325,11 +358,12 @@ def main(argv: list[str] | None = None) -> int:
 
     cells: list[Cell] = []
     t0 = time.time()
+    started = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
     with tempfile.TemporaryDirectory(prefix="lookout-bench-") as workdir:
         for p in plan:
             cells.extend(run_cell(workdir, settle=settle, window=window, kwindow=kwindow, log=log, **p))
     if not args.json:
-        print(f"Lookout benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {machine()}, "
+        print(f"Lookout benchmark, {started}, {machine()}, "
               f"{time.time() - t0:.0f} s")
         print(table(cells))
         for line in ratios(cells):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -28,11 +29,11 @@ class Latency:
 
 
 def match(changes: list[Change], observations: list[Observation], start: float, end: float,
-          in_flight: float = 1.0) -> Latency:
+          in_flight: float = 0.0) -> Latency:
     """A change made at `stamp` is shown at the first moment t >= stamp when the pod's row shows its state
     or the state of a later change already made by t (a change overtaken before the next frame counts as
-    shown with that frame). Changes stamped in [start, end - in_flight) are counted; later ones may still
-    be in flight when the window closes.
+    shown with that frame). Changes stamped in [start, end - in_flight) are counted; the caller keeps
+    observing for a while after `end`, so the last changes have time to show.
     """
     by_pod_c: dict[str, list[Change]] = defaultdict(list)
     by_pod_o: dict[str, list[Observation]] = defaultdict(list)
@@ -45,6 +46,7 @@ def match(changes: list[Change], observations: list[Observation], start: float, 
     for pod, cs in by_pod_c.items():
         cs.sort()
         obs = sorted(by_pod_o.get(pod, ()))
+        times = [o[0] for o in obs]
         if not obs:
             off += sum(1 for c in cs if start <= c[0] < end - in_flight)
             continue
@@ -52,9 +54,8 @@ def match(changes: list[Change], observations: list[Observation], start: float, 
             if not (start <= stamp < end - in_flight):
                 continue
             shown = None
-            for t, _, ost in obs:
-                if t < stamp:
-                    continue
+            for j in range(bisect_left(times, stamp), len(obs)):
+                t, _, ost = obs[j]
                 # states of this change and of every later change already made at t
                 for k in range(i, len(cs)):
                     if cs[k][0] > t:

@@ -132,9 +132,20 @@ def _take_controlling_tty() -> None:
 class ProcessMeter:
     """CPU seconds (user+sys, including reaped children) and peak RSS of a process tree."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, sample_every: float = 0.2):
         self.proc = psutil.Process(pid)
         self._peak_tree = 0
+        # short-lived children (watch's kubectl runs) are gone by the end: sample while they live
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, args=(sample_every,), daemon=True, name="rss")
+        self._sampler.start()
+
+    def _sample(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.peak_rss_mb()
+
+    def close(self) -> None:
+        self._stop.set()
 
     def cpu_seconds(self) -> float:
         total = 0.0
@@ -189,15 +200,18 @@ class ScreenWatcher:
         self.max_count = 0
         self.count_times: dict[int, float] = {}  # count -> first time it was on screen
         self.frames = 0
+        self._rows: dict[int, tuple[str, tuple[int, int, int]]] = {}  # screen line -> pod row it shows
 
     def __call__(self, t: float, data: bytes) -> None:
         self.stream.feed(data)
         scr = self.screen
         dirty = sorted(scr.dirty)
         scr.dirty.clear()
+        if not dirty:
+            return
         cols = scr.columns
-        obs: list[Observation] = []
         counts: list[int] = []
+        rows = self._rows
         for y in dirty:
             if y >= scr.lines:
                 continue
@@ -205,17 +219,20 @@ class ScreenWatcher:
             line = "".join(row[x].data for x in range(cols))
             m = self.row_re.search(line)
             if m:
-                name = m.group("name")
-                st = (int(m.group("ready")), int(m.group("total")), int(m.group("restarts")))
-                if self.shown.get(name) != st:
-                    self.shown[name] = st
-                    obs.append((t, name, st))
+                rows[y] = (m.group("name"), (int(m.group("ready")), int(m.group("total")), int(m.group("restarts"))))
+            else:
+                rows.pop(y, None)
             if self.count_re is not None:
                 for cm in self.count_re.finditer(line):
                     counts.append(int(cm.group(1).replace(",", "")))
+        # Every pod row on screen is observed at every output, changed or not: a screen that still shows
+        # a state (a refresh that redrew nothing for the row) shows it now.
+        obs: list[Observation] = [(t, name, st) for name, st in rows.values()]
         with self.lock:
             self.frames += 1
             self.observations.extend(obs)
+            for name, st in rows.values():
+                self.shown[name] = st
             for c in counts:
                 if c not in self.count_times:
                     self.count_times[c] = t

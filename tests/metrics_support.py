@@ -41,3 +41,28 @@ async def poll_until(mon, predicate, *, timeout: float, every: float = 1.0, what
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last verdict "
                          f"{state.verdict if state else None}; findings "
                          f"{[(f.code, f.track, f.summary) for f in (state.findings if state else ())]}")
+
+
+@asynccontextmanager
+async def prometheus_for(rc, *, extra_config: dict | None = None, interval: float = 1.0):
+    """A real Prometheus (the `prometheus` binary) scraping the demo cluster's pods through its pod proxy."""
+    import asyncio
+
+    from realtools import require_tool
+    from tui.demo.prometheus import start_demo_prometheus
+    from tui.kube.config import load_target
+
+    binary = require_tool("prometheus")
+    prom = await asyncio.to_thread(start_demo_prometheus, api_server=rc.url, ca_pem=rc.ca_pem, token=rc.token,
+                                   binary=binary, scrape_interval=interval, extra_config=extra_config)
+    ns = rc.sim.scenario.namespace if rc.sim is not None else "default"
+    task = asyncio.create_task(prom.follow_pods(load_target(rc.kubeconfig_path, "lookout-demo", None), [ns], 0.5))
+    try:
+        yield prom
+    finally:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+        await asyncio.to_thread(prom.stop)

@@ -38,6 +38,8 @@ class Clock:
 class FrozenSession(Session):
     """The real Session (tracks, summary, findings, health) over a pre-filled store; it never connects."""
 
+    metrics_monitor = None  # no poller: a test sets `metrics` (a CompareState) itself when it wants one
+
     async def start(self) -> None:
         for kind in ("pods", "events", "replicasets", "rollouts", "deployments"):
             self.store.set_health(SourceHealth(source=f"{kind}/demo", kind=kind, connected=True, synced=True,

@@ -569,3 +569,101 @@ async def test_field_validation_strict_and_warn(client):
     r = await client.patch(f"{url}/typo", content=json.dumps({"spec": {}}), params={"fieldValidation": "Strict"},
                            headers={"Content-Type": "application/merge-patch+json"})
     assert r.status_code == 400
+
+
+# --------------------------------------------------------------------------------------- RBAC and stopping
+
+async def test_forbidden_kinds_answer_403_like_kube_apiserver(tmp_path):
+    rc = await start_demo_cluster(simulate=False, kubeconfig_path=str(tmp_path / "kc"),
+                                  forbidden={"events", "deployments", "pods/log"})
+    try:
+        rc.state.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        rc.state.create(pod("web-0"))
+        async with httpx.AsyncClient(base_url=rc.url, verify=_ctx(rc), timeout=10,
+                                     headers={"Authorization": f"Bearer {rc.token}"}) as c:
+            r = await c.get(f"/api/v1/namespaces/{NS}/events")
+            assert r.status_code == 403
+            assert r.json() == {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Forbidden",
+                "code": 403, "details": {"kind": "events"},
+                "message": 'events is forbidden: User "system:serviceaccount:demo:lookout" cannot list resource '
+                           f'"events" in API group "" in the namespace "{NS}"'}
+            r = await c.get(f"/api/v1/namespaces/{NS}/events", params={"watch": "true"})
+            assert r.status_code == 403 and "cannot watch resource" in r.json()["message"]
+            r = await c.get("/api/v1/events")
+            assert r.json()["message"].endswith('cannot list resource "events" in API group "" at the cluster scope')
+            r = await c.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web")
+            assert r.status_code == 403 and r.json()["details"] == {"name": "web", "group": "apps",
+                                                                     "kind": "deployments"}
+            assert r.json()["message"] == ('deployments.apps "web" is forbidden: User "system:serviceaccount:demo:lookout" '
+                                           f'cannot get resource "deployments" in API group "apps" in the namespace "{NS}"')
+            r = await c.get(f"/api/v1/namespaces/{NS}/pods/web-0/log")
+            assert r.status_code == 403 and 'cannot get resource "pods/log"' in r.json()["message"]
+            assert (await c.get(f"/api/v1/namespaces/{NS}/pods")).status_code == 200       # others unaffected
+            assert (await c.get(f"/apis/events.k8s.io/v1/namespaces/{NS}/events")).status_code == 200
+            rc.server.forbidden.discard("events")                                         # RBAC fixed
+            assert (await c.get(f"/api/v1/namespaces/{NS}/events")).status_code == 200
+    finally:
+        await rc.stop()
+    with pytest.raises(DemoClusterError, match="unknown resource"):
+        await start_demo_cluster(simulate=False, forbidden={"pods", "nope"})
+
+
+async def test_stop_refuses_new_watches_and_does_not_wait_for_open_ones(cluster, client):
+    async def watch_until_closed():
+        async with client.stream("GET", f"/api/v1/namespaces/{NS}/pods", params={"watch": "true"}) as r:
+            assert r.status_code == 200
+            async for _ in r.aiter_lines():
+                pass
+
+    open_watch = asyncio.create_task(watch_until_closed())
+    await asyncio.sleep(0.3)
+    cluster.server.begin_shutdown()
+    await asyncio.wait_for(open_watch, 5)          # the open watch ends at once
+    r = await client.get(f"/api/v1/namespaces/{NS}/pods", params={"watch": "true"})
+    assert r.status_code == 429 and r.json()["reason"] == "TooManyRequests"
+    assert r.headers["Retry-After"] == "1"
+    assert (await client.get(f"/api/v1/namespaces/{NS}/pods")).status_code == 200   # plain reads still answer
+    t0 = time.monotonic()
+    await cluster.stop()
+    assert time.monotonic() - t0 < 1.0
+
+
+async def test_restart_with_state_dir_after_rollout_restart_keeps_replica_counts(tmp_path):
+    """Stop mid-rollout (a `kubectl rollout restart`), start again from the saved state: every ReplicaSet
+    ends up with as many pods as it wants, none duplicated by the restored controllers."""
+    pytest.importorskip("tui.demo.sim")
+    sd = str(tmp_path / "state")
+    rc = await start_demo_cluster(scenario="bluegreen-switch", state_dir=sd, speed=1.0)
+    try:
+        def restart(o):
+            tmeta = o["spec"]["template"].setdefault("metadata", {})
+            tmeta.setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = "2026-01-01T00:00:00Z"
+        rc.state.mutate("deployments", "demo", "checkout-blue", restart)
+        await asyncio.sleep(1.0)
+    finally:
+        await rc.stop()
+    rc = await start_demo_cluster(scenario="bluegreen-switch", state_dir=sd, speed=1.0)
+    try:
+        def counts():
+            out = {}
+            for rs in rc.state.list("replicasets", "demo")[0]:
+                uid = rs["metadata"]["uid"]
+                n = sum(1 for p in rc.state.list("pods", "demo")[0]
+                        if not p["metadata"].get("deletionTimestamp")
+                        and any(ref.get("uid") == uid for ref in p["metadata"].get("ownerReferences", ())))
+                out[rs["metadata"]["name"]] = (rs["spec"]["replicas"], n)
+            return out
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            c = counts()
+            if all(want == have for want, have in c.values()) and len(c) >= 2:
+                break
+            await asyncio.sleep(0.2)
+        c = counts()
+        assert all(want == have for want, have in c.values()), c
+        deploy = rc.state.get("deployments", "demo", "checkout-blue")
+        blue = [v for k, v in c.items() if k.startswith("checkout-blue-")]
+        assert sum(have for _, have in blue) <= deploy["spec"]["replicas"] + 1   # maxSurge 25 % of 3
+    finally:
+        await rc.stop()

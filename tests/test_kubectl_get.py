@@ -5,6 +5,7 @@ a scenario's timing.
 """
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -106,11 +107,14 @@ def test_get_rollouts_columns(kubectl: Kubectl):
 def test_describe_pod(kubectl: Kubectl):
     r = kubectl.run("describe", "pod", "shop-static-b")
     out = r.out
-    assert "Name:         shop-static-b" in out
-    assert "Namespace:    kt" in out
-    assert "Node:         kt-node-1/172.18.0.9" in out
+    # (the top block's column width follows its longest label, "Service Account:" on a defaulted pod)
+    assert re.search(r"^Name: +shop-static-b$", out, re.M)
+    assert re.search(r"^Namespace: +kt$", out, re.M)
+    assert re.search(r"^Service Account: +default$", out, re.M)
+    assert re.search(r"^Node: +kt-node-1/172.18.0.9$", out, re.M)
     assert "Reason:       CrashLoopBackOff" in out
     assert "Restart Count:  4" in out
+    assert re.search(r"^    Port: +8080/TCP$", out, re.M)
     assert "LOG_LEVEL:  <set to the key 'LOG_LEVEL' of config map 'shop-config'>" in out
     # events are found by involvedObject field selectors
     events = out.split("Events:", 1)[1]

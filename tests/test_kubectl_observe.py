@@ -82,6 +82,19 @@ def test_logs_follow(kc: Kubectl, healthy):
         assert later != first or len(s.lines) >= 2
 
 
+def test_logs_follow_sends_the_tail_at_once_then_new_lines(kc: Kubectl, healthy):
+    name = healthy["metadata"]["name"]
+    with kc.stream("logs", "-f", name, "--tail=5") as s:
+        tail = [s.expect(LOG_LINE, timeout=15)]
+        t0 = time.monotonic()
+        tail += [s.expect(LOG_LINE, timeout=15) for _ in range(4)]
+        assert time.monotonic() - t0 < 1.0   # in one go, not at the pace new lines are written (~2/s)
+        new = s.expect(LOG_LINE, timeout=15)
+    # the simulation's lines start with their RFC 3339 time: the tail is in order, the new line after it
+    stamps = [line.split()[0] for line in tail + [new]]
+    assert stamps == sorted(stamps) and new not in tail
+
+
 def test_logs_previous(cluster, ns, kc: Kubectl):
     crashed = wait_for_pod(cluster, ns, _restarted, "with a restarted container", timeout=45)
     name = crashed["metadata"]["name"]

@@ -88,7 +88,8 @@ def test_one_query_per_figure_grouped_by_the_track_label():
     qs = build_queries(PLAIN, g, namespace="demo", window="1m", pods=("p-1", "p-2")).queries
     assert qs["request_rate_rps"] == ('sum by (rollouts_pod_template_hash) (rate(http_requests_total{namespace="demo",'
                                       'rollouts_pod_template_hash=~"abc|def"}[1m]))')
-    assert 'code=~"5.."' in qs["error_ratio"] and qs["error_ratio"].count("sum by") == 2
+    assert 'code=~"5.."' in qs["error_ratio"] and qs["error_ratio"].count("sum by") == 3
+    assert " * 0)" in qs["error_ratio"]  # a track without any 5xx series gives 0, not nothing
     assert qs["latency_p99_s"].startswith("histogram_quantile(0.99, sum by (rollouts_pod_template_hash, le)")
     assert 'status=~"5.."' in build_queries(PLAIN, g, namespace="demo", status_label="status").queries["error_ratio"]
     istio = build_queries(ISTIO, g, namespace="demo").queries

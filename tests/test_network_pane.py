@@ -155,9 +155,9 @@ async def test_pane_rows_follow_endpoint_churn_on_the_demo_cluster():
                     await asyncio.sleep(0.03)
 
             await settle()
-            while c.sim.t < 12:  # green pods exist and are ready by then
+            while c.sim.t < 27:  # green pods are ready, and the scenario's own switch (at 25 s) is done
                 await asyncio.sleep(0.02)
-            for env in ("green", "blue", "green", "blue"):
+            for env in ("blue", "green", "blue", "green"):
                 def flip(o, env=env):
                     o["spec"]["selector"]["environment"] = env
                 c.state.mutate("services", "demo", "checkout", flip)

@@ -173,7 +173,7 @@ def _assert_plain(app: LookoutApp, text: str, *expected: str) -> None:
 async def test_untrusted_text_main_screen():
     s = _evil_session()
     app = LookoutApp(s, clock=lambda: NOW)
-    async with app.run_test(size=SIZE_WIDE) as pilot:
+    async with app.run_test(size=(160, 60)) as pilot:  # tall enough that every hostile row is on screen
         await pilot.pause(0.1)
         s.connection.ok = False
         s.connection.error = "err" + EVIL

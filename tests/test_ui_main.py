@@ -212,11 +212,11 @@ async def test_zoom_and_back():
         await pilot.pause()
         assert app.zoomed is None and app.pods_pane.region.height > 0
         # a coming-soon pane zooms too, and then shows its full note
-        app.query_one("#compare Note").focus()
+        app.query_one("#network Note").focus()
         await pilot.press("enter")
         await pilot.pause()
-        assert app.zoomed is app.query_one("#compare")
-        assert "coming with the metrics issue" in screen_text(app)
+        assert app.zoomed is app.query_one("#network")
+        assert "nothing is checked here yet" in screen_text(app)
         await pilot.press("z")
         await pilot.pause()
         assert app.zoomed is None
@@ -329,7 +329,7 @@ async def test_ages_tick_only_when_shown_text_changes():
     async with app.run_test(size=SIZE_WIDE) as pilot:
         await pilot.pause()
         table = app.query_one("#pod-table")
-        assert row_line(table, ("shop", "young")).rstrip().split()[-2] == "10s"
+        assert "10s" in row_line(table, ("shop", "young")).split()
         clock["t"] = NOW + 3
         await pilot.pause(1.1)
         assert "13s" in row_line(table, ("shop", "young"))

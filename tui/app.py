@@ -28,7 +28,7 @@ from widgets.command import Command, CommandBar
 from widgets.describe import TextScreen, describe_lines, yaml_lines
 from widgets.help import HelpScreen
 from widgets.logs import LogScreen
-from widgets.panes import ComingPane, EventsPane, Pane, PodsPane, TablePane
+from widgets.panes import ComingPane, EventsPane, MetricsPane, Pane, PodsPane, TablePane
 from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
 
@@ -120,6 +120,7 @@ class LookoutApp(App[int]):
         self._unsubscribe: list[Callable[[], None]] = []
         self._resolver_sig: Any = None
         self.flushes = 0  # batches applied; tests read it
+        self.terminal_title: str | None = None
         self.settle_seconds = STATUS_SETTLE_SECONDS
         self.tty_check_seconds = TTY_CHECK_SECONDS
         self._shutting_down = False
@@ -135,13 +136,10 @@ class LookoutApp(App[int]):
         self._events_pane = EventsPane(event_row, clock=self.clock, max_rows=self.events_buffer, id="events",
                                        classes="pane")
         with Container(id="grid"):
+            # wide: pods | canary vs stable side by side, events full width below (messages need it)
             yield self._pods_pane
+            yield MetricsPane(id="compare", classes="pane metrics")
             yield self._events_pane
-            yield ComingPane("canary vs stable",
-                             "Canary vs stable comparison (error rate, latency, saturation per track) "
-                             "is coming with the metrics issue; nothing is measured here yet.",
-                             "canary vs stable · coming (metrics)",
-                             id="compare", classes="pane coming")
             yield ComingPane("DNS / endpoints",
                              "Services, EndpointSlices, traffic split and DNS checks are coming with the "
                              "network issue; nothing is checked here yet.",
@@ -192,6 +190,56 @@ class LookoutApp(App[int]):
         except Exception as e:  # the banner and staleness say the rest; the app stays up
             self.notify(f"could not start watching: {e}", severity="error", markup=False, timeout=10)
         self._schedule_status(0)
+        self._start_metrics()
+
+    @work(exclusive=True, exit_on_error=False, group="metrics")
+    async def _start_metrics(self) -> None:
+        """Canary vs stable: poll the metric source (Prometheus or direct scrape) for as long as we watch."""
+        make = getattr(self.session, "metrics_monitor", None)
+        if make is None or getattr(self.session.choice, "target", None) is None:
+            return
+        try:
+            monitor = make()
+        except Exception as e:  # a bad --prometheus URL: the pane says why, the rest goes on
+            self.notify(f"metrics: {e}", severity="error", markup=False, timeout=10)
+            return
+        await monitor.run(self._on_metrics)
+
+    def _on_metrics(self, state: Any) -> None:
+        if self._shutting_down:
+            return
+        self.session.metrics = state
+        pane = self.query_one(MetricsPane)
+        if self.frozen:
+            return
+        pane.set_state(state)
+        self._schedule_status(self._status_gap())
+
+    def on_compare_pane_verdict_changed(self, event: Any) -> None:
+        from widgets.compare import terminal_title
+
+        rollout = getattr(self.session.target, "rollout", None) or ""
+        if event.new == "rollback":
+            self.bell()  # once, on the change: a tmux window in the background gets marked
+        self.set_terminal_title(terminal_title(event.state, rollout) if event.new != "no-data" else None)
+
+    def on_compare_pane_show_prom_ql(self, event: Any) -> None:
+        screen = TextScreen(f"PromQL · {event.figure}")
+        self.push_screen(screen)
+        screen.show_lines(["# paste into Prometheus or Grafana", *event.promql.splitlines()])
+
+    def set_terminal_title(self, title: str | None) -> None:
+        """OSC 2 through the driver; the text is cleaned of control characters first."""
+        driver = getattr(self, "_driver", None)
+        if driver is None or self.is_headless:
+            self.terminal_title = title
+            return
+        self.terminal_title = title
+        text = clean_line(title or "lookout").replace("\x07", "")
+        try:
+            driver.write(f"\x1b]2;{text}\x07")
+        except Exception:
+            pass
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self._shutting_down = True  # timers may still fire while the screens come down
@@ -216,6 +264,8 @@ class LookoutApp(App[int]):
         main.set_class(narrow, "-narrow")
         main.set_class(short, "-short")
         for pane in main.query(ComingPane):
+            pane.set_compact((narrow or short) and self.zoomed is not pane)
+        for pane in main.query(MetricsPane):
             pane.set_compact((narrow or short) and self.zoomed is not pane)
         main.query_one(HealthMatrix).compact = narrow
 
@@ -382,7 +432,7 @@ class LookoutApp(App[int]):
             if len(err) > 80:
                 err = err[:79] + "…"
             if h.forbidden:
-                return f"forbidden: {err}", False
+                return (err if err.startswith("forbidden") else f"forbidden: {err}"), False
             when = f"stale {age_text(age)}" if age is not None else "no data"
             return f"{when}: {err}", age is not None and age < 60
         if not all(h.synced for h in health):

@@ -28,6 +28,8 @@ commands:
   lookout [options]              watch a rollout on the current cluster (this page)
   lookout demo [options]         start the embedded demo cluster and watch it (no cluster needed)
   lookout demo-cluster [options] run only the demo cluster, for kubectl and other Lookouts to join
+  lookout status [options]       print the rollout, its figures, the verdict and the findings; exit
+                                 0 promote, 1 rollback/critical, 2 hold/no data/warning (for CI gates)
 
 keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
 d describe, y YAML, z zoom pane, space freeze, q quit.
@@ -62,6 +64,9 @@ def _add_app_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("behaviour")
     o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
     o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+    o.add_argument("--prometheus", metavar="URL",
+                   help="Prometheus for canary vs stable (default: [prometheus] url in the config, "
+                        "else a direct scrape of each pod's /metrics through the API server)")
 
 
 def _add_demo_cluster_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
@@ -100,9 +105,23 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         o = p.add_argument_group("behaviour")
         o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
         o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+        o.add_argument("--with-prometheus", action="store_true",
+                       help="also start a real Prometheus (the `prometheus` binary) on 127.0.0.1 scraping the "
+                            "demo pods, and read canary vs stable from it")
+        o.add_argument("--prometheus", metavar="URL", help=argparse.SUPPRESS)
+    elif command == "status":
+        from tui.status import add_status_arguments
+
+        p = _Parser(prog="lookout status",
+                    description="Print the rollout, its tracks with their figures, the verdict with its reasons "
+                                "and the findings, then exit. Exit code, worst wins: 0 promote/healthy, 1 rollback "
+                                "or a critical finding, 2 hold, no data or a warning, 3 cluster unreachable, "
+                                "4 usage or configuration error. --json prints the document described in "
+                                "docs/status.md.")
+        add_status_arguments(p)
     else:
         p = _Parser(prog="lookout", description="Terminal live monitor for Kubernetes rollouts: pods of every "
-                    "track, events, findings; canary vs stable metrics and DNS/endpoints coming next.",
+                    "track, events, findings, canary vs stable metrics with a verdict; DNS/endpoints coming next.",
                     epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_cluster_options(p)
         _add_app_options(p)
@@ -112,14 +131,14 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     command = "app"
-    if argv and argv[0] in ("demo", "demo-cluster"):
+    if argv and argv[0] in ("demo", "demo-cluster", "status"):
         command, argv = argv[0], argv[1:]
     ns = build_parser(command).parse_args(argv)
-    if command != "app" and ns.server_version is not None:
+    if command in ("demo", "demo-cluster") and ns.server_version is not None:
         ok = {f"1.{n}" for n in range(27, 34)}
         if ns.server_version.lstrip("v") not in ok:
             raise UsageError(f"--server-version must be one of 1.27 to 1.33, not {ns.server_version!r}")
-    if command != "app":
+    if command in ("demo", "demo-cluster"):
         if ns.speed <= 0:
             raise UsageError("--speed must be greater than 0")
         if ns.pods is not None and ns.pods < 0 or ns.background_pods < 0 or ns.churn < 0:
@@ -138,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         from tui.demo.cluster import run_demo_cluster
 
         return run_demo_cluster(ns)
+    if command == "status":
+        from tui.status import run_status
+
+        return run_status(ns)
     from tui.launch import run_app, LaunchError
 
     try:

@@ -56,6 +56,17 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         demo_target = scenario_target(sc)
     else:
         demo_target = None
+    prometheus_url = getattr(ns, "prometheus", None)
+    prom = None
+    if demo is not None and getattr(ns, "with_prometheus", False):
+        from tui.demo.prometheus import PrometheusError, start_for_kubeconfig
+
+        try:
+            prom = start_for_kubeconfig(kubeconfig, namespace)
+        except PrometheusError as e:
+            demo.stop()
+            raise LaunchError(f"--with-prometheus: {e}") from None
+        prometheus_url = prom.url
     try:
         session = prepare_session(
             settings,
@@ -68,6 +79,7 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
             read_only=ns.read_only,
             demo=demo is not None,
             known_target=demo_target,
+            prometheus_url=prometheus_url,
         )
         from tui.app import LookoutApp
 
@@ -75,6 +87,8 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         app.run()
         return app.return_code or 0
     finally:
+        if prom is not None:
+            prom.stop()
         if demo is not None:
             demo.stop()
 
@@ -111,7 +125,7 @@ def scenario_target(sc):
 
 
 def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces, app_name, selector,
-                    read_only, demo, known_target=None):
+                    read_only, demo, known_target=None, prometheus_url=None):
     """Everything that can fail before the screen opens fails here, with one line and an exit code."""
     from tui.kube.config import KubeConfigError, load_target
 
@@ -123,11 +137,11 @@ def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces,
 
     if known_target is not None:  # the demo: its scenario says what to watch; the app connects at once
         return Session(target, RolloutChoice(known_target, known_target.namespace), settings,
-                       read_only=read_only, demo=demo, kubeconfig_path=kubeconfig)
+                       read_only=read_only, demo=demo, kubeconfig_path=kubeconfig, prometheus_url=prometheus_url)
     try:
         choice = asyncio.run(resolve_rollout(target, app_name=app_name, selector=selector,
                                              all_namespaces=all_namespaces))
     except LaunchError:
         raise
     return Session(target, choice, settings, read_only=read_only, demo=demo,
-                   kubeconfig_path=kubeconfig or os.environ.get("KUBECONFIG"))
+                   kubeconfig_path=kubeconfig or os.environ.get("KUBECONFIG"), prometheus_url=prometheus_url)

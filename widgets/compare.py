@@ -115,11 +115,11 @@ class ComparePane(Widget, can_focus=True):
     # ---- drawing -------------------------------------------------------------------------------
     def render(self) -> RenderableType:
         st = self._state
-        parts: list[Text] = [self._header(st)]
+        # the verdict first: in a small pane it is what must stay visible; the figures behind it follow
+        parts: list[Text] = [self._verdict(st), self._header(st)]
         tracks = list(st.tracks)
         if tracks:
             parts.append(self._table(st, tracks))
-        parts.append(self._verdict(st))
         if self.show_promql:
             parts.append(self._promql(st))
         if st.findings:
@@ -168,7 +168,7 @@ class ComparePane(Widget, can_focus=True):
     def _verdict(self, st: CompareState) -> Text:
         v = st.verdict
         t = Text(no_wrap=False)
-        t.append("\nverdict ", style="bold")
+        t.append("verdict ", style="bold")
         t.append(VERDICT_MARK.get(v.decision, v.decision), style=VERDICT_STYLE.get(v.decision, "bold"))
         if st.stale:
             t.append(" (figures are stale)", style="dim")
@@ -179,6 +179,7 @@ class ComparePane(Widget, can_focus=True):
             t.append(clean_line(r.text))
         if len(v.reasons) > 6:
             t.append(f"\n  … {len(v.reasons) - 6} more", style="dim")
+        t.append("\n")
         return t
 
     def _promql(self, st: CompareState) -> Text:

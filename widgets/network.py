@@ -101,6 +101,14 @@ def summary_text(view: NetworkView, now: float | None = None, compact: bool = Fa
                 t.append(clean_line(p[0]), p[1])
         t.append("\n")
 
+    if view.findings:
+        line(("Findings", HEAD))
+        for f in view.findings:
+            mark, style = SEVERITY_LOOK.get(f.severity, ("?", None))
+            track = f" [{f.track}]" if f.track else ""
+            line("  ", (f"{mark} {f.severity}", style), f" {f.code}{track}: ", f.summary)
+    else:
+        line(("No network findings.", DIM))
     if not view.services:
         line(("No Service selects this rollout's pods.", HEAD))
     for s in view.services:
@@ -129,14 +137,6 @@ def summary_text(view: NetworkView, now: float | None = None, compact: bool = Fa
             env = f" → {environment_summary(a)}" if a.environments else ""
             line(f"  {a.name}  ", a.records, ttl_s, env,
                  (f"  ({a.source})" if a.source and not compact else "", DIM))
-    if view.findings:
-        line(("Findings", HEAD))
-        for f in view.findings:
-            mark, style = SEVERITY_LOOK.get(f.severity, ("?", None))
-            track = f" [{f.track}]" if f.track else ""
-            line("  ", (f"{mark} {f.severity}", style), f" {f.code}{track}: ", f.summary)
-    else:
-        line(("No network findings.", DIM))
     t.rstrip()
     return t
 

@@ -187,3 +187,67 @@ class ComingPane(Pane):
 
     def on_mount(self) -> None:
         self.update_title()
+
+
+class MetricsPane(Pane):
+    """Canary vs stable: the ComparePane inside the grid's box; one line (the verdict) on small terminals."""
+
+    label = "canary vs stable"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        from widgets.compare import ComparePane
+
+        self.compare = ComparePane(id="compare-body")
+        self.compact = False
+        self._summary = Note("", markup=False, classes="summary")
+
+    def compose(self) -> ComposeResult:
+        yield self._summary
+        yield self.compare
+
+    def on_mount(self) -> None:
+        self._summary.display = False
+        self.update_title()
+
+    def set_state(self, state: Any) -> None:
+        self.compare.state = state
+        self.set_staleness(_metrics_staleness(state))
+        if self.compact:
+            self._summary.update(_one_line(state))
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self._summary.display = compact
+            self.compare.display = not compact
+            if compact:
+                self._summary.update(_one_line(self.compare.state))
+
+    def title_parts(self) -> list[str]:
+        src = getattr(self.compare.state, "source", "") or ""
+        return [src] if src else []
+
+
+def _metrics_staleness(state: Any) -> str:
+    from widgets.table import age_text
+
+    if getattr(state, "updated_at", None) is None:
+        return "waiting"
+    age = getattr(state, "age", None)
+    if getattr(state, "stale", False):
+        return f"stale {age_text(age)}" if age is not None else "stale"
+    return "live"
+
+
+def _one_line(state: Any) -> Text:
+    from tui.textsafe import clean_line
+    from widgets.compare import VERDICT_MARK, VERDICT_STYLE
+
+    v = state.verdict
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append("canary vs stable ", style="bold")
+    t.append(VERDICT_MARK.get(v.decision, v.label), style=VERDICT_STYLE.get(v.decision, "bold"))
+    if v.reasons:
+        t.append(" · " + clean_line(v.reasons[0].text))
+    return t

@@ -128,10 +128,22 @@ class RunningCluster:
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _temp_kubeconfig: bool = False
     _stopped: bool = False
+    _save_lock: threading.Lock = field(default_factory=threading.Lock)
+    _saved_rv: int = -1
 
     def save(self) -> None:
         if self.state_dir:
-            self.state.save(os.path.join(self.state_dir, STATE_FILE))
+            self.write_saved(self.state.snapshot())
+
+    def write_saved(self, snap: dict) -> None:
+        """Write a snapshot unless a newer one is already on disk. Serialised: a periodic save still
+        writing on its worker thread when stop() saves cannot land after, and put an older state back."""
+        with self._save_lock:
+            rv = int(snap.get("resource_version") or 0)
+            if rv < self._saved_rv:
+                return
+            write_snapshot(os.path.join(self.state_dir, STATE_FILE), snap)
+            self._saved_rv = rv
 
     async def stop(self) -> None:
         if self._stopped:
@@ -331,7 +343,7 @@ async def _save_periodically(rc: RunningCluster) -> None:
             last = rc.state.resource_version
             try:
                 snap = rc.state.snapshot()  # on the loop; encoding and writing on a worker thread
-                await asyncio.to_thread(write_snapshot, os.path.join(rc.state_dir, STATE_FILE), snap)
+                await asyncio.to_thread(rc.write_saved, snap)
             except Exception:  # noqa: BLE001 - a failed periodic save is retried next time; stop() saves too
                 log.exception("demo cluster: saving state failed")
 

@@ -75,12 +75,19 @@ def pull_policy(image: Any) -> str:
     return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
 
 
+_POD_SPEC_KEYS = frozenset(k for k, _ in _POD_SPEC_SCALARS) | {"securityContext"}
+_POD_ONLY_KEYS = _POD_SPEC_KEYS | {k for k, _ in _POD_ONLY_SCALARS} | {"serviceAccountName", "serviceAccount"}
+_CONTAINER_KEYS = frozenset(("imagePullPolicy", "terminationMessagePath", "terminationMessagePolicy", "resources"))
+_PROBE_KEYS = frozenset(k for k, _ in _PROBE_SCALARS)
+
+
 def _default_probe(p: Any) -> None:
     if type(p) is not dict:
         return
-    for k, v in _PROBE_SCALARS:
-        if k not in p:
-            p[k] = v
+    if not p.keys() >= _PROBE_KEYS:
+        for k, v in _PROBE_SCALARS:
+            if k not in p:
+                p[k] = v
     hg = p.get("httpGet")
     if type(hg) is dict and "scheme" not in hg:
         hg["scheme"] = "HTTP"
@@ -89,14 +96,15 @@ def _default_probe(p: Any) -> None:
 def _default_container(c: Any) -> None:
     if type(c) is not dict:
         return
-    if "imagePullPolicy" not in c:
-        c["imagePullPolicy"] = pull_policy(c.get("image"))
-    if "terminationMessagePath" not in c:
-        c["terminationMessagePath"] = "/dev/termination-log"
-    if "terminationMessagePolicy" not in c:
-        c["terminationMessagePolicy"] = "File"
-    if "resources" not in c:
-        c["resources"] = {}
+    if not c.keys() >= _CONTAINER_KEYS:  # (already defaulted, as the simulation's pods are: skip)
+        if "imagePullPolicy" not in c:
+            c["imagePullPolicy"] = pull_policy(c.get("image"))
+        if "terminationMessagePath" not in c:
+            c["terminationMessagePath"] = "/dev/termination-log"
+        if "terminationMessagePolicy" not in c:
+            c["terminationMessagePolicy"] = "File"
+        if "resources" not in c:
+            c["resources"] = {}
     ports = c.get("ports")
     if ports:
         for p in ports:
@@ -110,19 +118,20 @@ def _default_container(c: Any) -> None:
 def default_pod_spec(spec: Any, *, pod: bool = False) -> None:
     if type(spec) is not dict:
         return
-    for k, v in _POD_SPEC_SCALARS:
-        if k not in spec:
-            spec[k] = v
-    if "securityContext" not in spec:
-        spec["securityContext"] = {}
-    if pod:
-        for k, v in _POD_ONLY_SCALARS:
+    if not spec.keys() >= (_POD_ONLY_KEYS if pod else _POD_SPEC_KEYS):
+        for k, v in _POD_SPEC_SCALARS:
             if k not in spec:
                 spec[k] = v
-        if "serviceAccountName" not in spec:
-            spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-        if "serviceAccount" not in spec:
-            spec["serviceAccount"] = spec["serviceAccountName"]
+        if "securityContext" not in spec:
+            spec["securityContext"] = {}
+        if pod:
+            for k, v in _POD_ONLY_SCALARS:
+                if k not in spec:
+                    spec[k] = v
+            if "serviceAccountName" not in spec:
+                spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+            if "serviceAccount" not in spec:
+                spec["serviceAccount"] = spec["serviceAccountName"]
     for c in spec.get("containers") or ():
         _default_container(c)
     for c in spec.get("initContainers") or ():

@@ -500,7 +500,8 @@ class ApiServer:
                     "DELETE": "delete" if req.name is not None else "deletecollection"}.get(m, m.lower())
         kind = req.kind
         resource = kind.plural + (f"/{req.sub}" if req.sub else "")
-        what = f'{kind.plural} "{req.name}"' if req.name is not None else kind.plural
+        qualified = kind.plural + (f".{kind.group}" if kind.group else "")  # "deployments.apps", "pods"
+        what = f'{qualified} "{req.name}"' if req.name is not None else qualified
         where = (f'in the namespace "{req.namespace}"' if kind.namespaced and req.namespace
                  else "at the cluster scope")
         msg = (f'{what} is forbidden: User "{self.user}" cannot {verb} resource "{resource}" in API group '
@@ -900,7 +901,7 @@ class ApiServer:
                 self._namespace_exists(req, obj)
                 if self._dry_run(request):
                     return _json_response(self._dry_create(req, obj), 201)
-                created = self.state.create(obj, res=req.res)
+                created = self.state.create(obj, res=req.res, owned=True)  # (obj: parsed from this body)
                 return self._warn(_json_response(created, 201), warnings)
             raise self._missing(req)
         if ctype == "application/apply-patch+yaml" and not request.query.get("fieldManager"):

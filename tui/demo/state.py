@@ -781,10 +781,16 @@ class ClusterState:
         ns = (meta.get("namespace") or "") if KINDS[res].namespaced else ""
         return ns, meta.get("name") or ""
 
-    def create(self, obj: dict, *, res: str | None = None, owned: bool = False) -> dict:
-        """Store a new object (a copy): fills uid, resourceVersion, creationTimestamp, generation.
+    def create(self, obj: dict, *, res: str | None = None, owned: bool = False, defaulted: bool = False) -> dict:
+        """Store a new object (a copy): fills uid, resourceVersion, creationTimestamp, generation, and the
+        fields kube-apiserver defaults (tui/demo/defaults.py).
 
         `owned=True` hands the dict itself to the state (no copy): the caller must not touch it afterwards.
+        `defaulted=True`: the caller built the object with its defaults already. Pods the simulation's
+        controllers create in-process (not owned, with an ownerReference) are taken as defaulted: their spec
+        comes from a template defaulted when its ReplicaSet was stored, plus the pod-level defaults the
+        controllers add; skipping them keeps the 10,000-pod start-up free of ~3 µs a pod. Everything that
+        arrives through the API server (owned=True) is defaulted.
         """
         res = res or resource_for(obj)
         kind = self.kind(res)
@@ -813,9 +819,10 @@ class ClusterState:
         if key in self._objs[res]:
             raise AlreadyExists(f'{kind.plural}{"." + kind.group if kind.group else ""} "{key[1]}" already exists',
                                 res=res, name=key[1])
-        defaulter = _DEFAULTERS.get(res)
-        if defaulter is not None:
-            defaulter(obj, self, None)
+        if not defaulted and (owned or res != "pods" or not meta.get("ownerReferences")):
+            defaulter = _DEFAULTERS.get(res)
+            if defaulter is not None:
+                defaulter(obj, self, None)
         meta["uid"] = str(uuid.UUID(int=_uid_rng.getrandbits(128), version=4))
         meta["creationTimestamp"] = meta.get("creationTimestamp") or now_rfc3339()
         meta.pop("deletionTimestamp", None)

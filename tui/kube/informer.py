@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 import time
@@ -192,6 +193,11 @@ class Informer:
             self.store.replace(self.kind, objs, scope=never)
             for o in objs:
                 seen.add(key_of(o))
+            # The objects just stored live as long as the store. Left to the cyclic GC, every full
+            # collection walks all of them: at 10,000 pods that was 0.3-0.6 s of a frozen UI loop,
+            # recurring, and ~1.5 s of the start. Frozen, they are never walked; plain JSON dicts hold
+            # no cycles, so reference counting still frees them when they are replaced.
+            gc.freeze()
             meta = data.get("metadata") or {}
             cont = meta.get("continue") or None
             if not cont:

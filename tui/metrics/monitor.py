@@ -12,7 +12,7 @@ from typing import Callable
 
 from tui.metrics.analysis import Analysis, CompareState, MetricsSettings, Reading
 from tui.metrics.pods import grouping_for, pod_infos, usage_from_pod_metrics
-from tui.metrics.queries import CONVENTIONS, PLAIN
+from tui.metrics.queries import CONVENTIONS, PLAIN, TrackGrouping
 from tui.metrics.scrape import DirectScrape, ReadContext
 
 log = logging.getLogger("lookout.metrics")
@@ -61,13 +61,20 @@ class MetricsMonitor:
         s = self.session
         t = s.choice.target
         ns = getattr(t, "namespace", "") or s.choice.namespace
-        pods = [p for p in s.store.objects.get("pods", {}).values() if (p.get("metadata") or {}).get("namespace") == ns]
+        sel = t.pod_selector() if t is not None and getattr(t, "selector", "") else None
+        pods = [p for p in s.store.objects.get("pods", {}).values()
+                if (p.get("metadata") or {}).get("namespace") == ns
+                and (sel is None or sel.matches((p.get("metadata") or {}).get("labels")))]
         services = [o for o in s.store.objects.get("services", {}).values()
                     if (o.get("metadata") or {}).get("namespace") == ns]
         track_of = s.resolver.track_of_pod
         conv = s.conventions
         keys = [k for k, _ in conv.labels] + [conv.argo_hash_label, "pod-template-hash"]
-        grouping = grouping_for(pods, track_of, keys, self.settings.track_label)
+        convention = CONVENTIONS.get(self.settings.convention, PLAIN)
+        if convention.group_label and not self.settings.track_label:
+            grouping = TrackGrouping(convention.group_label)  # NGINX: the instrumentation's own label
+        else:
+            grouping = grouping_for(pods, track_of, keys, self.settings.track_label)
         return ReadContext(namespace=ns, pods=pods, track_of=track_of, services=services, grouping=grouping,
                            now=self.clock())
 

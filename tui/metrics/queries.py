@@ -51,6 +51,14 @@ def _rate(metric: str, extra: str = "") -> str:
     return "sum by ({group}) (rate(" + metric + "{{{sel}" + extra + "}}[{window}]))"
 
 
+def _ratio(metric: str, errors: str, base: str = "") -> str:
+    """errors / all, per track. `or all * 0`: a track without a single 5xx has no error series at all, and a
+    plain division would drop the track instead of giving 0."""
+    num = _rate(metric, base + errors)
+    den = _rate(metric, base)
+    return "(" + num + "\n  or " + den + " * 0)\n  / " + den
+
+
 def _quantile(bucket: str, extra: str = "") -> str:
     return "histogram_quantile({q}, sum by ({group}, le) (rate(" + bucket + "{{{sel}" + extra + "}}[{window}])))"
 
@@ -58,7 +66,7 @@ def _quantile(bucket: str, extra: str = "") -> str:
 PLAIN = Convention(
     name="plain",
     request_rate=_rate("http_requests_total"),
-    error_ratio=_rate("http_requests_total", ',{status}=~"5.."') + "\n  / " + _rate("http_requests_total"),
+    error_ratio=_ratio("http_requests_total", ',{status}=~"5.."'),
     latency=_quantile("http_request_duration_seconds_bucket"),
     notes="an app instrumented with http_requests_total{code|status} and http_request_duration_seconds",
 )
@@ -66,8 +74,7 @@ PLAIN = Convention(
 ISTIO = Convention(
     name="istio",
     request_rate=_rate("istio_requests_total", ',reporter="destination"'),
-    error_ratio=_rate("istio_requests_total", ',reporter="destination",response_code=~"5.."')
-    + "\n  / " + _rate("istio_requests_total", ',reporter="destination"'),
+    error_ratio=_ratio("istio_requests_total", ',response_code=~"5.."', ',reporter="destination"'),
     latency=_quantile("istio_request_duration_milliseconds_bucket", ',reporter="destination"'),
     status_label="response_code",
     latency_unit=0.001,
@@ -79,8 +86,7 @@ ISTIO = Convention(
 LINKERD = Convention(
     name="linkerd",
     request_rate=_rate("response_total", ',direction="inbound"'),
-    error_ratio=_rate("response_total", ',direction="inbound",classification="failure"')
-    + "\n  / " + _rate("response_total", ',direction="inbound"'),
+    error_ratio=_ratio("response_total", ',classification="failure"', ',direction="inbound"'),
     latency=_quantile("response_latency_ms_bucket", ',direction="inbound"'),
     status_label="status_code",
     latency_unit=0.001,
@@ -94,8 +100,7 @@ LINKERD = Convention(
 NGINX = Convention(
     name="nginx",
     request_rate=_rate("nginx_ingress_controller_requests"),
-    error_ratio=_rate("nginx_ingress_controller_requests", ',status=~"5.."') + "\n  / "
-    + _rate("nginx_ingress_controller_requests"),
+    error_ratio=_ratio("nginx_ingress_controller_requests", ',status=~"5.."'),
     latency=_quantile("nginx_ingress_controller_request_duration_seconds_bucket"),
     status_label="status",
     group_label="canary",

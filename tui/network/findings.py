@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from tui.network.endpoints import EndpointRow, endpoint_pods, endpoint_rows
+from tui.network.endpoints import EndpointRow, endpoint_pods
 from tui.network.scope import NetworkScope, rollout_service
-from tui.network.services import (CONTROLLER_LABELS, is_ready, pods_selected, resolve_target_port, selector_misses,
+from tui.network.services import (CONTROLLER_LABELS, is_ready, resolve_target_port, selector_misses,
                                   selector_text, service_selector, target_of)
 from tui.network.split import (ROUTER_LAYERS, TrafficLayer, _vs_service, ingress_backends, ready_endpoint_count,
                                route_backend_refs, stable_canary_services, traffic_split)
@@ -145,7 +145,7 @@ def rule_selects_no_pods(scope: NetworkScope) -> list[Finding]:
         sel = service_selector(svc)
         if not sel or (svc.get("spec") or {}).get("type") == "ExternalName":
             continue
-        if pods_selected(svc, scope.pods):
+        if scope.selected(svc):
             continue
         track = scope.service_track(svc)
         if track is not None and not scope.pods_by_track.get(track):
@@ -210,17 +210,18 @@ def rule_track_not_selected(scope: NetworkScope) -> list[Finding]:
         if not sel:
             continue
         intended = scope.intended_tracks(svc)
-        if scope.service_track(svc) is None and scope.pods and not pods_selected(svc, scope.pods):
+        if scope.service_track(svc) is None and scope.pods and not scope.selected(svc):
             continue  # selects nothing at all: service-selects-no-pods names the label
+        chosen = {id(p) for p in scope.selected(svc)}
         selected_tracks = {}
         for t in scope.tracks:
             ps = _live(scope.pods_by_track.get(t, ()))
             if ps:
-                selected_tracks[t] = [p for p in ps if not selector_misses(sel, _meta(p).get("labels"))]
+                selected_tracks[t] = [p for p in ps if id(p) in chosen]
         for t in intended:
             pods = _live(scope.pods_by_track.get(t, ()))
             if pods:
-                missed = [p for p in pods if selector_misses(sel, _meta(p).get("labels"))]
+                missed = [p for p in pods if id(p) not in chosen]
                 if not missed:
                     continue
                 first = missed[0]
@@ -272,25 +273,34 @@ def rule_target_ports(scope: NetworkScope) -> list[Finding]:
     out = []
     for svc in scope.related_services:
         ports = (svc.get("spec") or {}).get("ports") or []
-        selected = pods_selected(svc, scope.pods)
+        selected = scope.selected(svc)
         by_track: dict = {}
         for p in selected:
-            by_track.setdefault(scope.track_of(p), []).append(("Pod/" + _meta(p).get("name", ""), p.get("spec") or {}))
+            by_track.setdefault(scope.track_of(p), []).append(("Pod/" + _meta(p).get("name", ""), p.get("spec") or {},
+                                                              scope.spec_key(p)))
         for t in scope.intended_tracks(svc):
             if t not in by_track and not scope.pods_by_track.get(t) and t in scope.templates_by_track:
                 obj, tpl = scope.templates_by_track[t]
                 if not selector_misses(service_selector(svc), _dig(tpl, "metadata", "labels"), CONTROLLER_LABELS):
-                    by_track[t] = [(obj, tpl.get("spec") or {})]
+                    by_track[t] = [(obj, tpl.get("spec") or {}, None)]
         for t, specs in by_track.items():
             for sp in ports:
                 target = target_of(sp)
-                bad = [(obj, resolve_target_port(spec, target, sp.get("protocol") or "TCP")) for obj, spec in specs]
+                memo: dict = {}
+                bad = []
+                for obj, spec, key in specs:
+                    pt = memo.get(key) if key is not None else None
+                    if pt is None:
+                        pt = resolve_target_port(spec, target, sp.get("protocol") or "TCP")
+                        if key is not None:
+                            memo[key] = pt
+                    bad.append((obj, pt))
                 bad = [(obj, pt) for obj, pt in bad if not pt.declared]
                 if not bad:
                     continue
                 named = isinstance(target, str)
                 obj0 = bad[0][0]
-                spec0 = dict(specs)[obj0]
+                spec0 = next(spec for obj, spec, _ in specs if obj == obj0)
                 declared = [f"{clean_line(c.get('name', ''))}:" + ",".join(
                     f"{clean_line(str(cp.get('name') or ''))}{'=' if cp.get('name') else ''}{cp.get('containerPort')}"
                     for cp in c.get("ports") or ()) or f"{clean_line(c.get('name', ''))}: none"
@@ -321,13 +331,19 @@ def _serving_containers(svc: dict, spec: dict) -> list[dict]:
 def rule_readiness_missing(scope: NetworkScope) -> list[Finding]:
     per_track: dict = {}
     for svc in scope.related_services:
-        for p in pods_selected(svc, scope.pods):
+        memo: dict = {}
+        for p in scope.selected(svc):
             name = _meta(p).get("name", "")
-            for c in _serving_containers(svc, p.get("spec") or {}):
-                if not c.get("readinessProbe"):
-                    per_track.setdefault(scope.track_of(p), {}).setdefault(name, (set(), set()))
-                    per_track[scope.track_of(p)][name][0].add(c.get("name", ""))
-                    per_track[scope.track_of(p)][name][1].add(_meta(svc).get("name", ""))
+            key = scope.spec_key(p)
+            lacking = memo.get(key) if key is not None else None
+            if lacking is None:
+                lacking = [c for c in _serving_containers(svc, p.get("spec") or {}) if not c.get("readinessProbe")]
+                if key is not None:
+                    memo[key] = lacking
+            if lacking:
+                containers, svcs = per_track.setdefault(scope.track_of(p), {}).setdefault(name, (set(), set()))
+                containers.update(c.get("name", "") for c in lacking)
+                svcs.add(_meta(svc).get("name", ""))
     out = []
     for t, pods in per_track.items():
         first = sorted(pods)[0]
@@ -354,14 +370,43 @@ def _probe_port(probe: dict) -> tuple[str, int | str] | None:
     return None
 
 
-def _subjects(scope: NetworkScope) -> Iterable[tuple[str | None, str, dict]]:
-    """(track, "Pod/name" or "Deployment/name", pod spec): every pod, and the template of a track without pods."""
+def _subjects(scope: NetworkScope) -> Iterable[tuple[str | None, str, dict, object]]:
+    """(track, "Pod/name" or "Deployment/name", pod spec, spec key): every pod, and the template of a track
+    without pods."""
     for t, ps in scope.pods_by_track.items():
         for p in ps:
-            yield t, f"Pod/{_meta(p).get('name', '')}", p.get("spec") or {}
+            yield t, f"Pod/{_meta(p).get('name', '')}", p.get("spec") or {}, scope.spec_key(p)
     for t, (obj, tpl) in scope.templates_by_track.items():
         if not scope.pods_by_track.get(t):
-            yield t, obj, tpl.get("spec") or {}
+            yield t, obj, tpl.get("spec") or {}, None
+
+
+def _probe_problems(spec: dict) -> tuple[list, list]:
+    """([(container, probe kind, port, declared ports)], [(container, handler, whole probe equal)]) of one spec."""
+    bad, same = [], []
+    for c in spec.get("containers") or ():
+        declared = c.get("ports") or []
+        for kind in PROBES:
+            probe = c.get(kind)
+            if not isinstance(probe, dict):
+                continue
+            pp = _probe_port(probe)
+            if pp is None:
+                continue
+            _, port = pp
+            if isinstance(port, str):
+                ok = any(cp.get("name") == port for cp in declared)
+            else:
+                ok = not declared or any(cp.get("containerPort") == port for cp in declared)
+            if not ok:
+                bad.append((c.get("name", ""), kind, port, declared))
+        r, l = c.get("readinessProbe"), c.get("livenessProbe")
+        if isinstance(r, dict) and isinstance(l, dict):
+            hr = {h: r.get(h) for h in PROBE_HANDLERS if r.get(h) is not None}
+            hl = {h: l.get(h) for h in PROBE_HANDLERS if l.get(h) is not None}
+            if hr and hr == hl:
+                same.append((c.get("name", ""), hr, r == l))
+    return bad, same
 
 
 def rule_probes(scope: NetworkScope) -> list[Finding]:
@@ -369,30 +414,19 @@ def rule_probes(scope: NetworkScope) -> list[Finding]:
     port_bad: dict = {}
     identical: dict = {}
     counts: dict = {}
-    for t, obj, spec in _subjects(scope):
+    memo: dict = {}
+    for t, obj, spec, key in _subjects(scope):
         counts[t] = counts.get(t, 0) + 1
-        for c in spec.get("containers") or ():
-            declared = c.get("ports") or []
-            for kind in PROBES:
-                probe = c.get(kind)
-                if not isinstance(probe, dict):
-                    continue
-                pp = _probe_port(probe)
-                if pp is None:
-                    continue
-                handler, port = pp
-                if isinstance(port, str):
-                    ok = any(cp.get("name") == port for cp in declared)
-                else:
-                    ok = not declared or any(cp.get("containerPort") == port for cp in declared)
-                if not ok:
-                    port_bad.setdefault(t, []).append((obj, c.get("name", ""), kind, port, declared))
-            r, l = c.get("readinessProbe"), c.get("livenessProbe")
-            if isinstance(r, dict) and isinstance(l, dict):
-                hr = {h: r.get(h) for h in PROBE_HANDLERS if r.get(h) is not None}
-                hl = {h: l.get(h) for h in PROBE_HANDLERS if l.get(h) is not None}
-                if hr and hr == hl:
-                    identical.setdefault(t, []).append((obj, c.get("name", ""), hr, r == l))
+        res = memo.get(key) if key is not None else None
+        if res is None:
+            res = _probe_problems(spec)
+            if key is not None:
+                memo[key] = res
+        bad, same = res
+        for b in bad:
+            port_bad.setdefault(t, []).append((obj,) + b)
+        for x in same:
+            identical.setdefault(t, []).append((obj,) + x)
     out = []
     for t, bad in port_bad.items():
         obj, cname, kind, port, declared = bad[0]
@@ -672,7 +706,7 @@ def rule_endpoints_lag(scope: NetworkScope, rows_of: Mapping[str, list[EndpointR
         if not sel:
             continue
         name = _meta(svc).get("name", "")
-        want = {_meta(p).get("name", "") for p in pods_selected(svc, scope.pods)
+        want = {_meta(p).get("name", "") for p in scope.selected(svc)
                 if (p.get("status") or {}).get("podIP") and not _meta(p).get("deletionTimestamp")}
         rows = rows_of.get(name, [])
         have = endpoint_pods(rows)
@@ -738,9 +772,9 @@ def rule_preview_points_at_active(scope: NetworkScope) -> list[Finding]:
     actives = [s for s in scope.related_services if scope.service_role(s) == "active"]
     previews = [s for s in scope.related_services if scope.service_role(s) == "preview"]
     for pv in previews:
-        pv_pods = {_meta(p).get("name") for p in pods_selected(pv, scope.pods)}
+        pv_pods = {_meta(p).get("name") for p in scope.selected(pv)}
         for ac in actives:
-            ac_pods = {_meta(p).get("name") for p in pods_selected(ac, scope.pods)}
+            ac_pods = {_meta(p).get("name") for p in scope.selected(ac)}
             if not pv_pods or pv_pods != ac_pods:
                 continue
             newest = max((parse_time(_meta(scope.pods_by_name[n]).get("creationTimestamp")) or 0.0) for n in ac_pods)
@@ -872,8 +906,7 @@ def _merge(findings: list[Finding]) -> list[Finding]:
 def network_findings(scope: NetworkScope, now: float, history: NetworkHistory | None = None,
                      dns: Iterable = (), layers: list[TrafficLayer] | None = None) -> list[Finding]:
     """Raw (not debounced) network findings for one rollout; merge them with tui.rollout's before FindingTracker."""
-    rows_of = {_meta(s).get("name", ""): endpoint_rows(s, scope.endpointslices, scope.pods_by_name, scope.track_of)
-               for s in scope.related_services}
+    rows_of = {_meta(s).get("name", ""): scope.rows(s) for s in scope.related_services}
     if layers is None:
         layers = traffic_split(scope)
     out = rule_selects_no_pods(scope)

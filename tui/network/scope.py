@@ -61,7 +61,47 @@ class NetworkScope:
 
     # ---- pods and tracks -----------------------------------------------------------------
     def track_of(self, pod: dict) -> str | None:
-        return self.resolver.track_of_pod(pod)
+        cache = self.__dict__.setdefault("_tracks", {})
+        k = id(pod)
+        if k not in cache:
+            cache[k] = (pod, self.resolver.track_of_pod(pod))  # the pod is kept so its id is not reused
+        return cache[k][1]
+
+    def spec_key(self, pod: dict):
+        """Pods with the same key have the same containers (one template, and a pod's ports and probes cannot
+        change): per-pod checks run once per key. None: check this pod on its own."""
+        cache = self.__dict__.setdefault("_spec_keys", {})
+        k = id(pod)
+        if k not in cache:
+            cache[k] = (pod, self._spec_key(pod))
+        return cache[k][1]
+
+    @staticmethod
+    def _spec_key(pod: dict):
+        m = _meta(pod)
+        labels = m.get("labels") or {}
+        h = labels.get("pod-template-hash") or labels.get("rollouts-pod-template-hash") or \
+            labels.get("controller-revision-hash")
+        owner = next((o.get("uid") or o.get("name") for o in m.get("ownerReferences") or () if o.get("controller")), None)
+        return (h, owner) if h and owner else None
+
+    def selected(self, svc: dict) -> list[dict]:
+        """pods_selected(svc, pods), once per Service per scope."""
+        cache = self.__dict__.setdefault("_selected", {})
+        name = _meta(svc).get("name", "")
+        if name not in cache:
+            cache[name] = pods_selected(svc, self.pods)
+        return cache[name]
+
+    def rows(self, svc: dict):
+        """The Service's EndpointSlice rows, once per Service per scope."""
+        from tui.network.endpoints import endpoint_rows
+
+        cache = self.__dict__.setdefault("_rows", {})
+        name = _meta(svc).get("name", "")
+        if name not in cache:
+            cache[name] = endpoint_rows(svc, self.endpointslices, self.pods_by_name, self.track_of)
+        return cache[name]
 
     @cached_property
     def pods_by_name(self) -> dict[str, dict]:
@@ -153,7 +193,7 @@ class NetworkScope:
             sel = service_selector(s)
             related = bool(self.resolver.service_role(name))
             if not related and sel:
-                related = bool(pods_selected(s, self.pods)) or (self.app is not None and any(
+                related = bool(self.selected(s)) or (self.app is not None and any(
                     sel.get(k) == self.app for k in APP_LABELS))
             if not related and not sel and self.app is not None:
                 related = (_meta(s).get("labels") or {}).get("app") == self.app or name == self.app \

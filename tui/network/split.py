@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui.network.endpoints import counts_by_track, endpoint_rows
+from tui.network.endpoints import counts_by_track
 from tui.network.scope import NetworkScope, rollout_service
-from tui.network.services import is_ready, pods_selected
+from tui.network.services import is_ready
 from tui.rollout.tracks import TRACK_ORDER
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -104,8 +104,7 @@ def shared_service_layers(scope: NetworkScope) -> list[TrafficLayer]:
             continue
         out.append(TrafficLayer("replicas", f"Service/{name}", _percent(ready_pods, _track_key),
                                 note="ready pods per track: what a shared Service would spread over"))
-        rows = endpoint_rows(svc, scope.endpointslices, scope.pods_by_name, scope.track_of)
-        counts = counts_by_track(rows)
+        counts = counts_by_track(scope.rows(svc))
         eps = {t: (counts[t].ready if t in counts else 0) for t in tracks}
         eps.update({t: c.ready for t, c in counts.items() if t not in eps})
         out.append(TrafficLayer("endpoints", f"Service/{name}", _percent(eps, _track_key),
@@ -293,10 +292,10 @@ def ready_endpoint_count(scope: NetworkScope, name: str) -> int | None:
     svc = scope.services_by_name.get(name)
     if svc is None:
         return None
-    rows = endpoint_rows(svc, scope.endpointslices, scope.pods_by_name, scope.track_of)
+    rows = scope.rows(svc)
     return sum(1 for r in rows if r.ready and not r.terminating)
 
 
 __all__ = ["TrafficLayer", "traffic_split", "argo_layer", "istio_layers", "nginx_layers", "gateway_layers",
            "shared_service_layers", "ingress_backends", "ingress_hosts", "route_backend_refs", "ROUTER_LAYERS",
-           "stable_canary_services", "ready_endpoint_count", "pods_selected"]
+           "stable_canary_services", "ready_endpoint_count"]

@@ -7,7 +7,7 @@ from typing import Iterable
 
 from tui.network.dns import DnsAnswer, environment_summary, environments
 from tui.network.findings import CODES
-from tui.network.endpoints import EndpointCounts, EndpointRow, counts_by_track, endpoint_rows
+from tui.network.endpoints import EndpointCounts, EndpointRow, counts_by_track
 from tui.network.scope import NetworkScope
 from tui.network.services import in_cluster_name, selector_text, service_ports, service_selector
 from tui.network.split import TrafficLayer, traffic_split
@@ -87,7 +87,7 @@ def network_view(scope: NetworkScope, findings: Iterable[Finding] = (), dns: Ite
     """Everything the pane draws for one rollout; cheap enough to rebuild on every coalesced batch of deltas."""
     services, endpoints = [], []
     for svc in scope.related_services:
-        rows = endpoint_rows(svc, scope.endpointslices, scope.pods_by_name, scope.track_of)
+        rows = scope.rows(svc)
         services.append(service_view(scope, svc, rows))
         endpoints.extend(rows)
     net_codes = set(CODES)

@@ -67,7 +67,16 @@ def track_health(rows: Iterable[PodRow]) -> dict[str | None, HealthCell]:
 
 # Later issues fill these in; until then the matrix says plainly that they are coming.
 def metrics_health(data: object | None = None) -> HealthCell:
-    return cell("metrics", "pending", COMING)
+    """From the canary-vs-stable verdict: promote healthy, hold degraded, rollback critical, no data unknown."""
+    verdict = getattr(data, "verdict", None)
+    if verdict is None:
+        return cell("metrics", "pending", "no reading yet", word="waiting")
+    first = verdict.reasons[0].text if verdict.reasons else ""
+    if getattr(data, "stale", False):
+        return cell("metrics", "degraded", f"stale: {getattr(data, 'error', '') or first}", word="stale")
+    level = {"promote": "healthy", "hold": "degraded", "rollback": "critical"}.get(verdict.decision, "unknown")
+    word = {"promote": "healthy", "hold": "hold", "rollback": "rollback"}.get(verdict.decision, "no data")
+    return cell("metrics", level, first, word=word)
 
 
 def endpoints_health(data: object | None = None) -> HealthCell:

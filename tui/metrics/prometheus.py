@@ -1,0 +1,278 @@
+"""Prometheus as the metrics source: one instant query per figure for all tracks, range queries for history.
+
+prometheus-api-client (base install) is synchronous: every poll runs in a worker thread (asyncio.to_thread),
+and the library is imported there, on first use, so start-up stays fast. Its query functions drop the API's
+`warnings`; a response hook on our requests.Session keeps them (and error bodies) for the diagnosis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from typing import Callable
+
+from tui.metrics.analysis import HISTORY_FIGURES, Measure, MetricsSettings, Reading
+from tui.metrics.pods import is_running, no_traffic_finding, pod_name
+from tui.metrics.queries import PLAIN, Convention, build_queries
+from tui.metrics.scrape import ReadContext, _window
+from tui.rollout.findings import Finding
+from tui.textsafe import clean_line
+
+RANGE_POINTS = 90  # sparkline resolution over the history window
+RANGE_FIGURES = ("request_rate_rps", "error_ratio", "latency_p99_s")
+
+
+class PrometheusSource:
+    def __init__(self, url: str, *, settings: MetricsSettings | None = None, convention: Convention = PLAIN,
+                 options=None, clock: Callable[[], float] = time.time):
+        self.url = url.rstrip("/")
+        self.settings = settings or MetricsSettings()
+        self.convention = convention
+        self.options = options
+        self.clock = clock
+        self.label = f"prometheus {self.url}"
+        self._prom = None
+        self._tls = threading.local()
+        self._lock = threading.Lock()
+
+    # ---- connection (worker thread) ----------------------------------------------------------
+    def _connect(self):
+        if self._prom is not None:
+            return self._prom
+        import requests
+        from prometheus_api_client import PrometheusConnect
+        from urllib3.util.retry import Retry
+
+        o = self.options
+        session = requests.Session()
+        headers = {}
+        auth = None
+        if o is not None:
+            session.verify = False if o.insecure_skip_verify else (o.ca_file or True)
+            if o.cert_file:
+                session.cert = (o.cert_file, o.key_file)
+            token = o.bearer_token or (_read(o.bearer_token_file) if o.bearer_token_file else None)
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            if o.username:
+                auth = (o.username, o.password or (_read(o.password_file) if o.password_file else ""))
+            headers.update(dict(o.headers))
+        session.hooks["response"].append(self._keep_body)
+        self._prom = PrometheusConnect(url=self.url, headers=headers or None, auth=auth, session=session,
+                                       retry=Retry(total=0), timeout=self._timeout())
+        return self._prom
+
+    def _timeout(self) -> float:
+        o = self.options
+        return float(getattr(o, "timeout", None) or self.settings.timeout)
+
+    def _keep_body(self, resp, *args, **kwargs):
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        self._tls.body = body
+        self._tls.status = resp.status_code
+        return resp
+
+    def _query(self, q: str, at: float):
+        """(result, warnings, error); raises requests' ConnectionError/Timeout when Prometheus does not answer."""
+        from prometheus_api_client.exceptions import PrometheusApiClientException
+
+        prom = self._connect()
+        self._tls.body = None
+        try:
+            result = prom.custom_query(q, params={"time": f"{at:.3f}"})
+        except PrometheusApiClientException as e:
+            body = getattr(self._tls, "body", None) or {}
+            return None, [], body.get("error") or str(e)
+        body = getattr(self._tls, "body", None) or {}
+        return result, list(body.get("warnings") or []), None
+
+    def _range(self, q: str, start: float, end: float, step: float):
+        from datetime import datetime, timezone
+
+        from prometheus_api_client.exceptions import PrometheusApiClientException
+
+        prom = self._connect()
+        try:
+            return prom.custom_query_range(q, start_time=datetime.fromtimestamp(start, timezone.utc),
+                                           end_time=datetime.fromtimestamp(end, timezone.utc), step=f"{step:g}s")
+        except PrometheusApiClientException:
+            return None
+
+    # ---- one poll -----------------------------------------------------------------------------
+    async def read(self, ctx: ReadContext) -> Reading:
+        return await asyncio.to_thread(self._read_sync, ctx)
+
+    def _read_sync(self, ctx: ReadContext) -> Reading:
+        import requests
+
+        with self._lock:
+            now = self.clock()
+            pods_by_track: dict[str, list[dict]] = {}
+            for p in ctx.pods:
+                t = ctx.track_of(p)
+                if t is not None:
+                    pods_by_track.setdefault(t, []).append(p)
+            running = tuple(sorted(pod_name(p) for ps in pods_by_track.values() for p in ps if is_running(p)))
+            qs = build_queries(self.convention, ctx.grouping, namespace=ctx.namespace,
+                               window=_window(self.settings.window), namespace_label=self.settings.namespace_label,
+                               pod_label=self.settings.pod_label, pods=running,
+                               status_label=self.settings.status_label, overrides=dict(self.settings.queries))
+            reading = Reading(at=now, source=self.label, promql=dict(qs.queries))
+            try:
+                self._fill(reading, ctx, qs, pods_by_track, now)
+            except (requests.ConnectionError, requests.Timeout) as e:
+                reading.ok = False
+                reading.error = f"Prometheus at {self.url} did not answer: {_short(e)}"
+                reading.findings = [Finding("prometheus-unreachable", "warning", None,
+                                            f"Prometheus at {self.url} did not answer",
+                                            (("url", self.url), ("error", clean_line(_short(e)))))]
+            return reading
+
+    def _fill(self, reading: Reading, ctx: ReadContext, qs, pods_by_track, now: float) -> None:
+        g = ctx.grouping
+        values: dict[str, dict[str, float]] = {}
+        warned: list[str] = []
+        for fig, q in qs.queries.items():
+            result, warnings, error = self._query(q, now)
+            warned += [w for w in warnings if w not in warned]
+            if error is not None:
+                reading.findings.append(Finding(
+                    "query-error", "warning", None, f"Prometheus rejected the {fig} query: {clean_line(error)[:200]}",
+                    (("figure", fig), ("error", clean_line(error)), ("query", q.replace("\n", " ")))))
+                continue
+            per_track: dict[str, list[tuple[dict, float]]] = {}
+            for series in result or ():
+                metric = series.get("metric") or {}
+                t = g.track_of(metric.get(g.label))
+                if t is None:
+                    continue
+                try:
+                    v = float(series["value"][1])
+                except (KeyError, IndexError, TypeError, ValueError):
+                    continue
+                per_track.setdefault(t, []).append((metric, v))
+            for t, items in per_track.items():
+                if len(items) > 1:
+                    reading.findings.append(Finding(
+                        "multiple-series", "warning", t,
+                        f"the {fig} query gives {len(items)} series for the {t} track where one was expected: "
+                        f"an aggregation (sum by ({g.label})) is missing; which one counts would be a guess",
+                        tuple((f"series {i + 1}", clean_line(_labels(m))) for i, (m, _) in enumerate(items[:4]))
+                        + (("query", q.replace("\n", " ")),)))
+                    continue
+                values.setdefault(t, {})[fig] = items[0][1]
+        if warned:
+            reading.findings.append(Finding(
+                "prometheus-warnings", "warning", None,
+                f"Prometheus answered with {len(warned)} warning(s): the figures may be partial",
+                tuple((f"warning {i + 1}", clean_line(w)[:300]) for i, w in enumerate(warned[:4]))))
+
+        # which pods are scrape targets, and up?
+        up: dict[str, float] = {}
+        if qs.up:
+            result, _, error = self._query(qs.up, now)
+            for series in result or ():
+                name = (series.get("metric") or {}).get(self.settings.pod_label)
+                try:
+                    up[name] = float(series["value"][1])
+                except (KeyError, IndexError, TypeError, ValueError):
+                    pass
+
+        unit = self.convention.latency_unit
+        window = self.settings.window
+        failed_figs = {dict(f.evidence).get("figure") for f in reading.findings if f.code == "query-error"}
+        for t, ps in sorted(pods_by_track.items()):
+            v = values.get(t, {})
+            run = [p for p in ps if is_running(p)]
+            down = [pod_name(p) for p in run if up.get(pod_name(p)) == 0.0]
+            missing = [pod_name(p) for p in run if pod_name(p) not in up]
+            if down:
+                reading.findings.append(Finding(
+                    "metrics-target-down", "warning", t,
+                    f"Prometheus cannot scrape {len(down)} of {len(run)} {t} pod(s): up == 0",
+                    tuple((f"Pod/{n}", "up 0") for n in down[:5]) + (("query", qs.up or ""),),
+                    tuple(f"Pod/{n}" for n in down[:5])))
+            rate = v.get("request_rate_rps")
+            if "request_rate_rps" not in v:
+                if any(f.code == "multiple-series" and f.track == t for f in reading.findings) or \
+                        "request_rate_rps" in failed_figs or (down and len(down) == len(run)):
+                    continue
+                if not run:
+                    reading.pending[t] = f"no running {t} pod"
+                    continue
+                ev = [("query", qs.queries["request_rate_rps"].replace("\n", " ")),
+                      (f"{g.label} values wanted", ", ".join(k for k, tr in g.values.items() if tr == t) or "(none)")]
+                if missing and len(missing) == len(run):
+                    ev.append(("scrape targets", f"none of the {t} pods is a target (up{{...}} is empty): "
+                                                 "is there a scrape config / ServiceMonitor for them?"))
+                reading.findings.append(Finding(
+                    "no-series", "warning", t,
+                    f"no series for the {t} track: its label ({g.label}) or the metric names do not match",
+                    tuple(ev), tuple(f"Pod/{pod_name(p)}" for p in run[:5])))
+                continue
+            err = v.get("error_ratio")
+            if err is not None and math.isnan(err):
+                reading.findings.append(Finding(
+                    "nan-result", "warning", t, f"the {t} error ratio is NaN (0/0): usually no traffic",
+                    (("query", qs.queries["error_ratio"].replace("\n", " ")),)))
+            n = rate * window if rate is not None else None
+            e = (err * n) if (err is not None and n is not None and not math.isnan(err)) else (0.0 if n == 0 else None)
+            reading.measures[t] = Measure(
+                request_rate_rps=rate, error_ratio=err,
+                latency_p50_s=_scaled(v.get("latency_p50_s"), unit), latency_p95_s=_scaled(v.get("latency_p95_s"), unit),
+                latency_p99_s=_scaled(v.get("latency_p99_s"), unit), requests=n, errors=e, window_s=window)
+            if rate == 0:
+                reading.findings.append(no_traffic_finding(
+                    t, ps, ctx.pods, ctx.services, ctx.track_of,
+                    f"rate 0 over {_window(window)} in Prometheus"))
+
+        # history: one range query per sparkline figure, all tracks at once
+        span = self.settings.history
+        step = max(1.0, span / RANGE_POINTS)
+        for fig in RANGE_FIGURES:
+            if fig not in HISTORY_FIGURES:
+                continue
+            result = self._range(qs.queries[fig], now - span, now, step)
+            for series in result or ():
+                t = g.track_of((series.get("metric") or {}).get(g.label))
+                if t is None:
+                    continue
+                pts = []
+                for ts, val in series.get("values") or ():
+                    try:
+                        x = float(val)
+                    except (TypeError, ValueError):
+                        continue
+                    if fig.startswith("latency_"):
+                        x *= unit
+                    pts.append((float(ts), x))
+                reading.ranges[(t, fig)] = pts
+
+    async def aclose(self) -> None:
+        if self._prom is not None:
+            await asyncio.to_thread(self._prom.close)
+
+
+def _scaled(v, unit):
+    if v is None or math.isnan(v):
+        return None
+    return v * unit
+
+
+def _labels(m: dict) -> str:
+    return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(m.items())) + "}"
+
+
+def _short(e: BaseException) -> str:
+    s = str(e)
+    return s if len(s) <= 200 else s[:197] + "..."
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
