@@ -44,7 +44,7 @@ COLUMNS = [  # (key, header, format)
     ("api_req_min", "req/min", "{:.1f}"),
     ("api_scrapes_min", "scrapes/min", "{:.1f}"),
     ("api_lists", "LISTs", "{}"),
-    ("lost", "unseen", "{}"),
+    ("unseen", "unseen", "{}"),
     ("api_kb_s", "API KB/s", "{:.1f}"),
     ("api_mb_total", "API MB", "{:.1f}"),
 ]
@@ -61,7 +61,7 @@ class Cell:
     p99_ms: float | None = None
     max_ms: float | None = None
     latency_n: int = 0
-    lost: int = 0
+    unseen: int = 0  # changes to on-screen pods that never showed
     cpu_pct: float | None = None
     idle_cpu_pct: float | None = None
     rss_mb: float | None = None
@@ -133,7 +133,7 @@ def fill_latency(cell: Cell, feed: ChangeFeed | None, observations, start: float
         changes = list(feed.changes)
     lat = match(changes, observations, start, end)
     cell.latency_n = len(lat.samples)
-    cell.lost = lat.lost
+    cell.unseen = lat.lost
     if lat.samples:
         cell.p50_ms = lat.pct(50) * 1000
         cell.p99_ms = lat.pct(99) * 1000

@@ -61,8 +61,12 @@ KINDS = ("pods", "events", "replicasets", "rollouts", "deployments", "services",
 
 
 async def scenario_session(scenario: str, seconds: float, *, app: str | None = None, speed: float = 10.0,
-                           seed: int = 3) -> Session:
-    """Play `scenario` for `seconds` of scenario time from T0, then freeze it into a session."""
+                           seed: int = 3, metrics: bool = False, metrics_gap: float = 10.0) -> Session:
+    """Play `scenario` for `seconds` of scenario time from T0, then freeze it into a session.
+
+    metrics=True: `session.metrics` is the CompareState of two direct scrapes `metrics_gap` seconds apart of
+    the frozen scenario (its traffic model keeps counting; nothing else moves), and the session's clock is
+    the moment of the second one."""
     import datetime as dt
 
     import tui.demo.state as state_mod
@@ -96,6 +100,9 @@ async def scenario_session(scenario: str, seconds: float, *, app: str | None = N
     for kind, items in objs.items():
         session.store.apply(kind, "ADDED", [dict(o) for o in items])
     session.rebuild_resolver()
+    if metrics:
+        session.metrics = await frozen_compare_state(sim, session, metrics_gap)
+        clock.now = sim_clock()
     # findings show only after holding for a while (no flapping): let the debounce see them hold
     clock.now -= 40
     session.findings()
@@ -103,6 +110,74 @@ async def scenario_session(scenario: str, seconds: float, *, app: str | None = N
     session.findings()
     await sim.stop()
     return session
+
+
+class SimPodProxy:
+    """The API server's pod proxy (`/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH`) answered in-process
+    from the simulation, in the demo server's words: the same text, the same 503 when nothing listens."""
+
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+
+    async def get_text(self, path: str) -> str:
+        import re
+
+        from tui.kube.client import ApiError
+
+        m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods/([^/:]+)(?::([^/]+))?/proxy/(.*)", path)
+        if m is None:
+            raise ApiError(404, "NotFound", "404 page not found", path)
+        ns, pod, port, rest = m.groups()
+        port = port or "80"
+        text = None
+        if rest.strip("/") == "metrics":
+            text = self.sim.pod_metrics_text(ns, pod, int(port) if port.isdigit() else port)
+        if text is None:
+            obj = self.sim.state.get("pods", ns, pod) or {}
+            ip = (obj.get("status") or {}).get("podIP") or "10.0.0.1"
+            raise ApiError(503, "ServiceUnavailable",
+                           f"error trying to reach service: dial tcp {ip}:{port}: connect: connection refused", path)
+        return text
+
+
+def _usage(sim: Simulation, namespace: str, pods: list[dict]) -> dict:
+    """metrics.k8s.io as the demo server answers it (PodMetrics from the traffic model), parsed as the app does."""
+    from tui.metrics.pods import usage_from_pod_metrics
+
+    items = []
+    for p in pods:
+        name = p["metadata"]["name"]
+        u = sim.pod_usage(namespace, name)
+        if u:
+            items.append({"metadata": {"name": name, "namespace": namespace},
+                          "containers": [{"name": c, "usage": v} for c, v in u.items()]})
+    return usage_from_pod_metrics(items)
+
+
+async def frozen_compare_state(sim: Simulation, session: Session, gap: float = 10.0):
+    """Canary vs stable from the real traffic model, with no network and no wall clock: two direct scrapes of
+    every pod's /metrics `gap` seconds apart on the simulation's ManualClock (the scenario itself stays
+    frozen), through DirectScrape and Analysis as the app's MetricsMonitor runs them."""
+    from tui.metrics.analysis import Analysis
+    from tui.metrics.monitor import metrics_settings, read_context
+    from tui.metrics.pods import pod_infos
+    from tui.metrics.queries import CONVENTIONS, PLAIN
+    from tui.metrics.scrape import DirectScrape
+
+    clock = sim.clock
+    settings = metrics_settings(session.settings)
+    source = DirectScrape(SimPodProxy(sim), settings, CONVENTIONS.get(settings.convention, PLAIN), clock=clock)
+    analysis = Analysis(session.settings.thresholds, settings, clock)
+    state = None
+    for i in range(2):
+        if i:
+            clock.advance(gap)
+            sim.traffic.advance(clock())
+        ctx = read_context(session, settings, clock())
+        reading = await source.read(ctx)
+        state = analysis.update(reading, pod_infos(ctx.pods, ctx.track_of, _usage(sim, ctx.namespace, ctx.pods)),
+                                clock())
+    return state
 
 
 def run(coro):

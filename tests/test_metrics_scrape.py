@@ -25,7 +25,9 @@ def codes(state):
 
 async def test_healthy_canary_is_promoted_and_figures_match_the_traffic_model():
     async with monitored("healthy-canary", speed=2, settings=FAST) as (rc, session, mon):
-        st = await poll_until(mon, lambda s: s.verdict.decision == "promote", timeout=25, what="PROMOTE")
+        # PROMOTE of the canary itself: before the canary pod exists, stable alone is judged ("no-candidate")
+        st = await poll_until(mon, lambda s: s.verdict.decision == "promote" and s.track("canary") is not None
+                              and s.track("canary").request_rate_rps is not None, timeout=25, what="PROMOTE")
         assert codes(st) == ["success-criteria-met"]
         canary, stable = st.track("canary"), st.track("stable")
         # the model: 120 requests/s shared by the served pods; stable p99 85 ms, canary 80 ms, 5xx 0.06 %/0.04 %

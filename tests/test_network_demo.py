@@ -136,3 +136,47 @@ async def test_manifests_dir_produces_findings(tmp_path):
         assert ("readiness-probe-missing", None) in f
     finally:
         await c.stop()
+
+
+async def test_network_faults_over_http_with_the_informers_the_lead_wires():
+    """The Store filled by informers for tui.network.kinds.NETWORK_RESOURCES (CRDs served as custom resources)."""
+    import asyncio
+
+    from tui.demo.cluster import start_demo_cluster
+    from tui.kube.client import KubeClient
+    from tui.kube.config import load_target
+    from tui.kube.informer import Informer
+    from tui.kube.resources import DEPLOYMENTS, PODS
+    from tui.kube.store import Store
+    from tui.network.kinds import NETWORK_RESOURCES
+    from tui.network.monitor import NetworkMonitor
+    from tui.rollout.target import Target
+    from tui.rollout.tracks import TrackResolver
+
+    c = await start_demo_cluster(scenario="network-faults", speed=20, port=0)
+    client = KubeClient(load_target(c.kubeconfig_path))
+    store = Store()
+    tasks = [asyncio.create_task(Informer(client, store, ref, namespace="demo", backoff_initial=0.05).run())
+             for ref in (PODS, DEPLOYMENTS) + NETWORK_RESOURCES]
+    try:
+        crds = await client.get_json("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        assert {"httproutes.gateway.networking.k8s.io", "virtualservices.networking.istio.io"} <= {
+            i["metadata"]["name"] for i in crds["items"]}
+        mon = NetworkMonitor()
+        target = Target("Label", "checkout", "demo", "app=checkout")
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 10
+        while True:
+            view, fs = mon.evaluate(store, target, TrackResolver())
+            codes = {f.code for f in fs}
+            if {"route-backend-missing", "weights-disagree", "networkpolicy-excludes-track"} <= codes:
+                break
+            assert loop.time() < end, codes
+            await asyncio.sleep(0.05)
+        assert {l.layer for l in view.split} >= {"istio", "gateway", "nginx"}
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
+        await c.stop()

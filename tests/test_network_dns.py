@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import dns.flags
+import dns.rcode
+
 import pytest
 from network_fixtures import NS, httproute, ingress, pod, service, slice_for
 
@@ -44,6 +47,25 @@ def test_configured_and_in_cluster_names():
     assert ("checkout", "checkout.shop.svc.cluster.local") in in_cluster_names(sc)
 
 
+async def test_dns_server_answers_garbage_with_silence_and_refuses_other_classes():
+    import dns.message
+    import dns.rdataclass
+
+    class Sim:
+        def dns_lookup(self, name):
+            return ["10.0.0.1"] if name == "a.example" else None
+
+    srv = await start_dns_server(Sim(), None, ttl=5)
+    try:
+        assert srv.answer(b"not dns") is None
+        q = dns.message.make_query("a.example", "A", rdclass=dns.rdataclass.CH)
+        assert dns.message.from_wire(srv.answer(q.to_wire())).rcode() == dns.rcode.REFUSED
+        r = dns.message.from_wire(srv.answer(dns.message.make_query("a.example", "A").to_wire()))
+        assert r.answer[0].ttl == 5 and r.flags & dns.flags.AA
+    finally:
+        srv.close()
+
+
 async def test_lookup_errors_are_answers_not_exceptions():
     # a UDP port nobody answers on: a timeout (or refusal), reported in the answer
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -74,9 +96,10 @@ def _scope(cluster) -> NetworkScope:
 async def test_dns_lags_the_switch_then_catches_up_over_udp():
     """bluegreen-switch: the Service switches to green at 25 s, the external name follows only at 50 s."""
     c = await start_demo_cluster(scenario="bluegreen-switch", speed=40, port=0)
-    srv = await start_dns_server(c.sim, ttl=30)
+    srv = c.dns  # started with the cluster, for a scenario with an external name
     name = c.sim.dns_status()["name"]
     try:
+        assert srv is not None and c.sim.status()["dns"]["server"] == srv.address
         names = [n for n in configured_names(_scope(c)) if n.name == name]
         assert names and names[0].service == "checkout"  # from the external-dns annotation
 
@@ -111,5 +134,4 @@ async def test_dns_lags_the_switch_then_catches_up_over_udp():
         nx = await lookup("nope." + name, srv.address)
         assert nx.error.startswith("NXDOMAIN")
     finally:
-        srv.close()
         await c.stop()

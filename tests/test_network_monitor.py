@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from network_fixtures import NS, canary_pods, service, slice_for, stable_pods
+from network_fixtures import NS, canary_pods, pod, service, slice_for, stable_pods
 
 from tui.demo.dnsserver import DemoDnsServer
 from tui.kube.store import Store
@@ -71,3 +71,21 @@ async def test_monitor_view_findings_and_background_dns():
             await asyncio.gather(task, return_exceptions=True)
     mon.reset()
     assert mon.answers == []
+
+
+def test_app_of_target_and_workload():
+    from tui.network.monitor import app_of
+
+    assert app_of(Target("Deployment", "checkout-stable", NS, "app=checkout,deployment=stable")) == ("app", "checkout")
+    wl = {"spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "shop"}}}}}
+    assert app_of(Target("Rollout", "shop", NS, "tier=web"), wl) == ("app.kubernetes.io/name", "shop")
+    assert app_of(Target("Label", "x", NS, "tier=web")) is None
+
+
+def test_monitor_scope_keeps_to_the_app_across_tracks():
+    pods = stable_pods(2) + canary_pods(1)
+    other = [pod("payments-0", {"app": "payments"}, "10.244.9.1")]
+    store = store_with(other + pods, [service("checkout", {"app": "checkout", "tier": "web"})])
+    sc = NetworkMonitor().scope(store, Target("Deployment", "checkout-stable", NS, "app=checkout,deployment=stable"),
+                                TrackResolver())
+    assert sc.app == "checkout" and len(sc.pods) == 3 and set(sc.pods_by_track) == {"stable", "canary"}

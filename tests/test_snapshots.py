@@ -17,15 +17,28 @@ from tui.app import LookoutApp
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 CASES = {
-    # name: (scenario, seconds of scenario time, app)
+    # name: (scenario, seconds of scenario time, app[, seconds between the two scrapes behind the metrics])
     "main": ("healthy-canary", 30, None),
     "crashloop": ("crashloop", 40, None),
+    # canary vs stable from the demo's traffic model (two direct scrapes on a hand-moved clock)
+    "rollback": ("bad-canary", 40, None, 10),  # canary p99 1.75 s, 5xx 14 %: ROLLBACK
+    "promote": ("healthy-canary", 30, None, 10),  # canary at 10-25 %, 239 requests, all within criteria
+    "no-data": ("metrics-missing", 40, None, 10),  # canary /metrics refuses: metrics-target-down
+}
+# the compare pane zoomed (z) at 120x40, one per verdict
+ZOOMED = {
+    "rollback": CASES["rollback"],
+    "promote": CASES["promote"],
+    "hold": ("healthy-canary", 30, None, 2),  # 47 canary requests in 2 s: not-enough-traffic
+    "no-data": CASES["no-data"],
+    "no-traffic": ("canary-no-traffic", 40, "checkout", 10),  # the Service misses the canary: no-traffic
 }
 
 
-def _app(case: str) -> LookoutApp:
-    scenario, seconds, app_name = CASES[case]
-    session = asyncio.new_event_loop().run_until_complete(scenario_session(scenario, seconds, app=app_name))
+def _app(case: str, cases: dict = CASES) -> LookoutApp:
+    scenario, seconds, app_name, *gap = cases[case]
+    session = asyncio.new_event_loop().run_until_complete(
+        scenario_session(scenario, seconds, app=app_name, metrics=bool(gap), metrics_gap=gap[0] if gap else 10))
     return LookoutApp(session, clock=session.clock, check_tty=False)
 
 
@@ -36,6 +49,19 @@ def test_main_screen(snap_compare, case, size):
         await pilot.pause(0.3)
 
     assert snap_compare(_app(case), terminal_size=SIZES[size], run_before=settle)
+
+
+@pytest.mark.parametrize("case", sorted(ZOOMED))
+def test_compare_zoomed(snap_compare, case):
+    """The canary-vs-stable pane on its own (focus it, press z): every reason whole, figures, trends, findings."""
+
+    async def zoom(pilot):
+        pilot.app.query_one("#compare-body").focus()
+        await pilot.press("z")
+        await pilot.pause(0.3)
+        assert pilot.app.zoomed is pilot.app.query_one("#compare")
+
+    assert snap_compare(_app(case, ZOOMED), terminal_size=SIZES["120x40"], run_before=zoom)
 
 
 def test_screenshots_are_current():

@@ -190,7 +190,7 @@ async def test_events_newest_first_warnings_marked_and_bounded():
         names = [k[1] for k in table.display_keys]
         assert names[:7] == ["e0", "e1", "e2", "e3", "e4", "e5", "bad"]
         line = row_line(table, ("shop", "bad"))
-        assert "⚠ Warning" in line and "BackOff" in line and "Back-off restarting" in line
+        assert "⚠ Warning" in line and "BackOff" in line and "Back-off" in line
         assert "10 events · 1 warning" in title(app.events_pane)
         s.store.apply("events", "ADDED", [event("newest", last=NOW + 1)])
         await pilot.pause(0.1)
@@ -211,12 +211,12 @@ async def test_zoom_and_back():
         await pilot.press("escape")
         await pilot.pause()
         assert app.zoomed is None and app.pods_pane.region.height > 0
-        # a coming-soon pane zooms too, and then shows its full note
-        app.query_one("#network Note").focus()
+        # the canary-vs-stable pane zooms too, and then shows its whole table instead of one line
+        app.query_one("#compare-body").focus()
         await pilot.press("enter")
         await pilot.pause()
-        assert app.zoomed is app.query_one("#network")
-        assert "nothing is checked here yet" in screen_text(app)
+        assert app.zoomed is app.query_one("#compare")
+        assert "verdict" in screen_text(app)
         await pilot.press("z")
         await pilot.pause()
         assert app.zoomed is None
@@ -387,7 +387,7 @@ async def test_layout_fits(size):
         assert pods.height >= 7 and events.height >= 5
         text = screen_text(app)
         assert "checkout-stable-00" in text and "ev-0" not in text  # event names are not shown, objects are
-        assert "coming" in text
+        assert "canary vs stable" in text and "DNS / endpoints" in text or "DNS/endpoints" in text
 
 
 async def test_ten_thousand_rows_first_paint():

@@ -28,6 +28,7 @@ from widgets.command import Command, CommandBar
 from widgets.describe import TextScreen, describe_lines, yaml_lines
 from widgets.help import HelpScreen
 from widgets.logs import LogScreen
+from widgets.network import NetworkPane
 from widgets.panes import ComingPane, EventsPane, MetricsPane, Pane, PodsPane, TablePane
 from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
@@ -140,11 +141,7 @@ class LookoutApp(App[int]):
             yield self._pods_pane
             yield MetricsPane(id="compare", classes="pane metrics")
             yield self._events_pane
-            yield ComingPane("DNS / endpoints",
-                             "Services, EndpointSlices, traffic split and DNS checks are coming with the "
-                             "network issue; nothing is checked here yet.",
-                             "DNS/endpoints · coming (network)",
-                             id="network", classes="pane coming")
+            yield NetworkPane(clock=self.clock, id="network", classes="pane network")
         yield CommandBar()
         yield Footer()
 
@@ -176,6 +173,8 @@ class LookoutApp(App[int]):
         self._unsubscribe.append(store.subscribe_health(self._on_health))
         self.query_one("#pod-table").focus()
         self._refresh_status()
+        if getattr(self.session, "metrics", None) is not None:  # a CompareState the session already holds
+            self._on_metrics(self.session.metrics)
         if self.check_tty if self.check_tty is not None else not self.is_headless:
             self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
         self._start_session()
@@ -266,6 +265,8 @@ class LookoutApp(App[int]):
         for pane in main.query(ComingPane):
             pane.set_compact((narrow or short) and self.zoomed is not pane)
         for pane in main.query(MetricsPane):
+            pane.set_compact((narrow or short) and self.zoomed is not pane)
+        for pane in main.query(NetworkPane):
             pane.set_compact((narrow or short) and self.zoomed is not pane)
         main.query_one(HealthMatrix).compact = narrow
 
@@ -395,6 +396,9 @@ class LookoutApp(App[int]):
                 findings = s.findings()
             except Exception:
                 findings = []
+            view = getattr(s, "network_view", None)
+            if view is not None:
+                self.query_one(NetworkPane).show(view)
             strip = self.query_one(FindingsStrip)
             strip.set_findings(findings, max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
             banner = self.query_one("#connection-banner", Banner)

@@ -67,6 +67,8 @@ def _add_app_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--prometheus", metavar="URL",
                    help="Prometheus for canary vs stable (default: [prometheus] url in the config, "
                         "else a direct scrape of each pod's /metrics through the API server)")
+    o.add_argument("--dns-server", metavar="HOST[:PORT]",
+                   help="ask this DNS server about the rollout's external names (default: the system's resolvers)")
 
 
 def _add_demo_cluster_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
@@ -109,6 +111,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                        help="also start a real Prometheus (the `prometheus` binary) on 127.0.0.1 scraping the "
                             "demo pods, and read canary vs stable from it")
         o.add_argument("--prometheus", metavar="URL", help=argparse.SUPPRESS)
+        o.add_argument("--dns-server", metavar="HOST[:PORT]",
+                       help="ask this DNS server about external names (default: the demo cluster's own)")
     elif command == "status":
         from tui.status import add_status_arguments
 
@@ -138,6 +142,13 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
         ok = {f"1.{n}" for n in range(27, 34)}
         if ns.server_version.lstrip("v") not in ok:
             raise UsageError(f"--server-version must be one of 1.27 to 1.33, not {ns.server_version!r}")
+    if getattr(ns, "dns_server", None):
+        from tui.network.dns import DnsServerError, parse_server
+
+        try:
+            parse_server(ns.dns_server)
+        except DnsServerError as e:
+            raise UsageError(f"--dns-server: {e}") from None
     if command in ("demo", "demo-cluster"):
         if ns.speed <= 0:
             raise UsageError("--speed must be greater than 0")

@@ -80,6 +80,7 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
             demo=demo is not None,
             known_target=demo_target,
             prometheus_url=prometheus_url,
+            dns_server=getattr(ns, "dns_server", None),
         )
         from tui.app import LookoutApp
 
@@ -115,6 +116,11 @@ def scenario_target(sc):
     from tui.rollout.target import Target, selector_string
 
     wl = sc.workload or {}
+    same_app = [m for m in sc.manifests if m.get("kind") == "Deployment"
+                and ((m.get("metadata") or {}).get("labels") or {}).get("app") == sc.app]
+    if wl.get("kind") == "Deployment" and len(same_app) > 1:
+        # one Deployment per track (stable/canary, blue/green): the rollout is the app, not one of them
+        return Target("Label", sc.app, sc.namespace, f"app={sc.app}")
     for m in sc.manifests:
         meta = m.get("metadata") or {}
         if m.get("kind") == wl.get("kind") and meta.get("name") == wl.get("name"):
@@ -125,7 +131,7 @@ def scenario_target(sc):
 
 
 def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces, app_name, selector,
-                    read_only, demo, known_target=None, prometheus_url=None):
+                    read_only, demo, known_target=None, prometheus_url=None, dns_server=None):
     """Everything that can fail before the screen opens fails here, with one line and an exit code."""
     from tui.kube.config import KubeConfigError, load_target
 
@@ -137,11 +143,13 @@ def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces,
 
     if known_target is not None:  # the demo: its scenario says what to watch; the app connects at once
         return Session(target, RolloutChoice(known_target, known_target.namespace), settings,
-                       read_only=read_only, demo=demo, kubeconfig_path=kubeconfig, prometheus_url=prometheus_url)
+                       read_only=read_only, demo=demo, kubeconfig_path=kubeconfig, prometheus_url=prometheus_url,
+                       dns_server=dns_server)
     try:
         choice = asyncio.run(resolve_rollout(target, app_name=app_name, selector=selector,
                                              all_namespaces=all_namespaces))
     except LaunchError:
         raise
     return Session(target, choice, settings, read_only=read_only, demo=demo,
-                   kubeconfig_path=kubeconfig or os.environ.get("KUBECONFIG"), prometheus_url=prometheus_url)
+                   kubeconfig_path=kubeconfig or os.environ.get("KUBECONFIG"), prometheus_url=prometheus_url,
+                   dns_server=dns_server)

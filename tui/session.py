@@ -117,7 +117,8 @@ class Session:
 
     def __init__(self, kube_target, choice: RolloutChoice, settings, *, read_only: bool = False,
                  demo: bool = False, kubeconfig_path: str | None = None, clock: Callable[[], float] = time.time,
-                 prometheus_url: str | None = None):
+                 prometheus_url: str | None = None, dns_server: str | None = None,
+                 dns_names: tuple[str, ...] = ()):
         from tui.rollout.findings import FindingHistory, FindingTracker
         from tui.rollout.tracks import TrackResolver
 
@@ -130,6 +131,10 @@ class Session:
         self.clock = clock
         self.prometheus_url = prometheus_url
         self.metrics = None  # the newest CompareState (canary vs stable), set by the app's metrics worker
+        from tui.network.monitor import NetworkMonitor
+
+        self.network = NetworkMonitor(dns_server=dns_server, extra_names=dns_names, clock=clock)
+        self.network_view = None  # the newest NetworkView (Services, EndpointSlices, split, DNS)
         self.store = Store()
         self.conventions = _conventions(settings)
         self.resolver = TrackResolver(self.conventions, None)
@@ -197,6 +202,13 @@ class Session:
         raw = evaluate(self.store, self.resolver, t, now, self._history)
         if self.metrics is not None:  # "no data" diagnoses and resource checks are findings too
             raw = [*raw, *self.metrics.findings]
+        try:
+            self.network_view, net = self.network.evaluate(self.store, t, self.resolver, self.workload(), now)
+            raw = [*raw, *net]
+        except Exception:  # a bug in one check must not take the other findings down
+            import logging
+
+            logging.getLogger(__name__).exception("network evaluation failed")
         return self._tracker.update(raw, now)
 
     def metrics_monitor(self):
@@ -236,7 +248,9 @@ class Session:
     def health(self, rows=None):
         from tui.rollout.health import health_matrix
 
-        return health_matrix(self.pod_rows() if rows is None else rows, metrics=self.metrics)
+        view = self.network_view
+        return health_matrix(self.pod_rows() if rows is None else rows, metrics=self.metrics,
+                             endpoints=view, dns=view)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -244,6 +258,20 @@ class Session:
 
         self._client = KubeClient(self.kube_target)
         self._start_informers()
+        if self.demo and self.network.dns_server is None:
+            await self._demo_dns_server()
+        self._tasks.append(asyncio.create_task(self.network.run_dns(), name="dns"))
+
+    async def _demo_dns_server(self) -> None:
+        """The demo cluster answers for its scenario's external names: ask its control API where."""
+        try:
+            status = await self._client.get_json("/lookout/v1/status")
+        except Exception:
+            return
+        server = ((status.get("simulation") or status.get("scenario") or status).get("dns") or {}).get("server") \
+            if isinstance(status, dict) else None
+        if server:
+            self.network.dns_server = server
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -271,11 +299,17 @@ class Session:
         ]
         if t.kind == "Rollout":
             specs.append(("rollouts", ns, None, f"metadata.name={t.name}"))
-        elif t.kind == "Deployment":
-            specs.append(("deployments", ns, None, f"metadata.name={t.name}"))
+        # every Deployment of the namespace: a track with no pods yet is checked from its template
+        specs.append(("deployments", ns, None, None))
+        # what routes traffic: absent CRDs answer 404 and show as "not installed", never as errors
+        from tui.network.kinds import HTTPROUTES, VIRTUALSERVICES
+
+        refs = dict(RESOURCES, httproutes=HTTPROUTES, virtualservices=VIRTUALSERVICES)
+        for kind in ("ingresses", "networkpolicies", "httproutes", "virtualservices"):
+            specs.append((kind, ns, None, None))
         for kind, namespace, labels, fields in specs:
             # 250-object pages: parsing one blocks the loop, so keep each bite short for the UI.
-            inf = Informer(self._client, self.store, RESOURCES[kind], namespace=namespace,
+            inf = Informer(self._client, self.store, refs[kind], namespace=namespace,
                            label_selector=labels, field_selector=fields, page_size=250)
             self._tasks.append(asyncio.create_task(inf.run(), name=f"informer-{kind}"))
 
@@ -301,6 +335,8 @@ class Session:
         self.resolver = type(self.resolver)(self.conventions, None)
         self._tracker.reset()
         self.metrics = None
+        self.network.reset()
+        self.network_view = None
         from tui.rollout.findings import FindingHistory
 
         self._history = FindingHistory()

@@ -11,6 +11,7 @@ import math
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -18,17 +19,25 @@ from textual.widget import Widget
 
 from tui.metrics.analysis import (EMPTY_STATE, FIGURE_TITLES, FIGURES, CompareState, fmt_delta, fmt_duration,
                                   fmt_figure)
-from tui.textsafe import clean_line
+from tui.textsafe import clean, clean_line
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 16
+SPARK_GAP = 2
+NOISE_FLOOR = 0.05  # sparklines: a spread under 5 % of the level is drawn flat
+NAME_W = 14  # "▶ memory / pod"
+COL_W = 10  # one track's figure ("1023.9 Mi")
+DELTA_W = 8
 VERDICT_MARK = {"promote": "✔ PROMOTE", "hold": "‖ HOLD", "rollback": "✖ ROLLBACK", "no-data": "? NO DATA"}
 VERDICT_STYLE = {"promote": "bold green", "hold": "bold yellow", "rollback": "bold red", "no-data": "bold magenta"}
 SEVERITY_MARK = {"critical": "✖ critical", "warning": "▲ warning", "info": "· info"}
 
 
 def sparkline(values, width: int = SPARK_WIDTH) -> str:
-    """Unicode blocks for the last `width` points (each point one block; resampled when there are more)."""
+    """Unicode blocks for the last `width` points (each point one block; resampled when there are more).
+
+    A spread under NOISE_FLOOR of the level is drawn flat: a rate of 23.9/s then 24.0/s is scrape jitter, not a
+    swing from the bottom to the top."""
     vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if not vals:
         return ""
@@ -37,14 +46,18 @@ def sparkline(values, width: int = SPARK_WIDTH) -> str:
         vals = [sum(vals[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])
                 / max(1, len(vals[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])) for i in range(width)]
     lo, hi = min(vals), max(vals)
-    if hi - lo <= 1e-12:
+    span = hi - lo
+    if span <= 1e-12 or span < NOISE_FLOOR * max(abs(hi), abs(lo)):
         return BLOCKS[0 if hi == 0 else 3] * len(vals)
-    return "".join(BLOCKS[min(7, int((v - lo) / (hi - lo) * 7.999))] for v in vals)
+    return "".join(BLOCKS[min(7, int((v - lo) / span * 7.999))] for v in vals)
 
 
 def terminal_title(state: CompareState, rollout: str) -> str:
     """What the terminal (tmux window) title says: the verdict first, so a background window is marked."""
-    return f"{state.verdict.label} · {clean_line(rollout)} · lookout"
+    label = state.verdict.label
+    if any(r.code == "no-candidate" for r in state.verdict.reasons):
+        label = "STABLE ONLY"  # nothing to promote (before a canary, or after an abort or a promotion)
+    return f"{label} · {clean_line(rollout)} · lookout"
 
 
 class ComparePane(Widget, can_focus=True):
@@ -115,8 +128,19 @@ class ComparePane(Widget, can_focus=True):
     # ---- drawing -------------------------------------------------------------------------------
     def render(self) -> RenderableType:
         st = self._state
-        # the verdict first: in a small pane it is what must stay visible; the figures behind it follow
-        parts: list[Text] = [self._verdict(st), self._header(st)]
+        # the verdict first: in a small pane it is what must stay visible; the figures behind it follow.
+        parts = self._parts(st, tight=False)
+        height = self.size.height
+        if height and self._fixed_height() and self._lines(parts) > height:
+            # the box is smaller than the whole: one line per reason (z shows them whole), no blank lines,
+            # and the source line only when it says more than the title (stale, an error)
+            parts = self._parts(st, tight=True)
+        return Group(*parts)
+
+    def _parts(self, st: CompareState, tight: bool) -> list[RenderableType]:
+        parts: list[RenderableType] = [self._verdict(st, tight)]
+        if not tight or st.stale or st.updated_at is None:
+            parts.append(self._header(st))
         tracks = list(st.tracks)
         if tracks:
             parts.append(self._table(st, tracks))
@@ -124,7 +148,15 @@ class ComparePane(Widget, can_focus=True):
             parts.append(self._promql(st))
         if st.findings:
             parts.append(self._findings(st))
-        return Group(*parts)
+        return parts
+
+    def _fixed_height(self) -> bool:
+        h = self.styles.height
+        return h is not None and not h.is_auto
+
+    def _lines(self, parts: list[RenderableType]) -> int:
+        console = self.app.console
+        return len(console.render_lines(Group(*parts), console.options.update_width(self.size.width), pad=False))
 
     def _header(self, st: CompareState) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -138,49 +170,72 @@ class ComparePane(Widget, can_focus=True):
             t.append(clean_line(st.error or "the source did not answer"))
         return t
 
+    def _spark_tracks(self, tracks, room: int) -> list:
+        """The tracks whose sparklines fit in `room` columns: both, else the candidate's, else none."""
+        shown = tracks[:2]
+        fit = max(0, room // (SPARK_GAP + SPARK_WIDTH))
+        if fit >= len(shown):
+            return shown
+        if fit == 0:
+            return []
+        return [next((t for t in shown if t.role == "candidate"), shown[0])]
+
     def _table(self, st: CompareState, tracks) -> Text:
-        name_w = 13
-        col_w = 10
         out = Text(no_wrap=True, overflow="ellipsis")
-        head = "".ljust(name_w) + "".join(clean_line(tr.name)[: col_w - 1].rjust(col_w) for tr in tracks)
         has_delta = bool(st.deltas)
-        head += ("Δ".rjust(8) if has_delta else "") + "  " + "  ".join(
-            clean_line(tr.name)[:SPARK_WIDTH].ljust(SPARK_WIDTH) for tr in tracks[:2])
+        width = self.size.width or 10 ** 6  # not laid out (rendered to a console): room for everything
+        figures_w = NAME_W + COL_W * len(tracks) + (DELTA_W if has_delta else 0)
+        sparks = self._spark_tracks(tracks, width - figures_w)  # sparklines give way first
+        head = "".ljust(NAME_W) + "".join(clean_line(tr.name)[: COL_W - 1].rjust(COL_W) for tr in tracks)
+        head += "Δ".rjust(DELTA_W) if has_delta else ""
+        for tr in sparks:
+            head += " " * SPARK_GAP + f"{clean_line(tr.name)[:SPARK_WIDTH - 6]} trend".ljust(SPARK_WIDTH)
         out.append(head.rstrip() + "\n", style="bold")
         for i, fig in enumerate(FIGURES):
             sel = i == self.selected
             style = "reverse" if sel and self.has_focus else ("bold" if sel else "")
             line = Text(no_wrap=True)
-            line.append(("▶ " if sel else "  ") + FIGURE_TITLES[fig].ljust(name_w - 2), style=style)
+            line.append(("▶ " if sel else "  ") + FIGURE_TITLES[fig][: NAME_W - 2].ljust(NAME_W - 2), style=style)
             for tr in tracks:
-                line.append(fmt_figure(fig, tr.get(fig)).rjust(col_w))
+                line.append(fmt_figure(fig, tr.get(fig)).rjust(COL_W))
             if has_delta:
-                line.append(fmt_delta(st.deltas.get(fig)).rjust(8))
-            for tr in tracks[:2]:
-                line.append("  ")
+                line.append(fmt_delta(st.deltas.get(fig)).rjust(DELTA_W))
+            for tr in sparks:
+                line.append(" " * SPARK_GAP)
                 line.append(sparkline(st.history.get((tr.name, fig), ())).ljust(SPARK_WIDTH), style="cyan")
+            line.rstrip()
             out.append_text(line)
             out.append("\n")
-        pods = " · ".join(f"{clean_line(tr.name)}: {len(tr.pods)} pod(s)" for tr in tracks)
+        pods = " · ".join(f"{clean_line(tr.name)} {len(tr.pods)} pod{'' if len(tr.pods) == 1 else 's'}"
+                          for tr in tracks)
         out.append(pods, style="dim")
         return out
 
-    def _verdict(self, st: CompareState) -> Text:
+    def _verdict(self, st: CompareState, tight: bool = False) -> RenderableType:
         v = st.verdict
-        t = Text(no_wrap=False)
+        t = Text(no_wrap=True, overflow="ellipsis")
         t.append("verdict ", style="bold")
         t.append(VERDICT_MARK.get(v.decision, v.decision), style=VERDICT_STYLE.get(v.decision, "bold"))
         if st.stale:
             t.append(" (figures are stale)", style="dim")
+        # reasons in a grid: wrapped lines keep their indent under the bullet (a hanging indent)
+        grid = Table.grid(expand=True)
+        grid.add_column(width=4, no_wrap=True)
+        grid.add_column(ratio=1, no_wrap=tight, overflow="ellipsis" if tight else "fold")
         for r in v.reasons[:6]:
-            t.append("\n  • ")
-            t.append(clean_line(r.code), style="bold")
-            t.append(": ")
-            t.append(clean_line(r.text))
+            body = Text()
+            if tight:  # the sentence with its numbers says more in one line than the code does; z shows both
+                body.append(clean_line(r.text))
+            else:
+                body.append(clean_line(r.code), style="bold")
+                body.append(": " + clean_line(r.text))
+            grid.add_row(Text("  • "), body)
         if len(v.reasons) > 6:
-            t.append(f"\n  … {len(v.reasons) - 6} more", style="dim")
-        t.append("\n")
-        return t
+            grid.add_row(Text(""), Text(f"… {len(v.reasons) - 6} more", style="dim"))
+        parts: list[RenderableType] = [t, grid]
+        if not tight:
+            parts.append(Text(""))
+        return Group(*parts)
 
     def _promql(self, st: CompareState) -> Text:
         fig = self.selected_figure
@@ -188,22 +243,31 @@ class ComparePane(Widget, can_focus=True):
         t.append(f"\nPromQL for {FIGURE_TITLES[fig]}: ", style="bold")
         q = st.promql.get(fig)
         if q:
-            t.append("\n" + clean_line(q).replace("  / ", "\n  / ") if "\n" not in q else "\n" + q)
+            t.append("\n" + clean_line(q).replace("  / ", "\n  / ") if "\n" not in q else "\n" + clean(q))
         else:
             t.append("not a Prometheus figure (from the Kubernetes API: pods and metrics.k8s.io)", style="dim")
         return t
 
-    def _findings(self, st: CompareState) -> Text:
-        t = Text()
-        t.append("\nfindings", style="bold")
+    def _findings(self, st: CompareState) -> RenderableType:
+        parts: list[RenderableType] = [Text(""), Text("findings", style="bold")]
         for f in st.findings[:6]:
-            t.append("\n  ")
-            t.append(SEVERITY_MARK.get(f.severity, f.severity),
-                     style={"critical": "red", "warning": "yellow"}.get(f.severity, "dim"))
-            t.append(" " + clean_line(f.code))
+            head = Text()
+            head.append(SEVERITY_MARK.get(f.severity, f.severity),
+                        style={"critical": "red", "warning": "yellow"}.get(f.severity, "dim"))
+            head.append(" " + clean_line(f.code))
             if f.track:
-                t.append(f" [{clean_line(f.track)}]")
-            t.append(": " + clean_line(f.summary))
+                head.append(f" [{clean_line(f.track)}]")
+            head.append(": " + clean_line(f.summary))
+            parts.append(_indented(head, 2))
             for k, v in f.evidence[:3]:
-                t.append(f"\n      {clean_line(str(k))}: {clean_line(str(v))}", style="dim")
-        return t
+                parts.append(_indented(Text(f"{clean_line(str(k))}: {clean_line(str(v))}", style="dim"), 6))
+        return Group(*parts)
+
+
+def _indented(text: Text, indent: int) -> Table:
+    """`text` wrapped under itself, `indent` columns in (a long API error or selector keeps its margin)."""
+    grid = Table.grid(expand=True)
+    grid.add_column(width=indent, no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    grid.add_row(Text(""), text)
+    return grid

@@ -171,6 +171,20 @@ class NetworkPane(Pane):
 
     def on_mount(self) -> None:
         self.update_title()
+        if self.view is None:
+            self.summary.update(Text("DNS / endpoints · waiting for Services and EndpointSlices", no_wrap=True,
+                                     overflow="ellipsis"))
+
+    compact = False
+
+    def set_compact(self, compact: bool) -> None:
+        """Small terminals: the one-line summary only, until the pane is zoomed."""
+        if compact != self.compact:
+            self.compact = compact
+            self.table.display = not compact
+            self.summary.styles.max_height = 1 if compact else "60%"
+            self._summary_plain = None
+            self._draw_summary()
 
     def show(self, view: NetworkView) -> None:
         """Apply now when on screen; otherwise keep only the latest view for when the pane is shown."""

@@ -130,6 +130,7 @@ class RunningCluster:
     _stopped: bool = False
     _save_lock: threading.Lock = field(default_factory=threading.Lock)
     _saved_rv: int = -1
+    dns: Any = None  # tui.demo.dnsserver.DemoDnsServer when the scenario has an external DNS name
 
     def save(self) -> None:
         if self.state_dir:
@@ -150,6 +151,8 @@ class RunningCluster:
             return
         self._stopped = True
         self.server.begin_shutdown()  # from now on no new watch or log follow holds the runner up
+        if self.dns is not None:
+            self.dns.close()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -301,6 +304,14 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
                 pass
         raise
     url = f"https://127.0.0.1:{actual}"
+    dns_server = None
+    if sim is not None and getattr(getattr(sim, "scenario", None), "dns", None):
+        from tui.demo.dnsserver import start_dns_server  # noqa: PLC0415
+        try:
+            dns_server = await start_dns_server(sim, state)
+            sim.dns_server = dns_server.address
+        except OSError as e:  # the API server still serves; only the external name goes unanswered
+            log.warning("demo DNS server did not start: %s", e)
 
     temp = False
     if not kubeconfig_path:
@@ -319,7 +330,7 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
 
     rc = RunningCluster(url=url, port=actual, kubeconfig_path=os.path.abspath(kubeconfig_path), token=creds.token,
                         ca_pem=creds.ca_pem, state=state, sim=sim, server=server, state_dir=state_dir,
-                        _runner=runner, _temp_kubeconfig=temp)
+                        _runner=runner, _temp_kubeconfig=temp, dns=dns_server)
     if state_dir:
         rc._tasks.append(asyncio.create_task(_save_periodically(rc)))
         rc.save()

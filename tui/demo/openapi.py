@@ -146,6 +146,10 @@ RESOURCES: tuple[Resource, ...] = (
              "io.argoproj.v1alpha1.ClusterAnalysisTemplate", custom=True),
     Resource(ARGO, "v1alpha1", "Experiment", "experiments", True, "io.argoproj.v1alpha1.Experiment",
              ("status",), custom=True),
+    Resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", True,
+             "io.k8s.networking.gateway.v1.HTTPRoute", ("status",), custom=True),
+    Resource("networking.istio.io", "v1beta1", "VirtualService", "virtualservices", True,
+             "io.istio.networking.v1beta1.VirtualService", custom=True),
 )
 
 # Model classes of the kubernetes package, walked per API group.  A class reached first from a
@@ -480,7 +484,7 @@ def _handwritten(defs: dict[str, dict]) -> None:
                           "description": f"{res.kind} spec (kept as is by the demo cluster)."}}
         if "status" in res.subresources or res.kind in ("Rollout", "AnalysisRun", "Experiment"):
             props["status"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-        defs[base] = {"description": f"{res.kind} is an Argo Rollouts custom resource ({res.group}).",
+        defs[base] = {"description": f"{res.kind} is a custom resource ({res.group}).",
                       "type": "object", "properties": props,
                       "x-kubernetes-group-version-kind": [_gvk(res.group, res.version, res.kind)]}
         if res.kind in ("Rollout", "AnalysisRun", "Experiment"):

@@ -729,7 +729,8 @@ class Simulation:
         if not d:
             return None
         return {"name": d["name"], "service": d["service"], "follows_at": d["follows_at"],
-                "following": self.t >= d["follows_at"]}
+                "following": self.t >= d["follows_at"],
+                "server": getattr(self, "dns_server", None)}  # host:port of tui.demo.dnsserver, once started
 
     def dns_lookup(self, name: str) -> list[str] | None:
         """A records for the scenario's external name: the pods its Service selected at the start until

@@ -91,6 +91,11 @@ KINDS: dict[str, Kind] = {
                        subresources=("status",), has_generation=True),
     "analysistemplates": _k("argoproj.io", "v1alpha1", "AnalysisTemplate", "analysistemplates", True, ("at",),
                             has_generation=True),
+    # Gateway API and Istio routes, as custom resources (tui/network reads their backends and weights)
+    "httproutes": _k("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", True, (),
+                     subresources=("status",), has_generation=True),
+    "virtualservices": _k("networking.istio.io", "v1beta1", "VirtualService", "virtualservices", True, ("vs",),
+                          has_generation=True),
     # views, not stored: events.k8s.io/v1 converts core events; metrics come from the simulation
     "events.events.k8s.io": _k("events.k8s.io", "v1", "Event", "events", True, ("ev",), stored=False),
     "podmetrics": _k("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True, verbs=_READ_VERBS, stored=False),
@@ -655,7 +660,7 @@ class ClusterState:
         self.counters = collections.Counter()
         self.callback_errors: list[str] = []
         if seed_crds:
-            for crd in argo_crds():
+            for crd in argo_crds() + network_crds():
                 self.create(crd)
 
     # ------------------------------------------------------------------ reads
@@ -1168,16 +1173,22 @@ def event_to_v1(ev: dict) -> dict:
     return out
 
 
-def argo_crds() -> list[dict]:
-    """CustomResourceDefinitions for the Argo Rollouts kinds we serve."""
+def network_crds() -> list[dict]:
+    """CustomResourceDefinitions for the Gateway API HTTPRoute and the Istio VirtualService."""
+    return argo_crds(("httproutes", "virtualservices"))
+
+
+def argo_crds(resources=("rollouts", "analysisruns", "analysistemplates")) -> list[dict]:
+    """CustomResourceDefinitions for the Argo Rollouts kinds we serve (or the other custom `resources`)."""
+    parts = {"argoproj.io": "argo-rollouts", "gateway.networking.k8s.io": "gateway-api", "networking.istio.io": "istio"}
     out = []
-    for res in ("rollouts", "analysisruns", "analysistemplates"):
+    for res in resources:
         k = KINDS[res]
         out.append({
             "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": f"{k.plural}.{k.group}",
-                         "labels": {"app.kubernetes.io/name": "argo-rollouts",
-                                    "app.kubernetes.io/part-of": "argo-rollouts"}},
+                         "labels": {"app.kubernetes.io/name": parts.get(k.group, k.group),
+                                    "app.kubernetes.io/part-of": parts.get(k.group, k.group)}},
             "spec": {
                 "group": k.group, "scope": "Namespaced",
                 "names": {"kind": k.kind, "listKind": k.list_kind, "plural": k.plural, "singular": k.singular,

@@ -327,7 +327,8 @@ def fmt_delta(d: float | None) -> str:
         return "-"
     if math.isinf(d):
         return "new" if d > 0 else "-100 %"
-    return f"{d * 100:+.0f} %"
+    r = round(d * 100)
+    return "0 %" if r == 0 else f"{r:+d} %"  # not "-0 %" for -0.3 %
 
 
 # ---- the verdict ---------------------------------------------------------------------------------------

@@ -36,6 +36,28 @@ def make_source(session, *, prometheus_url: str | None = None, prometheus_option
     return DirectScrape(client, settings, convention)
 
 
+def read_context(session, settings: MetricsSettings, now: float) -> ReadContext:
+    """What a source needs for one poll, from the session's store: the rollout's pods and their tracks, the
+    namespace's Services and the label that groups the tracks. Pure: no I/O (snapshot tests use it too)."""
+    t = session.choice.target
+    ns = getattr(t, "namespace", "") or session.choice.namespace
+    sel = t.pod_selector() if t is not None and getattr(t, "selector", "") else None
+    pods = [p for p in session.store.objects.get("pods", {}).values()
+            if (p.get("metadata") or {}).get("namespace") == ns
+            and (sel is None or sel.matches((p.get("metadata") or {}).get("labels")))]
+    services = [o for o in session.store.objects.get("services", {}).values()
+                if (o.get("metadata") or {}).get("namespace") == ns]
+    track_of = session.resolver.track_of_pod
+    conv = session.conventions
+    keys = [k for k, _ in conv.labels] + [conv.argo_hash_label, "pod-template-hash"]
+    convention = CONVENTIONS.get(settings.convention, PLAIN)
+    if convention.group_label and not settings.track_label:
+        grouping = TrackGrouping(convention.group_label)  # NGINX: the instrumentation's own label
+    else:
+        grouping = grouping_for(pods, track_of, keys, settings.track_label)
+    return ReadContext(namespace=ns, pods=pods, track_of=track_of, services=services, grouping=grouping, now=now)
+
+
 class MetricsMonitor:
     """Polls one source for one session's rollout; `state` is the newest CompareState."""
 
@@ -58,25 +80,7 @@ class MetricsMonitor:
         return self.analysis.state
 
     def context(self) -> ReadContext:
-        s = self.session
-        t = s.choice.target
-        ns = getattr(t, "namespace", "") or s.choice.namespace
-        sel = t.pod_selector() if t is not None and getattr(t, "selector", "") else None
-        pods = [p for p in s.store.objects.get("pods", {}).values()
-                if (p.get("metadata") or {}).get("namespace") == ns
-                and (sel is None or sel.matches((p.get("metadata") or {}).get("labels")))]
-        services = [o for o in s.store.objects.get("services", {}).values()
-                    if (o.get("metadata") or {}).get("namespace") == ns]
-        track_of = s.resolver.track_of_pod
-        conv = s.conventions
-        keys = [k for k, _ in conv.labels] + [conv.argo_hash_label, "pod-template-hash"]
-        convention = CONVENTIONS.get(self.settings.convention, PLAIN)
-        if convention.group_label and not self.settings.track_label:
-            grouping = TrackGrouping(convention.group_label)  # NGINX: the instrumentation's own label
-        else:
-            grouping = grouping_for(pods, track_of, keys, self.settings.track_label)
-        return ReadContext(namespace=ns, pods=pods, track_of=track_of, services=services, grouping=grouping,
-                           now=self.clock())
+        return read_context(self.session, self.settings, self.clock())
 
     async def usage(self, ctx: ReadContext) -> dict:
         from tui.kube.client import KubeError

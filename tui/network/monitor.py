@@ -21,6 +21,25 @@ log = logging.getLogger("lookout.network")
 NETWORK_KINDS = ("services", "endpointslices", "ingresses", "networkpolicies", "httproutes", "virtualservices")
 
 
+def app_of(target, workload: dict | None = None) -> tuple[str, str] | None:
+    """(label key, value) of the rollout's app: from the target's selector, else its workload's pod template."""
+    from tui.rollout.target import APP_LABELS, parse_selector
+
+    sel = getattr(target, "selector", "") or ""
+    try:
+        reqs = parse_selector(sel).requirements
+    except ValueError:
+        reqs = ()
+    for key, op, values in reqs:
+        if key in APP_LABELS and op in ("=", "in") and len(values) == 1:
+            return key, next(iter(values))
+    labels = ((((workload or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    for key in APP_LABELS:
+        if labels.get(key):
+            return key, labels[key]
+    return None
+
+
 class NetworkMonitor:
     """Give it the store, the target and the resolver on every (coalesced) batch of deltas; `evaluate` is cheap.
 
@@ -45,9 +64,19 @@ class NetworkMonitor:
         self.lookups = 0
 
     def scope(self, store, target, resolver, workload: dict | None = None) -> NetworkScope:
+        """The rollout's network scope: every pod of its app (all tracks: a canary Deployment beside the stable
+        one belongs to it), else the pods the target's selector matches."""
         ns = getattr(target, "namespace", "") or ""
         rollout = workload if getattr(target, "kind", None) == "Rollout" else None
-        return scope_from_store(store, ns, resolver, rollout=rollout)
+        app = app_of(target, workload)
+        if app is not None:
+            key, value = app
+            flt = lambda p: ((p.get("metadata") or {}).get("labels") or {}).get(key) == value  # noqa: E731
+        else:
+            sel = target.pod_selector() if hasattr(target, "pod_selector") else None
+            flt = (lambda p: sel.matches((p.get("metadata") or {}).get("labels"))) if sel is not None else None
+        return scope_from_store(store, ns, resolver, rollout=rollout, pod_filter=flt,
+                                app=app[1] if app else None)
 
     def evaluate(self, store, target, resolver, workload: dict | None = None,
                  now: float | None = None) -> tuple[NetworkView, list[Finding]]:

@@ -517,7 +517,30 @@ def evaluate(store, resolver: TrackResolver, target: Target, now: float, history
     out += observing
     if not observing:  # a stale status says nothing about progress
         out += rule_stalled(workload, target.kind, history, now)
+    out += rule_aborted(workload, target.kind)
     return sort_findings(out)
+
+
+def rule_aborted(workload: dict | None, kind: str) -> list[Finding]:
+    """`rollout-aborted`: the Rollout was aborted (by analysis or by hand): traffic went back to stable.
+
+    After an abort no canary is left to judge, so the metrics verdict looks at stable alone; this finding
+    keeps the abort itself on screen (and makes `lookout status` exit 1) until the rollout moves on."""
+    if workload is None or kind != "Rollout":
+        return []
+    st = workload.get("status") or {}
+    if not st.get("abort"):
+        return []
+    msg = clean_line(str(st.get("message") or ""))
+    name = (workload.get("metadata") or {}).get("name", "")
+    at = clean_line(str(st.get("abortedAt") or ""))
+    evidence = [("status.abort", "true"), ("status.phase", clean_line(str(st.get("phase") or "")))]
+    if msg:
+        evidence.append(("status.message", msg))
+    if at:
+        evidence.append(("status.abortedAt", at))
+    summary = f"Rollout {name} was aborted" + (f": {msg}" if msg else "") + "; traffic is back on stable."
+    return [Finding("rollout-aborted", "critical", None, summary, tuple(evidence), (f"Rollout/{name}",))]
 
 
 evaluate_findings = evaluate  # the name docs/CONTRACTS.md uses

@@ -79,12 +79,45 @@ def metrics_health(data: object | None = None) -> HealthCell:
     return cell("metrics", level, first, word=word)
 
 
-def endpoints_health(data: object | None = None) -> HealthCell:
-    return cell("endpoints", "pending", COMING)
+def _worst(findings) -> tuple[str | None, object | None]:
+    rank = {"critical": 0, "warning": 1}
+    worst = min((f for f in findings if f.severity in rank), key=lambda f: rank[f.severity], default=None)
+    return (None if worst is None else worst.severity), worst
 
 
-def dns_health(data: object | None = None) -> HealthCell:
-    return cell("DNS", "pending", COMING)
+def endpoints_health(view: object | None = None) -> HealthCell:
+    """From the DNS/endpoints view: its Service and endpoint findings decide; else ready endpoints per track."""
+    if view is None:
+        return cell("endpoints", "pending", "no reading yet", word="waiting")
+    findings = [f for f in getattr(view, "findings", ()) if not f.code.startswith("dns")]
+    sev, worst = _worst(findings)
+    rows = getattr(view, "endpoints", ())
+    ready = sum(1 for r in rows if r.ready)
+    detail = f"{ready}/{len(rows)} endpoints ready"
+    if sev == "critical":
+        return cell("endpoints", "critical", f"{worst.code}: {worst.summary}")
+    if sev == "warning":
+        return cell("endpoints", "degraded", f"{worst.code}: {worst.summary}")
+    if not rows:
+        return cell("endpoints", "unknown", "no endpoints", word="none")
+    return cell("endpoints", "healthy", detail)
+
+
+def dns_health(view: object | None = None) -> HealthCell:
+    """From the DNS answers: stale names (still on the old environment) or failed lookups."""
+    if view is None:
+        return cell("DNS", "pending", "no reading yet", word="waiting")
+    findings = [f for f in getattr(view, "findings", ()) if f.code.startswith("dns")]
+    sev, worst = _worst(findings)
+    answers = getattr(view, "dns", ())
+    if sev is not None:
+        return cell("DNS", "critical" if sev == "critical" else "degraded", f"{worst.code}: {worst.summary}")
+    failed = [a for a in answers if a.error]
+    if failed:
+        return cell("DNS", "degraded", f"{failed[0].name}: {failed[0].error}")
+    if not answers:
+        return cell("DNS", "unknown", "no external names to check", word="n/a")
+    return cell("DNS", "healthy", f"{len(answers)} names resolve as expected")
 
 
 def health_matrix(rows: Iterable[PodRow], metrics: object | None = None, endpoints: object | None = None,
