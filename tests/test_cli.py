@@ -156,3 +156,10 @@ async def test_picker_lists_candidates_and_switches(tmp_path):
             await until(pilot, lambda: session.target.rollout == "checkout-worker", what="the switch")
             await until(pilot, lambda: len(app.pods_pane.table.rows) >= 1, what="the worker's pods")
             assert all(r.name.startswith("checkout-worker") for r in app.pods_pane.table.rows.values())
+
+
+def test_every_scenario_file_is_offered_by_the_cli():
+    from tui.cli import SCENARIOS
+    from tui.demo.scenario import scenario_names
+
+    assert sorted(SCENARIOS) == scenario_names()

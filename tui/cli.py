@@ -21,6 +21,7 @@ SCENARIOS = (
     "config-drift",
     "canary-no-traffic",
     "metrics-missing",
+    "network-faults",
 )
 
 MAIN_EPILOG = """\
