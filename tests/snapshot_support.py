@@ -49,7 +49,7 @@ class FrozenSession(Session):
         return None
 
     async def fetch_object(self, res: str, namespace: str, name: str) -> dict:
-        from tui.session import redact_secret
+        from tui.kube.slim import redact_secret
 
         obj = self.store.get(res, namespace, name)
         if obj is None:

@@ -95,23 +95,6 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
         await client.aclose()
 
 
-def redact_secret(obj: dict) -> dict:
-    """A Secret as we show it: keys kept, values replaced by their size. Never the value."""
-    if obj.get("kind") != "Secret":
-        return obj
-    out = dict(obj)
-    for fld in ("data", "stringData"):
-        if isinstance(obj.get(fld), dict):
-            out[fld] = {k: f"<redacted: {len(v or '')} bytes>" for k, v in obj[fld].items()}
-    meta = dict(out.get("metadata") or {})
-    ann = dict(meta.get("annotations") or {})
-    if "kubectl.kubernetes.io/last-applied-configuration" in ann:  # carries the values in clear
-        ann["kubectl.kubernetes.io/last-applied-configuration"] = "<redacted>"
-        meta["annotations"] = ann
-        out["metadata"] = meta
-    return out
-
-
 class Session:
     """Owns the client, the informers and the store for one target; the app reads from it."""
 
@@ -345,6 +328,8 @@ class Session:
     # ---- on demand ---------------------------------------------------------------------------
     async def fetch_object(self, res: str, namespace: str, name: str) -> dict:
         from tui.kube.resources import RESOURCES
+
+        from tui.kube.slim import redact_secret
 
         obj = await self._client.get_json(RESOURCES[res].path(namespace, name))
         return redact_secret(obj)

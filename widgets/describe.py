@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import copy
 import datetime as _dt
 from typing import Any, Callable, ClassVar, Iterable
 
@@ -15,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 from rich.text import Text
 
+from tui.kube.slim import redact_secret
 from tui.textsafe import clean, clean_line
 from widgets.table import age_text
 
@@ -23,30 +22,8 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 # ---- text builders (plain data in, plain lines out) ----------------------------------------------
 def redact(obj: dict) -> dict:
-    """A copy of `obj` in which no Secret value survives: data, stringData and the last-applied copy."""
-    if obj.get("kind") != "Secret":
-        return obj
-    out = copy.deepcopy(obj)
-    for field in ("data", "stringData"):
-        values = out.get(field)
-        if isinstance(values, dict):
-            for k, v in values.items():
-                values[k] = f"<redacted: {_secret_size(v, field)} bytes>"
-    ann = (out.get("metadata") or {}).get("annotations")
-    if isinstance(ann, dict) and LAST_APPLIED in ann:
-        ann[LAST_APPLIED] = f"<redacted: {len(str(ann[LAST_APPLIED]).encode())} bytes>"
-    return out
-
-
-def _secret_size(v: Any, field: str) -> int:
-    if v is None:
-        return 0
-    s = str(v)
-    if field == "data":
-        try:
-            return len(base64.b64decode(s, validate=False))
-        except Exception:
-            return len(s.encode())
+    """A copy of `obj` in which no Secret value survives (tui.kube.slim.redact_secret: keys and sizes only)."""
+    return redact_secret(obj)
     return len(s.encode())
 
 
@@ -169,8 +146,8 @@ def describe_lines(obj: dict, events: Iterable[dict] = (), now: float | None = N
                 out += ["  " + line for line in yaml_lines(safe[section])]
         if kind == "Secret":
             out.append("Data:")
-            for k, v in (obj.get("data") or {}).items():
-                out.append(f"  {clean_line(str(k))}:  {_secret_size(v, 'data')} bytes")
+            for k, v in (safe.get("data") or {}).items():  # "<redacted: N bytes>": sizes, never values
+                out.append(f"  {clean_line(str(k))}:  {clean_line(str(v)).removeprefix('<redacted: ').rstrip('>')}")
     evs = sorted(events, key=lambda e: _ts(e.get("lastTimestamp") or e.get("eventTime")
                                           or (e.get("metadata") or {}).get("creationTimestamp")) or 0)
     out.append("Events:")

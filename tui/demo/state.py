@@ -16,7 +16,6 @@ import datetime as _dt
 import os
 import random
 import re
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -1124,20 +1123,9 @@ class ClusterState:
 def write_snapshot(path: str, snapshot: dict) -> None:
     """Write a `ClusterState.snapshot()` atomically. Safe on another thread: stored objects are never
     changed in place (writes replace them), so only taking the snapshot needs the event loop."""
-    data = orjson.dumps(snapshot)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".state-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from tui.demo.certs import write_private  # owner-only: the state holds Secrets' data
+
+    write_private(path, orjson.dumps(snapshot))
 
 
 def drop_empty_maps(obj: dict) -> None:

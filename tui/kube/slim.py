@@ -97,10 +97,35 @@ def slim_secret(obj: dict) -> dict:
 
 
 def redact_secret(obj: dict) -> dict:
-    """A full Secret fetched for `d`/`y`: values replaced by a marker, the last-applied copy dropped."""
+    """What Lookout shows of a Secret (describe, YAML): keys kept, every value replaced by its size, the
+    last-applied copy (which carries the values in clear) and managedFields dropped. Other kinds pass."""
+    if obj.get("kind") != "Secret":
+        return obj
     out = dict(obj)
-    out["metadata"] = slim_meta(obj.get("metadata"))
+    meta = slim_meta(obj.get("metadata"))
+    ann = (obj.get("metadata") or {}).get("annotations") or {}
+    if LAST_APPLIED in ann:
+        meta = dict(meta)
+        meta["annotations"] = {**(meta.get("annotations") or {}),
+                               LAST_APPLIED: f"<redacted: {len(str(ann[LAST_APPLIED]).encode())} bytes>"}
+    out["metadata"] = meta
     for field in ("data", "stringData"):
         if isinstance(obj.get(field), dict):
-            out[field] = {k: REDACTED for k in obj[field]}
+            out[field] = {k: f"<redacted: {_secret_size(v, field)} bytes>" for k, v in obj[field].items()}
     return out
+
+
+def _secret_size(v, field: str) -> int:
+    """Bytes of the value: `data` is base64 (its decoded size), `stringData` plain text."""
+    if v is None:
+        return 0
+    s = str(v)
+    if field == "data":
+        import base64
+        import binascii
+
+        try:
+            return len(base64.b64decode(s, validate=False))
+        except (binascii.Error, ValueError):
+            return len(s.encode())
+    return len(s.encode())

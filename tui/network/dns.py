@@ -17,20 +17,9 @@ from tui.network.scope import NetworkScope
 from tui.network.split import _vs_service, ingress_backends, ingress_hosts, route_backend_refs
 from tui.network.services import in_cluster_name
 from tui.textsafe import clean_line
+from tui.kube.objects import dig as _dig, meta as _meta
 
 EXTERNAL_DNS_ANNOTATION = "external-dns.alpha.kubernetes.io/hostname"
-
-
-def _meta(o: dict | None) -> dict:
-    return (o or {}).get("metadata") or {}
-
-
-def _dig(o, *path):
-    for p in path:
-        if not isinstance(o, dict):
-            return None
-        o = o.get(p)
-    return o
 
 
 class DnsServerError(ValueError):

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
+from tui.kube.objects import meta as _meta
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-
-
-def _meta(o: dict | None) -> dict:
-    return (o or {}).get("metadata") or {}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from tui.rollout.findings import SEVERITY_RANK, Finding, sort_findings
 from tui.rollout.pods import parse_time
 from tui.rollout.target import parse_selector, selector_string
 from tui.textsafe import clean_line
+from tui.kube.objects import dig as _dig, meta as _meta
 
 CODES = (
     "service-selects-no-pods", "no-ready-endpoints", "single-endpoint", "track-not-selected",
@@ -28,20 +29,8 @@ PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc", "exec")
 PRIMARY_ROLES = (None, "stable", "active")
 
 
-def _meta(o: dict | None) -> dict:
-    return (o or {}).get("metadata") or {}
-
-
 def _name(o: dict | None) -> str:
     return clean_line(_meta(o).get("name", ""))
-
-
-def _dig(o, *path):
-    for p in path:
-        if not isinstance(o, dict):
-            return None
-        o = o.get(p)
-    return o
 
 
 def _tw(track: str | None) -> str:

@@ -8,21 +8,10 @@ from typing import Iterable
 
 from tui.network.services import pods_selected, service_selector
 from tui.rollout.tracks import TRACK_ORDER, TrackResolver
+from tui.kube.objects import dig as _dig, meta as _meta
 
 APP_LABELS = ("app", "app.kubernetes.io/name")
 ROLES = ("stable", "canary", "active", "preview")
-
-
-def _meta(o: dict | None) -> dict:
-    return (o or {}).get("metadata") or {}
-
-
-def _dig(o, *path):
-    for p in path:
-        if not isinstance(o, dict):
-            return None
-        o = o.get(p)
-    return o
 
 
 @dataclass

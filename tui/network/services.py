@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
+from tui.kube.objects import meta as _meta
 
 TrackOf = Callable[[dict], "str | None"]
 
 # Selector keys a controller adds to pods, never to pod templates: ignored when a template stands in for pods.
 CONTROLLER_LABELS = frozenset({"rollouts-pod-template-hash", "pod-template-hash", "controller-revision-hash"})
-
-
-def _meta(o: dict | None) -> dict:
-    return (o or {}).get("metadata") or {}
 
 
 def _spec(o: dict | None) -> dict:

@@ -9,21 +9,10 @@ from tui.network.endpoints import counts_by_track
 from tui.network.scope import NetworkScope, rollout_service
 from tui.network.services import is_ready
 from tui.rollout.tracks import TRACK_ORDER
+from tui.kube.objects import dig as _dig, meta as _meta
 
 NGINX = "nginx.ingress.kubernetes.io/"
 ROUTER_LAYERS = ("argo", "istio", "nginx", "gateway")
-
-
-def _meta(o: dict | None) -> dict:
-    return (o or {}).get("metadata") or {}
-
-
-def _dig(o, *path):
-    for p in path:
-        if not isinstance(o, dict):
-            return None
-        o = o.get(p)
-    return o
 
 
 def _num(v, default: float | None = None) -> float | None:

@@ -13,10 +13,7 @@ from tui.network.services import in_cluster_name, selector_text, service_ports, 
 from tui.network.split import TrafficLayer, traffic_split
 from tui.rollout.findings import Finding
 from tui.textsafe import clean_line
-
-
-def _meta(o: dict | None) -> dict:
-    return (o or {}).get("metadata") or {}
+from tui.kube.objects import meta as _meta
 
 
 @dataclass(frozen=True)
