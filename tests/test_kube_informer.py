@@ -258,6 +258,8 @@ async def test_kind_not_installed_is_reported_and_others_continue(cluster, clien
     async with Running(bad), Running(good):
         await until(lambda: bad.health.error is not None, what="not installed")
         assert bad.health.error == "not installed: the cluster does not serve canaries (flagger.app/v1beta1)"
+        # an absent CRD is a settled answer, not an outage: `lookout status` does not wait for it
+        assert bad.health.not_installed and bad.health.settled and not bad.health.forbidden
         assert not bad.health.synced
         await asyncio.wait_for(good.synced.wait(), 5)
         cluster.state.create(pod("b"))

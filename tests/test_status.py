@@ -109,3 +109,19 @@ def test_usage_and_config_errors_are_exit_4(tmp_path, capsys):
     assert run_status(parse(["--prometheus", "prom:9090"])) == 4
     assert run_status(parse(["--wait", "-1"])) == 4
     assert run_status(parse(["--kubeconfig", str(tmp_path / "none")])) == 4
+
+
+@pytest.mark.parametrize("cluster", [("canary-no-traffic", 3.0)], indirect=True)
+def test_network_findings_are_in_the_json(cluster, tmp_path, capsys):
+    """The canary's labels miss the Service selector: the DNS/endpoints finding names the label and both values."""
+    import time
+
+    time.sleep(4)  # the canary comes up at 10 s of scenario time
+    code = run_status(parse(["--kubeconfig", cluster.kubeconfig_path, "-l", "app=checkout", "--json",
+                             "--config", fast_config(tmp_path)]))
+    out = json.loads(capsys.readouterr().out)
+    found = {f["code"]: f for f in out["findings"]}
+    assert "track-not-selected" in found, sorted(found)
+    f = found["track-not-selected"]
+    assert f["severity"] in ("critical", "warning") and "canary" in f["text"]
+    assert code in (1, 2)

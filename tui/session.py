@@ -152,7 +152,7 @@ class Session:
     @property
     def connection(self) -> Connection:
         hs = list(self.store.health.values())
-        down = [h for h in hs if not h.connected and h.error and not h.forbidden]
+        down = [h for h in hs if not h.connected and h.error and not h.forbidden and not h.not_installed]
         ok = not hs or len(down) < len(hs)
         if ok != self._connection.ok:
             self._connection = Connection(ok, self.clock(), None if ok else down[0].error)

@@ -115,7 +115,7 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
         deadline = time.monotonic() + SYNC_TIMEOUT
         while time.monotonic() < deadline:
             hs = list(session.store.health.values())
-            if hs and all(h.synced or h.forbidden for h in hs):
+            if hs and all(h.settled for h in hs):
                 break
             await asyncio.sleep(0.05)
         else:
@@ -136,7 +136,9 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
             evaluate(session.store, session.resolver, choice.target, clock(), history)
         now = clock()
         domain = evaluate(session.store, session.resolver, choice.target, now, history)
-        findings = sort_findings(list(domain) + list(state.findings))
+        session.network_view, net = session.network.evaluate(session.store, choice.target, session.resolver,
+                                                             session.workload(), now)
+        findings = sort_findings(list(domain) + list(state.findings) + list(net))
         summary = session.summary()
     finally:
         if monitor is not None:

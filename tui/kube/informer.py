@@ -150,7 +150,7 @@ class Informer:
                            started=started)
             else:
                 self._fail(f"not installed: the cluster does not serve {self.ref.plural} ({self._api_version})",
-                           connected=True, started=started)
+                           connected=True, started=started, not_installed=True)
             return self._slow()
         self._fail(str(e), connected=True, started=started)
         return self._backoff.next()
@@ -300,9 +300,10 @@ class Informer:
         self._published = time.time()
         self.store.set_health(self.health)
 
-    def _fail(self, error: str, *, connected: bool, started: float, forbidden: bool = False) -> None:
+    def _fail(self, error: str, *, connected: bool, started: float, forbidden: bool = False,
+              not_installed: bool = False) -> None:
         if time.monotonic() - started > 10.0:
             self._backoff.reset()  # it had been working for a while: this is a fresh failure
         h = self.health
-        h.error, h.connected, h.forbidden = error, connected, forbidden
+        h.error, h.connected, h.forbidden, h.not_installed = error, connected, forbidden, not_installed
         self._publish()

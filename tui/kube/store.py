@@ -33,7 +33,13 @@ class SourceHealth:
     last_sync: float | None = None
     error: str | None = None  # human sentence, e.g. "403 Forbidden: pods is forbidden: ..."
     forbidden: bool = False
+    not_installed: bool = False  # 404 for the kind: its CRD is absent (no Istio, no Argo): not an error
     reconnects: int = 0
+
+    @property
+    def settled(self) -> bool:
+        """Has this source said all it will: synced, or known to be forbidden or not installed."""
+        return self.synced or self.forbidden or self.not_installed
 
     def age(self, now: float | None = None) -> float | None:
         if self.last_event is None:
@@ -59,6 +65,8 @@ class Store:
 
     objects: dict[str, dict[Key, dict]] = field(default_factory=dict)
     health: dict[str, SourceHealth] = field(default_factory=dict)
+    # per kind, bumped by every batch that changed it: derived views compare these to skip recomputing
+    generation: dict[str, int] = field(default_factory=dict)
     _subscribers: list[Subscriber] = field(default_factory=list)
     _health_subscribers: list[Callable[[SourceHealth], None]] = field(default_factory=list)
 
@@ -68,6 +76,11 @@ class Store:
 
     def get(self, kind: str, namespace: str, name: str) -> dict | None:
         return self.objects.get(kind, {}).get((namespace, name))
+
+    def generations(self, kinds: Iterable[str]) -> tuple[int, ...]:
+        """A cheap fingerprint of these kinds: equal tuples mean no delta of them in between."""
+        g = self.generation
+        return tuple(g.get(k, 0) for k in kinds)
 
     def list(self, kind: str, namespace: str | None = None) -> list[dict]:
         objs = self.objects.get(kind, {})
@@ -87,6 +100,9 @@ class Store:
     def _emit(self, deltas: list[Delta]) -> None:
         if not deltas:
             return
+        g = self.generation
+        for kind in {d.kind for d in deltas}:
+            g[kind] = g.get(kind, 0) + 1
         for fn in list(self._subscribers):
             fn(deltas)
 
