@@ -147,6 +147,22 @@ class NetworkSummary(Static):
     """
 
 
+def one_line(view: NetworkView) -> Text:
+    """The pane on a small terminal: services, ready endpoints, and the worst finding."""
+    rows = view.endpoints
+    ready = sum(1 for r in rows if r.ready)
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append("DNS / endpoints ", style="bold")
+    n = len(view.services)
+    t.append(f"{n} service{'s' if n != 1 else ''} · {ready}/{len(rows)} endpoints ready")
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    worst = min(view.findings, key=lambda f: rank.get(f.severity, 3), default=None)
+    if worst is not None:
+        mark = {"critical": "✗", "warning": "!", "info": "i"}.get(worst.severity, "·")
+        t.append(f" · {mark} {worst.severity} {clean_line(worst.code)}: {clean_line(worst.summary)}")
+    return t
+
+
 class NetworkPane(Pane):
     """Give it NetworkViews with `show(view)`; rows change by key, the summary only when its text does."""
 
@@ -191,6 +207,9 @@ class NetworkPane(Pane):
         self._pending = view
         if self.table._visible_now():
             self.catch_up()
+        elif self.compact and self.display:  # one line on a small terminal: the summary is all that shows
+            self.view, self._pending = view, None
+            self._draw_summary()
 
     def catch_up(self) -> None:
         view, self._pending = self._pending, None
@@ -204,7 +223,10 @@ class NetworkPane(Pane):
     def _draw_summary(self) -> None:
         if self.view is None:
             return
-        text = summary_text(self.view, self.clock(), compact=0 < self.size.width < 100)
+        if self.compact:
+            text = one_line(self.view)
+        else:
+            text = summary_text(self.view, self.clock(), compact=0 < self.size.width < 100)
         if text.plain != self._summary_plain:
             self._summary_plain = text.plain
             self.summary.update(text)

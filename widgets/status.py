@@ -74,7 +74,9 @@ class StatusHeader(_TextStatic):
             step = _attr(summary, "step")
             weight = _attr(summary, "weight")
             strategy = _attr(summary, "strategy")
-            if phase:
+            if _attr(summary, "kind") == "Label":  # no workload object: say what is watched instead
+                t.append(" · pods by label")
+            elif phase:
                 t.append(" · ")
                 t.append(clean_line(str(phase)), style="bold")
             if step is not None and step != "":
