@@ -165,7 +165,7 @@ async def frozen_compare_state(sim: Simulation, session: Session, gap: float = 1
     from tui.metrics.scrape import DirectScrape
 
     clock = sim.clock
-    settings = metrics_settings(session.settings)
+    settings = metrics_settings(session.settings, session.choice.target)
     source = DirectScrape(SimPodProxy(sim), settings, CONVENTIONS.get(settings.convention, PLAIN), clock=clock)
     analysis = Analysis(session.settings.thresholds, settings, clock)
     state = None

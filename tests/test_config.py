@@ -134,3 +134,105 @@ def test_locate_skips_multiline_strings_and_comments():
     assert locate(text, ("b", "y")) == 8
     assert locate(text, ("a", "x")) == 2
     assert locate(text, ("b", "nope")) == 7
+
+
+# ---- [metrics.rollouts.<name>]: per-rollout overrides ---------------------------------------------
+
+ROLLOUTS = """\
+[metrics]
+convention = "plain"
+min_requests = 100
+[metrics.queries]
+request_rate_rps = 'sum by ({group}) (rate(my_requests_total{{{sel}}}[{window}]))'
+
+[metrics.rollouts.checkout]
+convention = "istio"
+min_requests = 500
+
+[metrics.rollouts."demo/checkout"]
+status_label = "status"
+[metrics.rollouts."demo/checkout".queries]
+error_ratio = 'sum by ({group}) (rate(e_total{{{sel}}}[{window}])) / sum by ({group}) (rate(r_total{{{sel}}}[{window}]))'
+
+[metrics.rollouts.payments]
+window = 120
+[metrics.rollouts.payments.queries]
+latency_p99_s = 'max by ({group}) (p99{{{sel}}})'
+"""
+
+
+def test_metrics_rollouts_are_read(tmp_path):
+    m = load_config(write(tmp_path, ROLLOUTS)).metrics
+    assert m.convention == "plain" and m.min_requests == 100
+    assert m.rollouts["checkout"] == {"convention": "istio", "min_requests": 500}
+    assert m.rollouts["demo/checkout"]["status_label"] == "status"
+    assert set(m.rollouts["demo/checkout"]["queries"]) == {"error_ratio"}
+    assert m.rollouts["payments"] == {"window": 120.0, "queries": {"latency_p99_s": "max by ({group}) (p99{{{sel}}})"}}
+
+
+def test_metrics_settings_picks_the_rollouts_override(tmp_path):
+    from tui.metrics.analysis import MetricsSettings
+    from tui.metrics.monitor import metrics_settings
+    from tui.rollout.target import Target
+
+    s = load_config(write(tmp_path, ROLLOUTS))
+    base = metrics_settings(s)
+    assert base.convention == "plain" and base.rollouts == {}
+    # "demo/checkout" wins over "checkout": only its keys apply, on top of [metrics]
+    m = metrics_settings(s, Target("Rollout", "checkout", "demo", "app=checkout"))
+    assert (m.convention, m.min_requests, m.status_label) == ("plain", 100, "status")
+    assert set(m.queries) == {"request_rate_rps", "error_ratio"}  # merged figure by figure
+    # in another namespace the bare name matches; its convention change drops [metrics.queries]
+    m = metrics_settings(s, Target("Rollout", "checkout", "prod", "app=checkout"))
+    assert (m.convention, m.min_requests, m.status_label, dict(m.queries)) == ("istio", 500, None, {})
+    # another name: the base settings
+    other = metrics_settings(s, Target("Rollout", "cart", "demo", "app=cart"))
+    assert other == base and other.convention == "plain"
+    # a workload selected by app=payments matches by its app label value; a label target by its value
+    m = metrics_settings(s, Target("Deployment", "payments-v2", "demo", "app=payments,tier=web"))
+    assert m.window == 120.0 and set(m.queries) == {"request_rate_rps", "latency_p99_s"}
+    assert metrics_settings(s, Target("Label", "payments", "demo", "app=payments")).window == 120.0
+    # no [metrics] at all
+    assert metrics_settings(Settings(), Target("Rollout", "checkout", "demo", "app=checkout")) == MetricsSettings()
+
+
+def test_unknown_key_in_a_rollout_table_names_file_and_line(tmp_path):
+    p = write(tmp_path, '[metrics]\nconvention = "plain"\n\n[metrics.rollouts."demo/checkout"]\n'
+                        'convention = "istio"\nmin_request = 5\n')
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:6: "), msg
+    assert 'metrics.rollouts."demo/checkout".min_request' in msg
+    assert "unknown key 'min_request' in [metrics.rollouts.\"demo/checkout\"]" in msg and "min_requests" in msg
+    assert "rollouts" not in msg.split("expected", 1)[1]  # no nesting
+
+
+def test_bad_value_in_a_rollout_table_names_file_and_line(tmp_path):
+    p = write(tmp_path, '[metrics.rollouts.checkout]\nwindow = 60\nconvention = "envoy"\n')
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:3: metrics.rollouts.checkout.convention: expected "), msg
+    assert "istio" in msg and "'envoy'" in msg
+    p = write(tmp_path, "[metrics.rollouts.checkout.queries]\nerror_rate = 'x'\n")
+    msg = error_of(p)
+    assert msg.startswith(f"{p}:2: metrics.rollouts.checkout.queries.error_rate: unknown figure"), msg
+    p = write(tmp_path, "[metrics.rollouts]\ncheckout = 5\n")
+    assert error_of(p).startswith(f"{p}:2: metrics.rollouts.checkout: expected a table"), error_of(p)
+    p = write(tmp_path, '[metrics.rollouts."a/b/c"]\nwindow = 60\n')
+    msg = error_of(p)
+    assert msg.startswith(f'{p}:1: metrics.rollouts."a/b/c": expected a rollout name'), msg
+
+
+def test_example_rollout_overrides_load_when_uncommented(tmp_path):
+    lines = EXAMPLE.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("# [metrics.rollouts."))
+    end = next(i for i, ln in enumerate(lines) if i > start and ln.startswith("[prometheus]"))
+    text = "\n".join(lines[:start] + [ln[2:] for ln in lines[start:end] if ln.startswith("# ")] + lines[end:])
+    m = load_config(write(tmp_path, text)).metrics
+    assert set(m.rollouts) == {"checkout", "shop/payments"} and "latency_p99_s" in m.rollouts["shop/payments"]["queries"]
+
+
+def test_docs_config_md_shows_the_example():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text()
+    assert re.search(r"```toml\n(.*?)```", doc, re.S).group(1) == EXAMPLE

@@ -131,6 +131,15 @@ metrics_path = "metrics"
 timeout = 10
 # [metrics.queries]           # override one figure's PromQL: {sel} {group} {window} {status} are filled in
 # error_ratio = 'sum by ({group}) (rate(http_requests_total{{{sel},{status}=~"5.."}}[{window}])) / sum by ({group}) (rate(http_requests_total{{{sel}}}[{window}]))'
+# One rollout differs? [metrics.rollouts.<name>] takes any [metrics] key (and its own .queries) for the
+# Rollout/Deployment <name> or the app label value <name>; "<namespace>/<name>" wins over <name>.
+# [metrics.rollouts.checkout]
+# convention = "istio"
+# min_requests = 500
+# [metrics.rollouts."shop/payments"]
+# status_label = "status"
+# [metrics.rollouts."shop/payments".queries]
+# latency_p99_s = 'histogram_quantile(0.99, sum by ({group}, le) (rate(payments_seconds_bucket{{{sel}}}[{window}])))'
 
 [prometheus]
 # url = "https://prometheus.example.com"   # or --prometheus URL; none = direct scrape
@@ -320,17 +329,45 @@ def _queries(kp: tuple[str, ...], v: Any) -> dict[str, str]:
     return out
 
 
+_ROLLOUT_KEY = re.compile(r"^(?:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?$")
+
+
+def _metrics_rollouts(kp: tuple[str, ...], v: Any) -> dict[str, dict[str, Any]]:
+    """[metrics.rollouts.<name>] tables: the [metrics] keys (but `rollouts`), overriding them for one rollout."""
+    t = _expect_table(kp, v, "of rollout names, e.g. [metrics.rollouts.checkout] or "
+                             "[metrics.rollouts.\"shop/checkout\"]")
+    fields = {k: c for k, c in _METRICS_FIELDS.items() if k != "rollouts"}
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in t.items():
+        rkp = kp + (name,)
+        if not _ROLLOUT_KEY.match(name):
+            raise _Bad(rkp, f"expected a rollout name or app label value, optionally as \"<namespace>/<name>\", "
+                            f"got {_show(name)}")
+        table = _expect_table(rkp, table, f"of [metrics] keys for rollout {name!r}")
+        kwargs = {}
+        for key, val in table.items():
+            check = fields.get(key)
+            if check is None:
+                raise _Bad(rkp + (key,), f"unknown key {key!r} in [{_dotted(rkp)}]; expected {_one_of(fields)}")
+            kwargs[key] = check(rkp + (key,), val)
+        out[name] = kwargs
+    return out
+
+
+_METRICS_FIELDS: dict[str, Callable[[tuple[str, ...], Any], Any]] = {
+    "convention": _convention, "window": _number(1.0, unit="seconds"),
+    "interval": _number(0.2, unit="seconds"), "history": _number(60.0, 86400.0, unit="seconds"),
+    "min_requests": _integer(1, 10_000_000, "requests"), "confidence": _number(0.5, 0.9999),
+    "latency_regression_percent": _number(0.0, unit="percent"),
+    "latency_regression_min_ms": _number(0.0, unit="milliseconds"),
+    "track_label": _prom_label, "status_label": _prom_label, "namespace_label": _prom_label,
+    "pod_label": _prom_label, "metrics_port": _port, "metrics_path": _text(),
+    "timeout": _number(0.1, unit="seconds", strict_min=False), "queries": _queries,
+    "rollouts": _metrics_rollouts,
+}
+
 _SCHEMA: dict[str, tuple[type, dict[str, Callable[[tuple[str, ...], Any], Any]]]] = {
-    "metrics": (MetricsSettings, {
-        "convention": _convention, "window": _number(1.0, unit="seconds"),
-        "interval": _number(0.2, unit="seconds"), "history": _number(60.0, 86400.0, unit="seconds"),
-        "min_requests": _integer(1, 10_000_000, "requests"), "confidence": _number(0.5, 0.9999),
-        "latency_regression_percent": _number(0.0, unit="percent"),
-        "latency_regression_min_ms": _number(0.0, unit="milliseconds"),
-        "track_label": _prom_label, "status_label": _prom_label, "namespace_label": _prom_label,
-        "pod_label": _prom_label, "metrics_port": _port, "metrics_path": _text(),
-        "timeout": _number(0.1, unit="seconds", strict_min=False), "queries": _queries,
-    }),
+    "metrics": (MetricsSettings, _METRICS_FIELDS),
     "prometheus": (PrometheusSettings, {
         "url": _url, "bearer_token": _text(), "bearer_token_file": _path, "username": _text(), "password": _text(),
         "password_file": _path, "headers": _headers, "ca_file": _path, "cert_file": _path, "key_file": _path,

@@ -11,6 +11,18 @@ from tui.kube.store import Store
 from tui.textsafe import clean
 
 
+# What the findings read from the store: an evaluation is reused while none of these kinds changed.
+ROLLOUT_KINDS = ("pods", "events", "replicasets", "rollouts", "deployments")
+NETWORK_DEPENDS_ON = ("pods", "services", "endpointslices", "ingresses", "networkpolicies", "httproutes",
+                      "virtualservices", "rollouts", "deployments", "replicasets")
+DERIVED_REFRESH = 2.0  # s: re-run unchanged evaluations this often, for rules about how long something lasts
+DERIVED_IDLE_SHARE = 0.01  # unchanged but expensive: re-run at most at this share (0.5 s -> every 50 s)
+DERIVED_THROTTLE_FROM = 0.01  # s: evaluations cheaper than this run on every tick that has news for them
+DERIVED_MAX_SHARE = 0.05  # the expensive ones: at most this share of a core (0.5 s -> every 10 s)
+DERIVED_THREAD_FROM = 0.05  # s: evaluations that cost more run in a thread, off the UI loop,
+DERIVED_THREAD_PODS = 2000  # and so do all of them from this many pods on
+
+
 @dataclass
 class RolloutChoice:
     """What start-up resolved: a target to watch, or the candidates for the in-app picker."""
@@ -133,6 +145,9 @@ class Session:
         self._connection = Connection(True, clock(), None)
         self.store.subscribe(self._on_deltas)
         self._row_cache: dict = {}  # pod key -> (pod object, resolver signature, PodRow, valid until)
+        self._derived_cache: dict = {}  # "rollout"/"network" -> (key, now, monotonic, cost s, result)
+        self._deriving: set[str] = set()  # evaluations running in a thread
+        self.on_derived: Callable[[], None] | None = None  # the app: a threaded evaluation has a new result
 
     # ---- what the header shows -----------------------------------------------------------
     @property
@@ -182,17 +197,93 @@ class Session:
         if t is None:
             return []
         now = self.clock()
-        raw = evaluate(self.store, self.resolver, t, now, self._history)
+        sig = (id(t), _resolver_signature(self.resolver))
+        resolver, history, workload = self.resolver, self._history, self.workload()
+        raw = self._derived("rollout", (sig, self.store.generations(ROLLOUT_KINDS)), now, ROLLOUT_KINDS,
+                            lambda store: evaluate(store, resolver, t, now, history), [])
         if self.metrics is not None:  # "no data" diagnoses and resource checks are findings too
             raw = [*raw, *self.metrics.findings]
         try:
-            self.network_view, net = self.network.evaluate(self.store, t, self.resolver, self.workload(), now)
+            # DNS is looked up again every 10 s: what counts is whether the answers changed, not when they came
+            dns = tuple((a.name, a.server, a.addresses, a.cnames, a.error, a.service) for a in self.network.answers)
+            key = (sig, self.store.generations(NETWORK_DEPENDS_ON), dns)
+            self.network_view, net = self._derived(
+                "network", key, now, NETWORK_DEPENDS_ON,
+                lambda store: self.network.evaluate(store, t, resolver, workload, now), (self.network_view, []))
             raw = [*raw, *net]
         except Exception:  # a bug in one check must not take the other findings down
             import logging
 
             logging.getLogger(__name__).exception("network evaluation failed")
         return self._tracker.update(raw, now)
+
+    def _derived(self, name: str, key, now: float, kinds: tuple[str, ...], compute, default):
+        """`compute(store)`, or its last result while nothing it reads changed (same store generations, resolver
+        and target; re-run after DERIVED_REFRESH seconds anyway, as rules look at ages), and at most at
+        DERIVED_MAX_SHARE of one core when it is expensive: at 10,000 pods under churn every tick has something
+        new and the network checks cost ~0.5 s. Those slow ones run in a thread on a snapshot of the store (the
+        store replaces objects, never changes them, so copying the kinds' dicts is enough): the UI loop keeps
+        painting meanwhile, and the next status tick takes the result."""
+        hit = self._derived_cache.get(name)
+        mono = time.monotonic()
+        # the cost of the last run can be that of a store still filling: its size says what is coming
+        big = len(self.store.objects.get("pods", ())) >= DERIVED_THREAD_PODS
+        if hit is not None:
+            hkey, hnow, hmono, cost, value = hit
+            if hkey == key and 0 <= now - hnow < max(DERIVED_REFRESH, cost / DERIVED_IDLE_SHARE):
+                return value
+            if cost >= DERIVED_THROTTLE_FROM and mono - hmono < cost / DERIVED_MAX_SHARE:
+                return value
+            if cost >= DERIVED_THREAD_FROM or big:
+                self._derive_in_thread(name, key, now, kinds, compute)
+                return self._derived_cache[name][4]  # the last result (new only without a loop)
+        elif big:
+            if self._derive_in_thread(name, key, now, kinds, compute):
+                return default  # the first result comes with the next tick
+            return self._derived_cache[name][4]
+        started = time.perf_counter()
+        value = compute(self.store)
+        self._derived_cache[name] = (key, now, mono, time.perf_counter() - started, value)
+        return value
+
+    def _derive_in_thread(self, name: str, key, now: float, kinds: tuple[str, ...], compute) -> bool:
+        """Start compute(snapshot) in a thread; False (nothing started) without a running loop."""
+        if name in self._deriving:
+            return True  # the previous one is still running: its result comes first
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a plain call from a test): compute here
+            started = time.perf_counter()
+            value = compute(self.store)
+            self._derived_cache[name] = (key, now, time.monotonic(), time.perf_counter() - started, value)
+            return False
+        objects = self.store.objects
+        snapshot = Store(objects={k: dict(objects[k]) for k in kinds if k in objects})
+        self._deriving.add(name)
+        cache = self._derived_cache
+
+        def run():
+            started = time.thread_time()
+            value = compute(snapshot)
+            return value, time.thread_time() - started
+
+        def done(fut) -> None:
+            self._deriving.discard(name)
+            if cache is not self._derived_cache or fut.cancelled():
+                return  # switched rollout meanwhile
+            if fut.exception() is not None:
+                import logging
+
+                logging.getLogger(__name__).error("%s evaluation failed", name, exc_info=fut.exception())
+                cache.pop(name, None)  # the next tick computes it in place (and shows the error there)
+                return
+            value, cost = fut.result()
+            cache[name] = (key, now, time.monotonic(), max(cost, DERIVED_THREAD_FROM), value)
+            if self.on_derived is not None:
+                self.on_derived()
+
+        loop.run_in_executor(None, run).add_done_callback(done)
+        return True
 
     def metrics_monitor(self):
         """The canary-vs-stable poller: Prometheus when --prometheus (or [prometheus] url) is set, else a
@@ -320,6 +411,7 @@ class Session:
         self.metrics = None
         self.network.reset()
         self.network_view = None
+        self._derived_cache = {}  # a threaded evaluation of the old rollout still running drops its result
         from tui.rollout.findings import FindingHistory
 
         self._history = FindingHistory()

@@ -54,6 +54,41 @@ class MetricsSettings:
     metrics_path: str = "metrics"
     queries: Mapping[str, str] = field(default_factory=dict)  # figure -> PromQL template override
     timeout: float = 10.0  # seconds per query or scrape
+    # [metrics.rollouts.<name>] / [metrics.rollouts."<namespace>/<name>"]: per-rollout overrides, each the
+    # keys given in its table (validated like [metrics]); `for_target` applies the one that matches.
+    rollouts: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def override_for(self, target) -> tuple[str, Mapping[str, object]] | None:
+        """The [metrics.rollouts] entry for `target` (a tui.rollout.target.Target) and its key, or None.
+        Looked up by the workload's name (a label target's: its label value), then by the value of the
+        `app` label its pods are selected by; "<namespace>/<name>" wins over a bare name."""
+        if target is None or not self.rollouts:
+            return None
+        ns = getattr(target, "namespace", "") or ""
+        names = [getattr(target, "name", "") or ""]
+        try:
+            reqs = target.pod_selector().requirements if getattr(target, "selector", "") else ()
+        except Exception:  # noqa: BLE001 - a selector that does not parse simply offers no app name
+            reqs = ()
+        names += [next(iter(vals)) for key, op, vals in reqs if key == "app" and op == "=" and len(vals) == 1]
+        for name in dict.fromkeys(n for n in names if n):
+            for key in ((f"{ns}/{name}",) if ns else ()) + (name,):
+                if key in self.rollouts:
+                    return key, self.rollouts[key]
+        return None
+
+    def for_target(self, target) -> "MetricsSettings":
+        """These settings with the matching [metrics.rollouts] override applied (keys it sets replace
+        these; its queries replace [metrics.queries] figure by figure, unless it changes the convention,
+        when the base queries, written for another convention's series, are dropped)."""
+        found = self.override_for(target)
+        if found is None:
+            return replace(self, rollouts={})
+        over = dict(found[1])
+        changes_convention = over.get("convention", self.convention) != self.convention
+        base_queries = {} if changes_convention else dict(self.queries)
+        over["queries"] = {**base_queries, **dict(over.get("queries") or {})}
+        return replace(self, rollouts={}, **over)
 
 
 # ---- what sources hand over ----------------------------------------------------------------------

@@ -61,6 +61,7 @@ class NetworkMonitor:
         self.answers: list[DnsAnswer] = []
         self._names: list[DnsName] = []
         self._names_changed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None  # run_dns's
         self.lookups = 0
 
     def scope(self, store, target, resolver, workload: dict | None = None) -> NetworkScope:
@@ -86,11 +87,27 @@ class NetworkMonitor:
         names = configured_names(sc, self.extra_names)
         if names != self._names:
             self._names = names
-            self._names_changed.set()
+            self._wake_dns()
         layers = traffic_split(sc)
         answers = [a for a in self.answers if any(a.name == n.name for n in names)]
         findings = network_findings(sc, now, self.history, dns=answers, layers=layers)
         return network_view(sc, findings, answers, layers, self.dns_server), findings
+
+    def _wake_dns(self) -> None:
+        # evaluate may run in a worker thread (the session moves it off the UI loop at scale); an asyncio.Event
+        # is set on its own loop only
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and running is not loop:
+            try:
+                loop.call_soon_threadsafe(self._names_changed.set)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
+        else:
+            self._names_changed.set()
 
     async def lookup_now(self) -> list[DnsAnswer]:
         self.answers = await lookup_all(self._names, self.dns_server, timeout=self.dns_timeout, clock=self.clock)
@@ -99,6 +116,7 @@ class NetworkMonitor:
 
     async def run_dns(self) -> None:
         """Forever, until cancelled; a failing lookup is an answer with an error, never an exception."""
+        self._loop = asyncio.get_running_loop()
         while True:
             if self._names:
                 try:
