@@ -163,15 +163,7 @@ def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, se
                 cell.notes.append(f"lookout exited {pty.proc.returncode}: {screen.text()[-600:]!r}")
                 return
         time.sleep(settle)
-        m = Measure(cluster, pty, meter, "lookout/", base)
-        a = m.snap()
-        time.sleep(window)
-        b = m.snap()
-        m.fill(cell, a, b)
-        time.sleep(TAIL if feed is not None else 0)
-        with screen.lock:
-            obs = list(screen.observations)
-        fill_latency(cell, feed, obs, a[0], b[0])
+        measure_window(cell, cluster, pty, meter, "lookout/", base, feed, screen, window)
         if idle_after and cell.all_shown_s is not None:
             # the app re-evaluates findings for a while after the last change (they debounce on time):
             # idle is what it costs once that is over
@@ -188,6 +180,20 @@ def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, se
         pty.stop()
 
 
+
+def measure_window(cell: "Cell", cluster: "DemoCluster", pty, meter, user_agent: str, base, feed, observed,
+                   window: float) -> None:
+    """The steady-state window of one tool: counters before and after, then the latency of what it showed."""
+    m = Measure(cluster, pty, meter, user_agent, base)
+    a = m.snap()
+    time.sleep(window)
+    b = m.snap()
+    m.fill(cell, a, b)
+    time.sleep(TAIL if feed is not None else 0)
+    with observed.lock:
+        obs = list(observed.observations)
+    fill_latency(cell, feed, obs, a[0], b[0])
+
 def run_kubectl_watch(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, settle: float,
                       window: float, expect: int) -> None:
     lines = LineWatcher(KUBECTL_ROW)
@@ -202,15 +208,7 @@ def run_kubectl_watch(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
         if lines.target_time is not None:
             cell.all_shown_s = lines.target_time - pty.started
         time.sleep(settle)
-        m = Measure(cluster, pty, meter, "kubectl", base)
-        a = m.snap()
-        time.sleep(window)
-        b = m.snap()
-        m.fill(cell, a, b)
-        time.sleep(TAIL if feed is not None else 0)
-        with lines.lock:
-            obs = list(lines.observations)
-        fill_latency(cell, feed, obs, a[0], b[0])
+        measure_window(cell, cluster, pty, meter, "kubectl", base, feed, lines, window)
     finally:
         if meter is not None:
             meter.close()
