@@ -27,14 +27,19 @@ def slim_meta(meta: dict | None) -> dict:
     if not meta:
         return {}
     out = {k: v for k, v in meta.items() if k != "managedFields"}
-    ann = out.get("annotations")
+    _drop_last_applied(out)
+    return out
+
+
+def _drop_last_applied(m: dict) -> None:
+    """Remove kubectl's last-applied annotation (a copy of the whole object) from metadata `m`, in place."""
+    ann = m.get("annotations")
     if ann and LAST_APPLIED in ann:
         ann = {k: v for k, v in ann.items() if k != LAST_APPLIED}
         if ann:
-            out["annotations"] = ann
+            m["annotations"] = ann
         else:
-            del out["annotations"]
-    return out
+            del m["annotations"]
 
 
 def slim_generic(obj: dict) -> dict:
@@ -60,13 +65,7 @@ def _slim_container(c: dict) -> dict:
 def slim_pod(obj: dict) -> dict:
     meta = obj.get("metadata") or {}
     m = {k: meta[k] for k in _POD_META if k in meta}
-    ann = m.get("annotations")
-    if ann and LAST_APPLIED in ann:
-        ann = {k: v for k, v in ann.items() if k != LAST_APPLIED}
-        if ann:
-            m["annotations"] = ann
-        else:
-            del m["annotations"]
+    _drop_last_applied(m)
     spec = obj.get("spec") or {}
     s: dict = {}
     if "nodeName" in spec:
