@@ -205,6 +205,8 @@ class PrometheusSource:
                 if not run:
                     reading.pending[t] = f"no running {t} pod"
                     continue
+                if t in ctx.quiet:
+                    continue  # a standby or a worker: no series is what it should have
                 ev = [("query", qs.queries["request_rate_rps"].replace("\n", " ")),
                       (f"{g.label} values wanted", ", ".join(k for k, tr in g.values.items() if tr == t) or "(none)")]
                 if missing and len(missing) == len(run):
@@ -226,7 +228,7 @@ class PrometheusSource:
                 request_rate_rps=rate, error_ratio=err,
                 latency_p50_s=_scaled(v.get("latency_p50_s"), unit), latency_p95_s=_scaled(v.get("latency_p95_s"), unit),
                 latency_p99_s=_scaled(v.get("latency_p99_s"), unit), requests=n, errors=e, window_s=window)
-            if rate == 0:
+            if rate == 0 and t not in ctx.quiet:
                 reading.findings.append(no_traffic_finding(
                     t, ps, ctx.pods, ctx.services, ctx.track_of,
                     f"rate 0 over {_window(window)} in Prometheus"))
