@@ -28,7 +28,7 @@ EXIT_OK, EXIT_BAD, EXIT_HOLD = 0, 1, 2
 
 CELLS = ("pods", "rollout", "metrics", "endpoints", "DNS")
 
-ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing", "forbidden-rollout")
+ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing")
 POD_CODES = ("track-pods-failing", "track-pods-not-ready", "track-restarts", "cpu-near-limit", "memory-near-limit",
              "memory-leak-suspected")
 METRICS_CODES = NO_DATA_CODES + ("verdict-rollback", "source-stale")
@@ -379,6 +379,15 @@ def _with_findings(c: HealthCell, findings: Sequence[Finding]) -> HealthCell:
     return HealthCell(c.name, lv, WORDS[lv], SYMBOLS[lv], f"{worst.code}: {clean_line(worst.summary)}")
 
 
+def _at_most_degraded(c: HealthCell) -> HealthCell:
+    """A pod in CrashLoopBackOff flips between Running and Waiting every few seconds: the pods cell turns
+    critical through the (debounced) track-pods-failing finding, so it says critical exactly when the strip
+    shows why, and the exit code does not flap with each restart."""
+    if c.level != "critical":
+        return c
+    return HealthCell(c.name, "degraded", WORDS["degraded"], SYMBOLS["degraded"], c.detail)
+
+
 def _rollout_cell(outcome: Outcome, summary) -> HealthCell:
     level = {"aborted": "critical", "failed": "critical", "degraded": "degraded", "unknown": "unknown"}.get(
         outcome.state, "healthy")
@@ -487,7 +496,7 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
 
     metrics_stale = any(s.source == "metrics" and s.stale for s in staleness)
     cells = [
-        pods_health(pod_rows),
+        _at_most_degraded(pods_health(pod_rows)),
         _rollout_cell(outcome, summary),
         _metrics_cell(verdict, compare is not None and compare.updated_at is not None, metrics_stale),
         _endpoints_cell(network_view),
