@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tui.demo.scenario import ImageBehaviour
 from tui.demo.state import AlreadyExists, NotFound, StateError
+from tui.kube.selectors import SelectorError, selector_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui.demo.sim import Simulation
@@ -107,24 +108,13 @@ def selector_matches(sel: dict | None, labels: dict | None) -> bool:
 
 
 def label_selector_matches(sel: dict | None, labels: dict | None) -> bool:
-    """metav1.LabelSelector (matchLabels + matchExpressions)."""
+    """metav1.LabelSelector (matchLabels + matchExpressions); no selector selects nothing."""
     if not sel:
         return False
-    labels = labels or {}
-    for k, v in (sel.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for e in sel.get("matchExpressions") or ():
-        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
-        if op == "In" and labels.get(k) not in vals:
-            return False
-        if op == "NotIn" and labels.get(k) in vals:
-            return False
-        if op == "Exists" and k not in labels:
-            return False
-        if op == "DoesNotExist" and k in labels:
-            return False
-    return True
+    try:
+        return selector_from_dict(sel).matches(labels)
+    except SelectorError:  # an operator the API would have refused: select nothing, as controllers do
+        return False
 
 
 def selector_string(sel: dict | None) -> str:
