@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tui.demo.scenario import ImageBehaviour
 from tui.demo.state import AlreadyExists, NotFound, StateError
+from tui.kube.quantities import parse_quantity
 from tui.kube.selectors import SelectorError, selector_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -257,7 +258,7 @@ def qos_class(spec: dict) -> str:
         if req or lim:
             any_set = True
         for res in ("cpu", "memory"):
-            if res not in lim or (res in req and req[res] != lim[res]):
+            if res not in lim or (res in req and parse_quantity(req[res]) != parse_quantity(lim[res])):
                 guaranteed = False
     if not any_set:
         return "BestEffort"
