@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from tui.demo.scenario import ImageBehaviour
 from tui.demo.state import AlreadyExists, NotFound, StateError
 from tui.kube.quantities import parse_quantity
+from tui.kube.timestamps import parse_time as _parse_ts  # sim.py reads it here too
 from tui.kube.selectors import SelectorError, selector_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -792,15 +793,6 @@ def _iso(ts: float) -> str:
 def _dur(s: float) -> str:
     s = int(s)
     return f"{s // 60}m{s % 60}s" if s >= 60 else f"{s}s"
-
-
-def _parse_ts(s: str | None) -> float | None:
-    if not s:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(s[:19]).replace(tzinfo=_dt.timezone.utc).timestamp()
-    except ValueError:
-        return None
 
 
 def _pod_spec(tspec: dict) -> dict:

@@ -13,8 +13,8 @@ from tui.network.services import (CONTROLLER_LABELS, is_ready, resolve_target_po
 from tui.network.split import (ROUTER_LAYERS, TrafficLayer, _vs_service, ingress_backends, ready_endpoint_count,
                                route_backend_refs, stable_canary_services, traffic_split)
 from tui.rollout.findings import SEVERITY_RANK, Finding, sort_findings
-from tui.rollout.pods import parse_time
 from tui.kube.selectors import SelectorError, selector_from_dict
+from tui.kube.timestamps import parse_time
 from tui.rollout.target import selector_string
 from tui.textsafe import clean_line
 from tui.kube.objects import dig as _dig, meta as _meta
