@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Log, Static
 from rich.text import Text
 
 from tui.kube.slim import redact_secret
+from tui.kube.timestamps import parse_time
 from tui.textsafe import clean, clean_line
 from widgets.table import age_text
 
@@ -33,12 +34,7 @@ def yaml_lines(obj: dict) -> list[str]:
 
 
 def _ts(value: Any) -> float | None:
-    if not value:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return parse_time(value) if value else None
 
 
 def _kv_block(title: str, mapping: dict | None, indent: int = 0) -> list[str]:
@@ -195,12 +191,16 @@ class TextScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
-        self.query_one("#text", Log).write_line("loading…")
+        if self._lines:  # handed over before the screen was mounted (the PromQL view)
+            self._refill()
+        else:
+            self.query_one("#text", Log).write_line("loading…")
         self.query_one("#text", Log).focus()
 
     def show_lines(self, lines: list[str]) -> None:
         self._lines = lines
-        self._refill()
+        if self.is_mounted:
+            self._refill()
 
     def _refill(self) -> None:
         log = self.query_one("#text", Log)
