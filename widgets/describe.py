@@ -25,7 +25,6 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 def redact(obj: dict) -> dict:
     """A copy of `obj` in which no Secret value survives (tui.kube.slim.redact_secret: keys and sizes only)."""
     return redact_secret(obj)
-    return len(s.encode())
 
 
 def yaml_lines(obj: dict) -> list[str]:
