@@ -327,9 +327,19 @@ def _candidate_failing(findings: Sequence[Finding], roles: Roles) -> Reason | No
 
 def _aborted_reason(outcome: Outcome, sighting: CandidateSighting | None, analysis_runs: Sequence[dict]) -> Reason:
     what = "aborted" if outcome.state == "aborted" else "failed"
-    text = f"the rollout {what}" + (f": {outcome.message}" if outcome.message else "")
+    # what made it first (the figures), then the controller's words, then the analysis: a small pane shows the start
+    text = f"the rollout {what}"
     values: list = [("outcome", outcome.state), ("controller", outcome.controller)]
     run = _failed_run(analysis_runs)
+    if sighting is not None:
+        f = sighting.figures
+        text += f"; last seen before it: {sighting.text()}"
+        values += [("candidate", sighting.track), ("seen_at", round(sighting.at, 3)),
+                   ("error_ratio", None if f.error_ratio is None else round(f.error_ratio, 6)),
+                   ("latency_p99_s", None if f.latency_p99_s is None else round(f.latency_p99_s, 6)),
+                   ("request_rate_rps", None if f.request_rate_rps is None else round(f.request_rate_rps, 3))]
+    if outcome.message:
+        text += f"; {outcome.controller}: {outcome.message}"
     if run is not None:
         name, msg, measured = run
         text += f"; AnalysisRun {name}: {msg}" if msg else f"; AnalysisRun {name} failed"
@@ -337,14 +347,7 @@ def _aborted_reason(outcome: Outcome, sighting: CandidateSighting | None, analys
             text += f" (measured {', '.join(measured)})"
         values += [("analysis_run", name), ("analysis_message", msg or None),
                    ("measurements", ", ".join(measured) or None)]
-    if sighting is not None:
-        f = sighting.figures
-        text += f"; last candidate figures seen: {sighting.text()}"
-        values += [("candidate", sighting.track), ("seen_at", round(sighting.at, 3)),
-                   ("error_ratio", None if f.error_ratio is None else round(f.error_ratio, 6)),
-                   ("latency_p99_s", None if f.latency_p99_s is None else round(f.latency_p99_s, 6)),
-                   ("request_rate_rps", None if f.request_rate_rps is None else round(f.request_rate_rps, 3))]
-    elif run is None:
+    if sighting is None and run is None:
         text += "; the candidate's figures before it were not seen by this Lookout (it started after)"
     return Reason("rollout-aborted", text, tuple(values), None, "rollback")
 
@@ -426,8 +429,8 @@ def _dns_cell(view) -> HealthCell:
         return cell("DNS", "pending", "no reading yet", word="waiting")
     answers = getattr(view, "dns", ())
     failed = [a for a in answers if a.error]
-    if failed:
-        return cell("DNS", "degraded", f"{failed[0].name}: {failed[0].error}")
+    if failed:  # the dns-lookup-failed finding makes it degraded once it holds; until then it is only unknown
+        return cell("DNS", "unknown", f"{failed[0].name}: {failed[0].error}", word="no answer")
     if not answers:
         return cell("DNS", "unknown", "no external names to check", word="n/a")
     return cell("DNS", "healthy", f"{len(answers)} names resolve as expected")

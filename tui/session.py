@@ -450,7 +450,9 @@ class Session:
 
         self._client = KubeClient(self.kube_target)
         self._start_informers()
-        if self.demo and self.network.dns_server is None:
+        # the demo cluster answers DNS for its scenario's names: the app in demo mode, and `lookout status` run
+        # against its kubeconfig (context lookout-demo), ask it rather than the system's resolvers
+        if (self.demo or getattr(self.kube_target, "context", "") == "lookout-demo") and self.network.dns_server is None:
             await self._demo_dns_server()
         self._tasks.append(asyncio.create_task(self.network.run_dns(), name="dns"))
         if self.poll_metrics and t_has_target(self):

@@ -113,21 +113,32 @@ class ComparePane(Widget, can_focus=True):
         parts = self._parts(st, tight=False)
         height = self.size.height
         if height and self._fixed_height() and self._lines(parts) > height:
-            # the box is smaller than the whole: one line per reason (z shows them whole), no blank lines,
-            # and the source line only when it says more than the title (stale, an error)
-            parts = self._parts(st, tight=True)
+            # the box is smaller than the whole: first drop what the screen shows elsewhere (the findings are in
+            # the strip, the source in the title) and the blank lines, keeping each reason whole; if that is
+            # still too much, one line per reason (z shows them whole)
+            parts = self._parts(st, tight=False, compact=True)
+            if self._lines(parts) > height:
+                parts = self._parts(st, tight=True)
+                spare = height - self._lines(parts)
+                reasons = min(6, len(st.verdict.reasons))
+                if spare > 0 and reasons:
+                    # the room left goes to the reasons: each is cut at the lines it can have, not at one
+                    per = 1 + spare // reasons
+                    parts = self._parts(st, tight=True, reason_chars=per * max(10, self.size.width - 14))
         return Group(*parts)
 
-    def _parts(self, st: CompareState, tight: bool) -> list[RenderableType]:
-        parts: list[RenderableType] = [self._verdict(st, tight)]
-        if not tight or st.stale or st.updated_at is None:
+    def _parts(self, st: CompareState, tight: bool, compact: bool = False,
+               reason_chars: int | None = None) -> list[RenderableType]:
+        parts: list[RenderableType] = [self._verdict(st, tight or compact, wrap=not tight or bool(reason_chars),
+                                                     reason_chars=reason_chars)]
+        if not (tight or compact) or st.stale or st.updated_at is None:
             parts.append(self._header(st))
         tracks = list(st.tracks)
         if tracks:
             parts.append(self._table(st, tracks))
         if self.show_promql:
             parts.append(self._promql(st))
-        if st.findings:
+        if st.findings and not compact:
             parts.append(self._findings(st))
         return parts
 
@@ -192,7 +203,8 @@ class ComparePane(Widget, can_focus=True):
         out.append(pods, style="dim")
         return out
 
-    def _verdict(self, st: CompareState, tight: bool = False) -> RenderableType:
+    def _verdict(self, st: CompareState, tight: bool = False, wrap: bool = False,
+                 reason_chars: int | None = None) -> RenderableType:
         v = st.verdict
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append("verdict ", style="bold")
@@ -202,11 +214,15 @@ class ComparePane(Widget, can_focus=True):
         # reasons in a grid: wrapped lines keep their indent under the bullet (a hanging indent)
         grid = Table.grid(expand=True)
         grid.add_column(width=4, no_wrap=True)
-        grid.add_column(ratio=1, no_wrap=tight, overflow="ellipsis" if tight else "fold")
+        one_line = tight and not wrap
+        grid.add_column(ratio=1, no_wrap=one_line, overflow="ellipsis" if one_line else "fold")
         for r in v.reasons[:6]:
             body = Text()
             if tight:  # the sentence with its numbers says more in one line than the code does; z shows both
-                body.append(clean_line(r.text))
+                text = clean_line(r.text)
+                if reason_chars and len(text) > reason_chars:
+                    text = text[: reason_chars - 1] + "…"
+                body.append(text)
             else:
                 body.append(clean_line(r.code), style="bold")
                 body.append(": " + clean_line(r.text))

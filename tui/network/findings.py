@@ -23,7 +23,7 @@ CODES = (
     "service-selects-no-pods", "no-ready-endpoints", "single-endpoint", "track-not-selected",
     "target-port-not-exposed", "readiness-probe-missing", "probe-port-not-exposed", "probes-identical",
     "route-backend-missing", "networkpolicy-excludes-track", "endpoints-lag", "preview-points-at-active",
-    "weights-disagree", "dns-stale",
+    "weights-disagree", "dns-stale", "dns-lookup-failed",
 )
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
 PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc", "exec")
@@ -875,6 +875,22 @@ def rule_dns_stale(scope: NetworkScope, lookups: Iterable, rows_of: Mapping[str,
     return out
 
 
+def rule_dns_failed(lookups: Iterable) -> list[Finding]:
+    """`dns-lookup-failed`: a name of the rollout does not resolve from where Lookout runs (NXDOMAIN, timeout):
+    clients that use it reach nothing, or this machine asks the wrong resolver (--dns-server)."""
+    failed = [lk for lk in lookups if getattr(lk, "error", None)]
+    if not failed:
+        return []
+    first = failed[0]
+    ev = tuple((clean_line(lk.name), f"{clean_line(lk.error)} from {clean_line(lk.server or 'the system resolver')}")
+               for lk in failed[:5])
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return [Finding("dns-lookup-failed", "warning", None,
+                    f"{clean_line(first.name)} does not resolve: {clean_line(first.error)} from "
+                    f"{clean_line(first.server or 'the system resolver')}{more}.", ev,
+                    tuple(f"Service/{lk.service}" for lk in failed if getattr(lk, "service", None)))]
+
+
 # ---- all of it -------------------------------------------------------------------------------------
 
 
@@ -913,5 +929,7 @@ def network_findings(scope: NetworkScope, now: float, history: NetworkHistory | 
     out += rule_endpoints_lag(scope, rows_of, history, now)
     out += rule_preview_points_at_active(scope)
     out += rule_weights(scope, layers)
+    dns = list(dns)
     out += rule_dns_stale(scope, dns, rows_of)
+    out += rule_dns_failed(dns)
     return sort_findings(_merge(out))
