@@ -158,12 +158,19 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     return command, ns
 
 
+def say(message: str) -> None:
+    """One line on stderr: error text can quote a server, an exec plugin or a URL, so it is sanitised."""
+    from tui.textsafe import clean_line, mask_url
+
+    print(clean_line(mask_url(message)), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         command, ns = parse(argv)
     except UsageError as e:
-        print(str(e), file=sys.stderr)
+        say(str(e))
         return EXIT_USAGE
     if command == "demo-cluster":
         from tui.demo.cluster import run_demo_cluster
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_app(command, ns)
     except LaunchError as e:
-        print(f"lookout: {e}", file=sys.stderr)
+        say(f"lookout: {e}")
         return e.code
     except KeyboardInterrupt:
         return 130

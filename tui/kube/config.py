@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from tui.textsafe import clean_ident, clean_line
+
 try:  # the C loader is several times faster on large kubeconfigs
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
@@ -624,9 +626,9 @@ def _run_exec_plugin(exec_cfg: dict, cluster: dict, cwd: str, user: str) -> dict
     except OSError as e:
         raise KubeConfigError(f"exec plugin {cmd} of user {user!r} cannot run: {e.strerror or e}") from None
     if proc.returncode != 0:
-        err = (proc.stderr or "").strip().splitlines()
+        err = [ln for ln in (clean_line(x).strip() for x in (proc.stderr or "").splitlines()) if ln]
         raise KubeConfigError(f"exec plugin {cmd} of user {user!r} failed with exit code {proc.returncode}"
-                              + (f": {err[-1]}" if err else ""))
+                              + (f": {err[-1][:500]}" if err else ""))
     try:
         data = json.loads(proc.stdout)
     except ValueError:
