@@ -9,7 +9,6 @@ and the in-cluster service account.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import binascii
 import datetime as _dt
@@ -128,7 +127,7 @@ class ExecCredentials(Credentials):
         self._expiry: float | None = None  # epoch seconds; None = does not expire
         self._lock = threading.Lock()
         self.runs = 0  # how many times the plugin ran (tests, diagnostics)
-        self.cert: tuple[str, str] | None = None  # when the plugin answers with a client certificate
+        self.cert: tuple[InlinePem, InlinePem] | None = None  # when the plugin answers with a client certificate
 
     @property
     def command(self) -> str:
@@ -152,8 +151,8 @@ class ExecCredentials(Credentials):
         if status.get("token"):
             self._value = "Bearer " + str(status["token"])
         elif status.get("clientCertificateData") and status.get("clientKeyData"):
-            self.cert = (_write_secret_file(status["clientCertificateData"]),
-                         _write_secret_file(status["clientKeyData"]))
+            self.cert = (InlinePem(str(status["clientCertificateData"]).encode()),
+                         InlinePem(str(status["clientKeyData"]).encode()))
         else:
             raise KubeConfigError(f"exec plugin {self.command} for user {self._user!r} returned neither a token "
                                   "nor a client certificate")
@@ -238,7 +237,8 @@ class KubeTarget:
     namespace: str  # from -n, else the context's, else "default"
     ca_pem: str | None = None  # the cluster's CA (from certificate-authority or -data); None = system roots
     insecure: bool = False  # insecure-skip-tls-verify
-    cert: tuple[str, str] | None = None  # (certfile, keyfile) of a client certificate
+    # (cert, key) of a client certificate: file paths, or InlinePem bytes from *-data (never written to disk)
+    cert: "tuple[str | InlinePem, str | InlinePem] | None" = None
     credentials: Credentials = field(default_factory=NoCredentials)
     proxy_url: str | None = None
     tls_server_name: str | None = None
@@ -257,7 +257,7 @@ class KubeTarget:
         """The Authorization header value (Bearer or Basic); may block, see token()."""
         return self.credentials.header(force)
 
-    def client_cert(self) -> tuple[str, str] | None:
+    def client_cert(self) -> "tuple[str | InlinePem, str | InlinePem] | None":
         if isinstance(self.credentials, ExecCredentials) and self.credentials.cert:
             return self.credentials.cert
         return self.cert
@@ -276,7 +276,7 @@ class KubeTarget:
         cert = self.client_cert()
         if cert:
             try:
-                ctx.load_cert_chain(cert[0], cert[1])
+                _load_chain(ctx, cert[0], cert[1])
             except (ssl.SSLError, OSError) as e:
                 raise KubeConfigError(f"the client certificate of user {self.user!r} cannot be loaded: "
                                       f"{getattr(e, 'reason', None) or e}") from None
@@ -516,10 +516,10 @@ def _insecure_context() -> ssl.SSLContext:
     return ctx
 
 
-def _client_cert(user: dict, base: str, name: str) -> tuple[str, str] | None:
-    def one(file_key: str, what: str) -> str | None:
+def _client_cert(user: dict, base: str, name: str) -> "tuple[str | InlinePem, str | InlinePem] | None":
+    def one(file_key: str, what: str) -> "str | InlinePem | None":
         if user.get(file_key + "-data"):
-            return _write_secret_file(_b64(user[file_key + "-data"], f"{file_key}-data of user {name!r}"))
+            return InlinePem(_b64(user[file_key + "-data"], f"{file_key}-data of user {name!r}"))
         if user.get(file_key):
             path = _resolve(user[file_key], base)
             if not os.path.isfile(path):
@@ -649,24 +649,63 @@ def _parse_time(s: str) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# key material from *-data fields: private files, removed at exit
-
-_secret_dir: str | None = None
-_secret_files: dict[bytes, str] = {}
-_secret_lock = threading.Lock()
+# key material from *-data fields and exec plugins: kept in memory, never on disk
 
 
-def _write_secret_file(content: bytes | str) -> str:
-    global _secret_dir
-    data = content.encode() if isinstance(content, str) else content
-    with _secret_lock:
-        if data in _secret_files and os.path.exists(_secret_files[data]):
-            return _secret_files[data]
-        if _secret_dir is None or not os.path.isdir(_secret_dir):
-            _secret_dir = tempfile.mkdtemp(prefix="lookout-kube-")
-            atexit.register(shutil.rmtree, _secret_dir, True)
-        fd, path = tempfile.mkstemp(dir=_secret_dir, suffix=".pem")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        _secret_files[data] = path
-        return path
+class InlinePem(bytes):
+    """PEM bytes from a `*-data` field or an exec plugin. Never written to a file that outlives its load:
+    OpenSSL reads it from a memfd (Linux) or, elsewhere, from a private file unlinked as soon as it is read."""
+
+    def __repr__(self) -> str:  # never print key material by accident
+        return f"<InlinePem {len(self)} bytes>"
+
+
+def _load_chain(ctx: ssl.SSLContext, cert: "str | InlinePem", key: "str | InlinePem") -> None:
+    with _pem_path(cert) as cert_path, _pem_path(key) as key_path:
+        ctx.load_cert_chain(cert_path, key_path)
+
+
+class _pem_path:
+    """A path OpenSSL can open for `value` while the `with` lasts: the file itself, or a memfd's /proc path."""
+
+    def __init__(self, value: "str | InlinePem"):
+        self._value = value
+        self._fd: int | None = None
+        self._tmp: str | None = None
+
+    def __enter__(self) -> str:
+        v = self._value
+        if not isinstance(v, bytes):
+            return v
+        memfd = getattr(os, "memfd_create", None)
+        if memfd is not None and os.path.isdir("/proc/self/fd"):
+            try:
+                self._fd = memfd("lookout-kube-pem", getattr(os, "MFD_CLOEXEC", 1))
+                _write_all(self._fd, v)
+                return f"/proc/self/fd/{self._fd}"
+            except OSError:
+                self._close()
+        fd, self._tmp = tempfile.mkstemp(prefix="lookout-kube-", suffix=".pem")  # mode 0600
+        self._fd = fd
+        _write_all(fd, v)
+        return self._tmp
+
+    def __exit__(self, *exc) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+            self._tmp = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
