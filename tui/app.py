@@ -25,7 +25,7 @@ from tui.rollout.events import event_row
 from tui.rollout.pods import pod_row
 from tui.textsafe import clean_line
 from widgets.command import Command, CommandBar
-from widgets.describe import TextScreen, describe_lines, yaml_lines
+from widgets.describe import TextScreen, render_lines
 from widgets.help import HelpScreen
 from widgets.logs import LogScreen
 from widgets.network import NetworkPane
@@ -603,14 +603,14 @@ class LookoutApp(App[int]):
         if not obj:
             screen.show_lines([f"{res} {ns}/{name} was not found (deleted?)"])
             return
-        if mode == "yaml":
-            screen.show_lines(yaml_lines(obj))
-            return
-        kind = {"pods": "Pod"}.get(res, obj.get("kind") or "")
-        events = [e for e in self.session.store.list("events", ns)
-                  if ((e.get("involvedObject") or e.get("regarding") or {}).get("name") == name
-                      and (e.get("involvedObject") or e.get("regarding") or {}).get("kind") in (kind, None, ""))]
-        screen.show_lines(describe_lines({"kind": kind, **obj}, events, now=self.clock()))
+        kind = {"pods": "Pod", "events": "Event"}.get(res, obj.get("kind") if isinstance(obj, dict) else "") or ""
+        events = [] if mode == "yaml" else [
+            e for e in self.session.store.list("events", ns)
+            if ((e.get("involvedObject") or e.get("regarding") or {}).get("name") == name
+                and (e.get("involvedObject") or e.get("regarding") or {}).get("kind") in (kind, None, ""))]
+        # render_lines catches what a malformed object raises and says so in place of "loading…"
+        screen.show_lines(render_lines(mode, {"kind": kind, **obj} if isinstance(obj, dict) else obj, events,
+                                       now=self.clock()))
 
     # ---- help, command bar, palette --------------------------------------------------------------
     def action_help(self) -> None:

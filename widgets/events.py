@@ -59,7 +59,10 @@ class EventTable(VirtualTable[Any]):
         return None if row.last is None else now - row.last
 
     def sort_key(self, row: Any) -> Any:
-        return (-(row.last or 0.0), row.namespace, row.name)
+        # an event dated in the future (bad clock, hostile reporter) sorts as if it happened on arrival,
+        # then sinks as newer events come; it is not pinned at the top for years
+        last = row.last or 0.0
+        return (-min(last, self._clock()), row.namespace, row.name)
 
     def matches(self, row: Any, needle: str) -> bool:
         needle = needle.lower()
