@@ -23,7 +23,7 @@ from textual.widgets import Footer
 import styles
 from tui.rollout.events import event_row
 from tui.rollout.pods import pod_row
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line, mask_url
 from widgets.command import Command, CommandBar
 from widgets.describe import TextScreen, render_lines
 from widgets.help import HelpScreen
@@ -679,11 +679,12 @@ class LookoutApp(App[int]):
         await self._do_switch({what: value}, f"{what} to {value or '(none)'}")
 
     async def _do_switch(self, kwargs: dict, what: str) -> None:
-        self.notify(f"switching {what}…", markup=False, timeout=3)
+        self.notify(f"switching {clean_ident(what)}…", markup=False, timeout=3)
         try:
             await self.session.switch(**kwargs)
         except Exception as e:
-            self.notify(f"could not switch {what}: {e}", severity="error", markup=False, timeout=8)
+            self.notify(clean_line(mask_url(f"could not switch {what}: {e}")), severity="error", markup=False,
+                        timeout=8)
             return
         # the session refilled the store (deltas follow); make the tables equal to it now
         store = self.session.store

@@ -101,7 +101,7 @@ class KubeClient:
             limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=32,
                                 keepalive_expiry=30.0),
             timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers=[("User-Agent", USER_AGENT), ("Accept", "application/json"), *self.target.impersonate],
             follow_redirects=False,
             **kw,
         )

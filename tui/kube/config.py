@@ -12,19 +12,23 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import ipaddress
 import os
+import re
 import shutil
 import ssl
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from tui.textsafe import clean_ident, clean_line
+from tui.kube.names import InvalidName, check_namespace
+from tui.textsafe import clean_ident, clean_line, mask_url
 
 try:  # the C loader is several times faster on large kubeconfigs
     from yaml import CSafeLoader as _Loader
@@ -37,6 +41,9 @@ SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_FILE_TTL = 60.0  # client-go re-reads token files about once a minute; so do we
 EXEC_EXPIRY_SKEW = 10.0  # refresh exec credentials this many seconds before they expire
 EXEC_TIMEOUT = 120.0
+# YAML bounds: a kubeconfig is kilobytes; an alias bomb is a few hundred bytes that expand to billions of values
+MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024
+MAX_KUBECONFIG_VALUES = 1_000_000  # values after alias expansion
 
 
 class KubeConfigError(Exception):
@@ -245,6 +252,7 @@ class KubeTarget:
     kubeconfig: tuple[str, ...] = ()  # files the configuration came from; () when in-cluster
     in_cluster: bool = False
     namespace_explicit: bool = False  # -n given, rather than the context's default
+    impersonate: tuple[tuple[str, str], ...] = ()  # Impersonate-* headers (as, as-uid, as-groups, as-user-extra)
 
     def token(self, force: bool = False) -> str | None:
         """The current bearer token, refreshing it first if it expired (may run an exec plugin: blocking)."""
@@ -324,7 +332,11 @@ def kubeconfig_paths(kubeconfig: str | None = None, environ: dict | None = None)
 def _read_yaml(path: str) -> dict:
     try:
         with open(path, "rb") as f:
-            data = yaml.load(f, Loader=_Loader)
+            raw = f.read(MAX_KUBECONFIG_BYTES + 1)
+        if len(raw) > MAX_KUBECONFIG_BYTES:
+            raise KubeConfigError(f"kubeconfig {path} is larger than {MAX_KUBECONFIG_BYTES // (1024 * 1024)} MiB; "
+                                  "refusing to load it")
+        data = yaml.load(raw, Loader=_Loader)
     except FileNotFoundError:
         raise KubeConfigError(f"kubeconfig file {path} does not exist") from None
     except IsADirectoryError:
@@ -335,12 +347,50 @@ def _read_yaml(path: str) -> dict:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{where}: {problem}") from None
+        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{where}: {clean_line(str(problem))}") from None
+    except RecursionError:
+        raise KubeConfigError(f"kubeconfig {path} is nested too deeply to be a kubeconfig") from None
     if data is None:
         return {}
+    _check_expanded_size(data, path)
     if not isinstance(data, dict):
         raise KubeConfigError(f"kubeconfig {path} is not a kubeconfig: expected a mapping at the top level")
     return data
+
+
+def _check_expanded_size(data: Any, path: str) -> None:
+    """Refuse YAML whose aliases expand beyond MAX_KUBECONFIG_VALUES values, or refer to themselves.
+
+    PyYAML builds an alias as a shared reference, so loading a "billion laughs" is cheap; what is not is the
+    first walk over it (a copy, a JSON dump for an exec plugin's KUBERNETES_EXEC_INFO). Sizes are memoised
+    per shared object, so this costs one visit per distinct value.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(v: Any, depth: int) -> int:
+        if not isinstance(v, (dict, list)):
+            return 1
+        key = id(v)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in active:
+            raise KubeConfigError(f"kubeconfig {path} contains a YAML alias that refers to itself")
+        if depth > 200:
+            raise KubeConfigError(f"kubeconfig {path} is nested too deeply to be a kubeconfig")
+        active.add(key)
+        n = 1
+        for item in (v.values() if isinstance(v, dict) else v):
+            n += size(item, depth + 1)
+            if n > MAX_KUBECONFIG_VALUES:
+                raise KubeConfigError(f"kubeconfig {path} expands to more than {MAX_KUBECONFIG_VALUES:,} values "
+                                      "(YAML aliases?); refusing to load it")
+        active.discard(key)
+        sizes[key] = n
+        return n
+
+    size(data, 0)
 
 
 def _named(data: dict, section: str, inner: str, path: str) -> list[tuple[str, dict]]:
@@ -435,24 +485,126 @@ def load_target(kubeconfig: str | None = None, context: str | None = None, names
         raise KubeConfigError(f"context {name!r} refers to user {user_name!r}, which is not defined in {_where(m)}")
     cluster, user = cl_entry.value, us_entry.value
 
-    server = str(cluster.get("server") or "").rstrip("/")
-    if not server:
-        raise KubeConfigError(f"cluster {cluster_name!r} in {cl_entry.path} has no server")
-    if "://" not in server:
-        server = "https://" + server
+    server = _server_url(cluster.get("server"), cluster_name, cl_entry.path)
 
     cl_dir = os.path.dirname(os.path.abspath(cl_entry.path))
     us_dir = os.path.dirname(os.path.abspath(us_entry.path))
     insecure = bool(cluster.get("insecure-skip-tls-verify"))
+    if insecure and (cluster.get("certificate-authority") or cluster.get("certificate-authority-data")):
+        # kubectl: "specifying a root certificates file with the insecure flag is not allowed"
+        raise KubeConfigError(f"cluster {cluster_name!r} in {cl_entry.path} sets insecure-skip-tls-verify together "
+                              "with a certificate authority; kubectl refuses this too: remove one of them")
     ca_pem = _ca_pem(cluster, cl_dir, cluster_name)
     cert = _client_cert(user, us_dir, user_name)
     creds = _credentials(user, us_dir, user_name, cluster, name, m)
+    impersonate = _impersonation(user, user_name, us_entry.path)
+    proxy_url = _proxy_url(cluster.get("proxy-url"), cluster_name, cl_entry.path)
 
     ns = namespace or ctx.get("namespace") or "default"
+    try:
+        check_namespace(str(ns), "namespace" if namespace else f"namespace of context {name!r}")
+    except InvalidName as e:
+        raise KubeConfigError(str(e)) from None
     return KubeTarget(server=server, context=name, cluster=cluster_name, user=user_name, namespace=str(ns),
-                      ca_pem=ca_pem, insecure=insecure, cert=cert, credentials=creds, proxy_url=cluster.get("proxy-url") or None,
+                      ca_pem=ca_pem, insecure=insecure, cert=cert, credentials=creds, proxy_url=proxy_url,
                       tls_server_name=cluster.get("tls-server-name") or None, kubeconfig=tuple(m.files),
-                      namespace_explicit=bool(namespace))
+                      namespace_explicit=bool(namespace), impersonate=impersonate)
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?")
+
+
+def _server_url(raw: Any, cluster: str, path: str) -> str:
+    """The cluster's server as https://host[:port][/path]; anything that is not a URL is a configuration error
+    (exit 4), never a DNS lookup of `not a url` or a connection to https://5."""
+    where = f"cluster {cluster!r} in {path}"
+    if raw is None or raw == "":
+        raise KubeConfigError(f"{where} has no server")
+    if not isinstance(raw, str):
+        raise KubeConfigError(f"{where}: server must be a URL such as https://host:6443, not {raw!r}")
+    server = raw.strip().rstrip("/")
+    bad = f"{where}: server {clean_ident(server)!r} is not a URL (https://host[:port])"
+    if not server or any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in server):
+        raise KubeConfigError(bad)
+    if "://" not in server:
+        server = "https://" + server
+    try:
+        u = urllib.parse.urlsplit(server)
+        u.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise KubeConfigError(bad) from None
+    if u.scheme not in ("https", "http"):
+        raise KubeConfigError(f"{where}: server {clean_ident(server)!r} must be https:// (or http://)")
+    host = u.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if (not host or len(host) > 253 or not all(len(x) <= 63 and _HOST_LABEL.fullmatch(x) for x in labels)
+                or labels[-1].isdigit()):
+            raise KubeConfigError(bad) from None
+    if u.query or u.fragment or u.username or u.password:
+        raise KubeConfigError(f"{where}: server {clean_ident(server.split('@')[-1])!r} must not carry credentials, "
+                              "a query or a fragment")
+    return server
+
+
+def _proxy_url(raw: Any, cluster: str, path: str) -> str | None:
+    if not raw:
+        return None
+    where = f"cluster {cluster!r} in {path}"
+    value = str(raw).strip()
+    try:
+        scheme = urllib.parse.urlsplit(value).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in ("http", "https", "socks5", "socks5h"):
+        raise KubeConfigError(f"{where}: proxy-url {clean_ident(mask_url(value))!r} must be http://, https:// or "
+                              "socks5://")
+    if scheme.startswith("socks"):
+        try:
+            import socksio  # noqa: F401
+        except ImportError:
+            raise KubeConfigError(f"{where}: proxy-url {clean_ident(mask_url(value))!r} is a SOCKS proxy, which "
+                                  "needs the socksio package (pip install 'httpx[socks]')") from None
+    return value
+
+
+# client-go's legal header-name bytes; everything else in an Impersonate-Extra- key is percent-encoded
+_HEADER_KEY_SAFE = frozenset(b"!#$&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~")
+
+
+def _impersonation(user: dict, name: str, path: str) -> tuple[tuple[str, str], ...]:
+    """Impersonate-* headers for `as`, `as-uid`, `as-groups`, `as-user-extra`, as kubectl sends them."""
+    where = f"user {name!r} in {path}"
+    out: list[tuple[str, str]] = []
+
+    def value(v: Any, what: str) -> str:
+        v = str(v)
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in v):
+            raise KubeConfigError(f"{where}: {what} contains control characters")
+        return v
+
+    as_user = user.get("as")
+    groups = user.get("as-groups") or []
+    uid = user.get("as-uid")
+    extra = user.get("as-user-extra") or {}
+    if not isinstance(groups, list):
+        raise KubeConfigError(f"{where}: as-groups must be a list")
+    if not isinstance(extra, dict) or not all(isinstance(v, list) for v in extra.values()):
+        raise KubeConfigError(f"{where}: as-user-extra must map each key to a list of values")
+    if not as_user and (groups or uid or extra):
+        # client-go: "requesting uid, groups or user-extra for test without impersonating a user"
+        raise KubeConfigError(f"{where}: as-groups, as-uid and as-user-extra need `as` (the user to impersonate)")
+    if as_user:
+        out.append(("Impersonate-User", value(as_user, "as")))
+        if uid:
+            out.append(("Impersonate-Uid", value(uid, "as-uid")))
+        out += [("Impersonate-Group", value(g, "as-groups")) for g in groups]
+        for k, vs in extra.items():
+            key = "".join(chr(b) if b in _HEADER_KEY_SAFE else f"%{b:02X}" for b in str(k).encode())
+            out += [(f"Impersonate-Extra-{key}", value(v, f"as-user-extra {k!r}")) for v in vs]
+    return tuple(out)
 
 
 def _resolve(p: str, base: str) -> str:
