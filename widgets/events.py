@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Iterable
 from rich.style import Style
 
 from tui.textsafe import clean_line
-from widgets.table import Column, VirtualTable
+from widgets.table import FUTURE_SKEW, Column, VirtualTable
 
 WARNING_STYLE = Style(color="yellow", bold=True)
 
@@ -62,7 +62,7 @@ class EventTable(VirtualTable[Any]):
         # an event dated in the future (bad clock, hostile reporter) sorts as if it happened on arrival,
         # then sinks as newer events come; it is not pinned at the top for years
         last = row.last or 0.0
-        return (-min(last, self._clock()), row.namespace, row.name)
+        return (-min(last, self._clock() + FUTURE_SKEW), row.namespace, row.name)
 
     def matches(self, row: Any, needle: str) -> bool:
         needle = needle.lower()
