@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Iterable
 
 from rich.style import Style
 
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line
 from widgets.table import FUTURE_SKEW, Column, VirtualTable
 
 WARNING_STYLE = Style(color="yellow", bold=True)
@@ -50,7 +50,7 @@ class EventTable(VirtualTable[Any]):
         return [
             kind,
             (clean_line(row.reason or ""), WARNING_STYLE if row.warning else None),
-            (clean_line(row.object or ""), None),
+            (clean_ident(row.object or ""), None),
             (str(row.count or 1), None),
             (clean_line(row.message or ""), None),
         ]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Collection
 
 from tui.rollout.pods import parse_time
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line
 
 MESSAGE_MAX = 1000
 
@@ -58,8 +58,8 @@ def event_row(ev: dict) -> EventRow:
         if len(msg) > MESSAGE_MAX:
             msg = msg[: MESSAGE_MAX - 1] + "…"
     type_ = clean_line(ev.get("type") or "Normal")
-    kind = clean_line(obj.get("kind") or "")
-    name = clean_line(obj.get("name") or "")
+    kind = clean_ident(obj.get("kind") or "")
+    name = clean_ident(obj.get("name") or "")
     return EventRow(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
