@@ -22,7 +22,7 @@ from textual.widgets import Footer
 
 import styles
 from tui.rollout.events import event_row
-from tui.rollout.pods import pod_row
+from tui.rollout.pods import malformed_row, pod_row
 from tui.textsafe import clean_ident, clean_line, mask_url
 from widgets.command import Command, CommandBar
 from widgets.describe import TextScreen, render_lines
@@ -155,7 +155,10 @@ class LookoutApp(App[int]):
         return self._events_pane
 
     def _pod_row(self, pod: dict):
-        return pod_row(pod, self.session.resolver.track_of(pod, "pods"), self.clock())
+        try:
+            return pod_row(pod, self.session.resolver.track_of(pod, "pods"), self.clock())
+        except Exception as e:  # noqa: BLE001 - a malformed object from the server must not take the app down
+            return malformed_row(pod, None, e)
 
     def on_mount(self) -> None:
         self.query_one(CommandBar).display = False

@@ -278,6 +278,7 @@ class TextScreen(Screen):
         super().__init__()
         self.title_text = title
         self._lines: list[str] = []
+        self._shown = False
         self._needle = ""
 
     def compose(self) -> ComposeResult:
@@ -290,12 +291,17 @@ class TextScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
-        self.query_one("#text", Log).write_line("loading…")
+        if self._shown:  # the text arrived before the screen mounted (a fast fetch)
+            self._refill()
+        else:
+            self.query_one("#text", Log).write_line("loading…")
         self.query_one("#text", Log).focus()
 
     def show_lines(self, lines: list[str]) -> None:
         self._lines = lines
-        self._refill()
+        self._shown = True
+        if self.is_mounted:
+            self._refill()
 
     def _refill(self) -> None:
         log = self.query_one("#text", Log)
