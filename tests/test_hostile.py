@@ -309,3 +309,54 @@ async def test_json_patch_test_op_over_http():
             with pytest.raises(ApiError):
                 await client.request("PATCH", path, json=bad, content_type="application/json-patch+json")
             assert "z" not in (await client.get_json(path))["data"]
+
+
+# ---- in-app input, banners and the status report ---------------------------------------------------
+
+async def test_in_app_ns_and_ctx_refuse_bad_names_in_place_and_banner_is_clean():
+    s = make_session()
+    app = LookoutApp(s, clock=lambda: NOW)
+    async with app.run_test(size=SIZE_WIDE) as pilot:
+        await pilot.pause()
+        from widgets.command import CommandBar
+
+        for typed, words in (("ns ../../x", "is not a valid namespace name: it must be an RFC 1123 label"),
+                             ("ns $(reboot)", "RFC 1123 label"),
+                             ("ctx prod\x1b]2;t\x07", "contains control or invisible characters"),
+                             ("ctx prod\u202e", "contains control or invisible characters")):
+            await pilot.press("colon")
+            await pilot.pause()
+            app.query_one(CommandBar).value = typed  # pasted: keys cannot carry ESC
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            assert any(words in n.message for n in app._notifications), [n.message for n in app._notifications]
+        assert s.switches == []  # nothing reached the session
+        s.connection.ok = False
+        s.connection.error = "lost: " + HOSTILE
+        await pilot.pause(1.2)
+        text = assert_safe(screen_text(app), "banner")
+        assert "CONNECTION LOST" in text and "lost: " in text
+
+
+def test_status_report_text_and_json_are_clean():
+    from types import SimpleNamespace as NS
+
+    from tui.status import build_report, render_text
+
+    session = NS(choice=NS(target=NS(kind="Rollout", name="checkout\u200b", namespace="shop"), namespace="shop"),
+                 kube_target=NS(context="ctx" + HOSTILE))
+    figures = dict.fromkeys(("request_rate_rps", "error_ratio", "latency_p50_s", "latency_p95_s", "latency_p99_s",
+                             "restarts", "cpu_cores", "memory_bytes"))
+    state = NS(tracks=[NS(name="canary", role="candidate", pods=["pod\u202e1"], **figures)],
+               verdict=NS(decision="no-data", reasons=[NS(code="prometheus-unreachable",
+                                                          text="Prometheus at http://u:pw@h did not answer " + HOSTILE,
+                                                          values=(), promql="up")]),
+               promql={"error_ratio": "x"}, age=None, deltas={})
+    finding = NS(code="x", severity="warning", track="canary", summary="finding " + HOSTILE,
+                 evidence=(("Pod/pod\u200b1 message", HOSTILE), ("url", "http://u:pw@h")))
+    report = build_report(session, NS(phase="Progressing" + HOSTILE), state, [finding], "prometheus http://u:***@h")
+    for out in (render_text(report), json.dumps(report, ensure_ascii=False)):
+        assert_safe(out)
+        assert "pw@" not in out and "u:***@h" in out
+        assert "checkout<U+200B>" in out and "pod<U+200B>1" in out
+    assert report["tracks"][0]["pods"] == ["pod<U+202E>1"]
