@@ -176,7 +176,7 @@ async def frozen_compare_state(sim: Simulation, session: Session, gap: float = 1
         ctx = read_context(session, settings, clock())
         reading = await source.read(ctx)
         state = analysis.update(reading, pod_infos(ctx.pods, ctx.track_of, _usage(sim, ctx.namespace, ctx.pods)),
-                                clock())
+                                clock(), roles=session.roles())
     return state
 
 

@@ -96,6 +96,19 @@ def test_bad_value_type_and_range(tmp_path):
     assert "got true" in error_of(p)
 
 
+def test_screen_defaults_are_read_and_bounded(tmp_path):
+    p = write(tmp_path, "[defaults]\nrefresh_ms = 50\nevent_buffer = 250\nlog_buffer_lines = 2000\n")
+    d = load_config(str(p)).defaults
+    assert (d.refresh_ms, d.event_buffer, d.log_buffer_lines, d.coalesce_seconds) == (50, 250, 2000, 0.05)
+    assert Settings().defaults.coalesce_seconds == 0.04
+    for key, bad, says in (("refresh_ms", 5, ">= 10 and <= 1000"), ("refresh_ms", 5000, "<= 1000"),
+                           ("event_buffer", 10_000_000, "<= 100000"), ("log_buffer_lines", 0, ">= 100"),
+                           ("log_buffer_lines", "many", "whole number of lines")):
+        p = write(tmp_path, f"[defaults]\n{key} = {bad!r}\n".replace("'", '"'))
+        msg = error_of(p)
+        assert msg.startswith(f"{p}:2: ") and f"defaults.{key}" in msg and says in msg, msg
+
+
 def test_dotted_and_inline_keys_are_located(tmp_path):
     p = write(tmp_path, "title = 1\n")
     assert error_of(p).startswith(f"{p}:1: ")

@@ -50,13 +50,15 @@ def state():
     ("", {"x": "y"}, True),
     ("n>3", {"n": "5"}, True),
     ("n<3", {"n": "5"}, False),
+    ("app in ()", {"app": ""}, True),  # the server reads "()" as the empty value
+    ("app in ()", {"app": "web"}, False),
 ])
 def test_label_selector_matches(sel, labels, want):
     assert LabelSelector.parse(sel).matches(labels) is want
 
 
 @pytest.mark.parametrize("bad", ["app in (web", "app=a=b", "!", "a,,b", "a b", "-x=1", "a=b,", "in (x)",
-                                 "app in ()", "x=-bad-", "n>x"])
+                                 "x=-bad-", "n>x"])
 def test_malformed_label_selector_is_bad_request(bad):
     with pytest.raises(BadRequest) as e:
         LabelSelector.parse(bad)

@@ -354,7 +354,13 @@ def test_status_report_text_and_json_are_clean():
                promql={"error_ratio": "x"}, age=None, deltas={})
     finding = NS(code="x", severity="warning", track="canary", summary="finding " + HOSTILE,
                  evidence=(("Pod/pod\u200b1 message", HOSTILE), ("url", "http://u:pw@h")))
-    report = build_report(session, NS(phase="Progressing" + HOSTILE), state, [finding], "prometheus http://u:***@h")
+    assessment = NS(compare=state, summary=NS(phase="Progressing" + HOSTILE), verdict=state.verdict,
+                    findings=[finding], outcome=NS(controller="argo-rollouts", state="degraded",
+                                                   message="aborted: " + HOSTILE),
+                    cells=[NS(name="pods", level="critical", word="critical", detail="pod\u200b1 " + HOSTILE)],
+                    roles=NS(baseline="stable", candidate="canary", standby=(), why="labels " + HOSTILE),
+                    staleness=[NS(source="pods", state="live", age=1.0, detail=HOSTILE)], exit_code=1)
+    report = build_report(session, assessment, "prometheus http://u:***@h")
     for out in (render_text(report), json.dumps(report, ensure_ascii=False)):
         assert_safe(out)
         assert "pw@" not in out and "u:***@h" in out

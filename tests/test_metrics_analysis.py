@@ -9,7 +9,8 @@ import pytest
 from tui.config import Thresholds
 from tui.metrics.analysis import (Analysis, History, Measure, MetricsSettings, PodInfo, Reading, TrackFigures,
                                   decide, fmt_figure, one_proportion_z, resource_findings, two_proportion_z)
-from tui.metrics.pods import grouping_for, parse_cpu, parse_memory, usage_from_pod_metrics
+from tui.kube.quantities import parse_quantity
+from tui.metrics.pods import grouping_for, usage_from_pod_metrics
 from tui.metrics.queries import ISTIO, NGINX, PLAIN, TrackGrouping, build_queries
 from tui.metrics.scrape import histogram_quantile, parse_exposition
 
@@ -73,8 +74,8 @@ http_request_duration_seconds_sum{handler="a"} 3
 
 
 def test_quantities():
-    assert parse_cpu("250m") == 0.25 and parse_cpu("108793499n") == pytest.approx(0.1088, abs=1e-4)
-    assert parse_memory("256Mi") == 256 * 1024 ** 2 and parse_memory("76081Ki") == 76081 * 1024
+    assert parse_quantity("250m") == 0.25 and parse_quantity("108793499n") == pytest.approx(0.1088, abs=1e-4)
+    assert parse_quantity("256Mi") == 256 * 1024 ** 2 and parse_quantity("76081Ki") == 76081 * 1024
     u = usage_from_pod_metrics([{"metadata": {"name": "a"}, "containers": [
         {"usage": {"cpu": "100m", "memory": "10Mi"}}, {"usage": {"cpu": "50m", "memory": "2Mi"}}]}])
     assert u["a"] == (pytest.approx(0.15), 12 * 1024 ** 2)

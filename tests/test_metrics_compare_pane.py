@@ -8,23 +8,14 @@ from textual.app import App, ComposeResult
 from tui.config import Thresholds
 from tui.metrics.analysis import Analysis, Measure, MetricsSettings, PodInfo, Reading
 from tui.rollout.findings import Finding
-from widgets.compare import ComparePane, sparkline, terminal_title
+from widgets.compare import ComparePane, sparkline
 
 HOSTILE = ("[/bold]", "[@click=app.quit]x[/]", "\x1b]8;;http://x\x1b\\", "\x1bc")
 
 
 class PaneApp(App):
-    def __init__(self):
-        super().__init__()
-        self.changes = []
-
     def compose(self) -> ComposeResult:
         yield ComparePane(id="compare")
-
-    def on_compare_pane_verdict_changed(self, m: ComparePane.VerdictChanged) -> None:
-        self.changes.append((m.old, m.new))
-        if m.new == "rollback":
-            self.bell()
 
 
 def text_of(pane: ComparePane, width: int = 120) -> str:
@@ -50,7 +41,7 @@ def states():
     return out
 
 
-async def test_pane_shows_tracks_verdict_promql_and_rings_once_on_rollback():
+async def test_pane_shows_tracks_verdict_and_promql():
     app = PaneApp()
     promote, hold, rollback = states()
     assert (promote.verdict.decision, hold.verdict.decision, rollback.verdict.decision) == ("promote", "hold", "rollback")
@@ -63,12 +54,9 @@ async def test_pane_shows_tracks_verdict_promql_and_rings_once_on_rollback():
         assert "25.0/s" in txt and "100/s" in txt and "-75 %" in txt
         pane.state = hold
         pane.state = rollback
-        pane.state = rollback  # same decision: no second message
         await pilot.pause()
-        assert app.changes == [(None, "promote"), ("promote", "hold"), ("hold", "rollback")]
         txt = text_of(pane)
         assert "✖ ROLLBACK" in txt and "latency-above-rollback" in txt and "640 ms > 500 ms" in txt
-        assert terminal_title(rollback, "checkout").startswith("ROLLBACK · checkout")
         # pick p99 latency (5th figure) and show its PromQL
         pane.focus()
         for _ in range(4):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from test_rollout_fixtures import NOW, crashloop_cs, pod, running_cs
-from tui.rollout.health import COMING, health_matrix, overall, pods_health, track_health
+from tui.assessment import assess, overall
+from tui.rollout.health import pods_health, track_health
 from tui.rollout.pods import pod_row
 
 
@@ -35,11 +36,14 @@ def test_no_pods_is_unknown_and_terminating_does_not_count():
 
 
 def test_matrix_cells_and_pending_ones_say_so():
-    cells = health_matrix(rows(pod("a")))
-    assert [c.name for c in cells] == ["pods", "metrics", "endpoints", "DNS"]
-    for c in cells[1:]:  # metrics, endpoints, DNS: nothing read yet
+    cells = assess(now=NOW, rollout="Label/checkout", kind=None, workload=None, summary=None,
+                   pod_rows=rows(pod("a")), findings=(), compare=None, network_view=None).cells
+    assert [c.name for c in cells] == ["pods", "rollout", "metrics", "endpoints", "DNS"]
+    assert (cells[1].level, cells[1].word) == ("unknown", "n/a")  # pods by label: no controller to ask
+    for c in cells[2:]:  # metrics, endpoints, DNS: nothing read yet
         assert (c.level, c.word, c.symbol) == ("pending", "waiting", "…")
-    assert overall(cells) == "healthy"
+    assert overall(cells) == "unknown"  # no controller to ask is not "healthy"
+    assert overall(cells[:1]) == "healthy"
     for c in cells:  # never colour alone: a word and a symbol everywhere
         assert c.word and c.symbol
 

@@ -64,6 +64,52 @@ def test_compare_zoomed(snap_compare, case):
     assert snap_compare(_app(case, ZOOMED), terminal_size=SIZES["120x40"], run_before=zoom)
 
 
+# The moments that matter, played whole on the demo clock (tests/assessment_support.py) with metrics polled
+# every 5 s of the story: the abort, and the active Service's selector typo (an outage).
+STORIES = {
+    "aborted": ("bad-canary", 90, None),  # aborted at 46 s: ROLLBACK with the analysis and the last figures
+    "selector-outage": ("healthy-canary", 25, "typo"),  # then 10 s with `app: checkout-typo` as selector
+}
+
+
+def _story_app(case: str) -> LookoutApp:
+    from assessment_support import Player
+
+    scenario, seconds, change = STORIES[case]
+
+    async def play():
+        p = await Player(scenario).start()
+        try:
+            await p.play(seconds)
+            if change == "typo":
+                def typo(svc):
+                    svc["spec"]["selector"] = {"app": "checkout-typo"}
+
+                p.state.mutate("services", p.ns, "checkout", typo)
+                await p.play(seconds + 10)
+        finally:
+            await p.stop()
+        return p
+
+    p = asyncio.new_event_loop().run_until_complete(play())
+    return LookoutApp(p.session, clock=p.session.clock, check_tty=False)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+@pytest.mark.parametrize("case", sorted(STORIES))
+def test_story_screen(snap_compare, case, size):
+    async def settle(pilot):
+        await pilot.pause(0.3)
+        a = pilot.app.assessment
+        assert a is not None and a.decision != "promote"
+        if case == "aborted":
+            assert a.decision == "rollback" and a.outcome.state == "aborted"
+        else:
+            assert a.cell("endpoints").level == "critical"
+
+    assert snap_compare(_story_app(case), terminal_size=SIZES[size], run_before=settle)
+
+
 def test_screenshots_are_current():
     """screenshots/ holds the same SVGs as the snapshot tests (scripts/screenshots copies them)."""
     import re

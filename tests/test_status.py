@@ -53,8 +53,11 @@ def test_bad_canary_json_is_rollback_exit_1(cluster, tmp_path, capsys):
     assert code == 1, out["verdict"]
     assert list(out)[:7] == ["context", "namespace", "rollout", "tracks", "verdict", "findings", "metrics"]
     assert out["context"] == "lookout-demo" and out["namespace"] == "demo"
-    assert out["rollout"] == {"kind": "Rollout", "name": "checkout", "controller": "argo-rollouts",
-                              "phase": out["rollout"]["phase"]}
+    assert {k: out["rollout"][k] for k in ("kind", "name", "controller")} == {
+        "kind": "Rollout", "name": "checkout", "controller": "argo-rollouts"}
+    assert out["rollout"]["outcome"] in ("progressing", "paused")  # before the abort
+    assert [h["cell"] for h in out["health"]] == ["pods", "rollout", "metrics", "endpoints", "DNS"]
+    assert out["health"][2]["level"] == "critical"  # a rollback is never beside a green metrics cell
     names = [t["name"] for t in out["tracks"]]
     assert names == ["stable", "canary"]
     canary = out["tracks"][1]

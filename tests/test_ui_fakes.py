@@ -100,15 +100,6 @@ class Summary:
 
 
 @dataclass
-class Cell:
-    name: str
-    level: str
-    word: str
-    symbol: str
-    detail: str = ""
-
-
-@dataclass
 class FakeSession:
     store: Store = field(default_factory=Store)
     target: Target = field(default_factory=Target)
@@ -121,6 +112,18 @@ class FakeSession:
     switches: list = field(default_factory=list)
     started: bool = False
     stopped: bool = False
+    choice: object = None
+    metrics: object = None
+    network_view: object = None
+    on_derived: object = None
+    on_metrics: object = None
+    clock: object = lambda: NOW  # noqa: E731 - the app's clock in tests that move time
+
+    def __post_init__(self) -> None:
+        if self.choice is None:
+            from tui.session import RolloutChoice
+
+            self.choice = RolloutChoice(None, self.target.namespace)
 
     async def start(self) -> None:
         self.started = True
@@ -159,13 +162,22 @@ class FakeSession:
     def findings(self) -> list:
         return list(self.found)
 
-    def health(self) -> list[Cell]:
-        return [
-            Cell("pods", "healthy", "healthy", "✓"),
-            Cell("metrics", "unknown", "not yet", "…"),
-            Cell("endpoints", "unknown", "not yet", "…"),
-            Cell("DNS", "unknown", "not yet", "…"),
-        ]
+    def pod_rows(self) -> list:
+        from tui.rollout.pods import pod_row
+
+        return [pod_row(p, self.resolver.track_of_pod(p), NOW) for p in self.store.objects.get("pods", {}).values()]
+
+    def event_relevant(self, ev: dict) -> bool:
+        return True
+
+    def assess(self):
+        """The real assessment over what this fake holds: no Rollout object, so the controller is "labels"."""
+        from tui.assessment import assess
+
+        return assess(now=self.clock(), rollout=f"Label/{self.target.rollout}", kind=None, workload=None,
+                      summary=self.summary(), pod_rows=self.pod_rows(), findings=self.findings(),
+                      compare=self.metrics, network_view=self.network_view,
+                      health=list(self.store.health.values()))
 
 
 def fill(store: Store, stable: int = 8, canary: int = 3, events: int = 5) -> None:

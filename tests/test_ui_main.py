@@ -287,7 +287,8 @@ async def test_header_health_findings():
         text = screen_text(app)
         assert "DEMO" in text and "lookout-demo/shop/checkout" in text
         assert "Progressing" in text and "step 2/5" in text and "weight 20%" in text and "● connected" in text
-        assert "pods ✓ healthy" in text and "metrics … not yet" in text
+        # the critical pods finding makes the pods cell critical (one assessment: matrix and strip agree)
+        assert "pods ✗ critical" in text and "metrics … waiting" in text and "rollout ? n/a" in text
         crit = text.index("✗ CRITICAL")
         warn = text.index("! WARNING")
         assert crit < warn  # most severe first
@@ -296,6 +297,7 @@ async def test_header_health_findings():
 async def test_connection_lost_banner_and_staleness():
     s = make_session()
     clock = {"t": NOW}
+    s.clock = lambda: clock["t"]
     app = LookoutApp(s, clock=lambda: clock["t"])
     async with app.run_test(size=SIZE_WIDE) as pilot:
         await pilot.pause(0.1)

@@ -22,6 +22,7 @@ from textual.widgets import Footer
 
 import styles
 from tui.rollout.events import event_row
+from tui.session import SessionView
 from tui.rollout.pods import malformed_row, pod_row
 from tui.textsafe import clean_ident, clean_line, mask_url
 from widgets.command import Command, CommandBar
@@ -29,7 +30,7 @@ from widgets.describe import TextScreen, render_lines
 from widgets.help import HelpScreen
 from widgets.logs import LogScreen
 from widgets.network import NetworkPane
-from widgets.panes import ComingPane, EventsPane, MetricsPane, Pane, PodsPane, TablePane
+from widgets.panes import EventsPane, MetricsPane, Pane, PodsPane, TablePane
 from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
 
@@ -101,7 +102,7 @@ class LookoutApp(App[int]):
         Binding("y", "yaml", "YAML"),
     ]
 
-    def __init__(self, session: Any, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
+    def __init__(self, session: SessionView, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
                  events_buffer: int = 500) -> None:
         super().__init__()
         self.session = session
@@ -123,6 +124,8 @@ class LookoutApp(App[int]):
         self._resolver_sig: Any = None
         self.flushes = 0  # batches applied; tests read it
         self.terminal_title: str | None = None
+        self.assessment: Any = None  # the newest tui.assessment.Assessment: everything at the top renders it
+        self._decision: str | None = None
         self.settle_seconds = STATUS_SETTLE_SECONDS
         self.tty_check_seconds = TTY_CHECK_SECONDS
         self._shutting_down = False
@@ -170,22 +173,20 @@ class LookoutApp(App[int]):
         self._last_change = time.monotonic()
         # whatever the store already holds, then live deltas
         self.pods_pane.feed(dict(store.objects.get("pods", {})))
-        relevant = getattr(self.session, "event_relevant", None)
-        self.events_pane.feed({k: e for k, e in store.objects.get("events", {}).items()
-                               if relevant is None or relevant(e)})
+        relevant = self.session.event_relevant
+        self.events_pane.feed({k: e for k, e in store.objects.get("events", {}).items() if relevant(e)})
         self._unsubscribe.append(store.subscribe(self._on_deltas))
         self._unsubscribe.append(store.subscribe_health(self._on_health))
-        if hasattr(self.session, "on_derived"):  # slow findings run in a thread at scale: show them when done
-            self.session.on_derived = lambda: self._schedule_status(self._status_gap())
+        # slow findings run in a thread at scale: show them when done; metrics come from the session's poller
+        self.session.on_derived = lambda: self._schedule_status(self._status_gap())
+        self.session.on_metrics = self._on_metrics
         self.query_one("#pod-table").focus()
         self._refresh_status()
-        if getattr(self.session, "metrics", None) is not None:  # a CompareState the session already holds
-            self._on_metrics(self.session.metrics)
         if self.check_tty if self.check_tty is not None else not self.is_headless:
             self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
         self._start_session()
-        choice = getattr(self.session, "choice", None)
-        if choice is not None and choice.target is None and choice.candidates:
+        choice = self.session.choice
+        if choice.target is None and choice.candidates:
             self._pick_rollout()
 
     @work(exclusive=True, exit_on_error=False, group="session")
@@ -195,38 +196,21 @@ class LookoutApp(App[int]):
         except Exception as e:  # the banner and staleness say the rest; the app stays up
             self.notify(f"could not start watching: {e}", severity="error", markup=False, timeout=10)
         self._schedule_status(0)
-        self._start_metrics()
 
-    @work(exclusive=True, exit_on_error=False, group="metrics")
-    async def _start_metrics(self) -> None:
-        """Canary vs stable: poll the metric source (Prometheus or direct scrape) for as long as we watch."""
-        make = getattr(self.session, "metrics_monitor", None)
-        if make is None or getattr(self.session.choice, "target", None) is None:
-            return
-        try:
-            monitor = make()
-        except Exception as e:  # a bad --prometheus URL: the pane says why, the rest goes on
-            self.notify(f"metrics: {e}", severity="error", markup=False, timeout=10)
-            return
-        await monitor.run(self._on_metrics)
+    def _on_metrics(self, _state: Any) -> None:
+        """A new canary-vs-stable reading: the next status tick assesses it with everything else."""
+        if not self._shutting_down:
+            self._schedule_status(self._status_gap())
 
-    def _on_metrics(self, state: Any) -> None:
-        if self._shutting_down:
+    def _announce(self, assessment: Any) -> None:
+        """The bell (once, on a change to rollback) and the terminal title, from the assessment."""
+        decision = assessment.decision
+        if decision == self._decision:
             return
-        self.session.metrics = state
-        pane = self.query_one(MetricsPane)
-        if self.frozen:
-            return
-        pane.set_state(state)
-        self._schedule_status(self._status_gap())
-
-    def on_compare_pane_verdict_changed(self, event: Any) -> None:
-        from widgets.compare import terminal_title
-
-        rollout = getattr(self.session.target, "rollout", None) or ""
-        if event.new == "rollback":
-            self.bell()  # once, on the change: a tmux window in the background gets marked
-        self.set_terminal_title(terminal_title(event.state, rollout) if event.new != "no-data" else None)
+        self._decision = decision
+        if decision == "rollback":
+            self.bell()  # a tmux window in the background gets marked
+        self.set_terminal_title(assessment.title)
 
     def on_compare_pane_show_prom_ql(self, event: Any) -> None:
         screen = TextScreen(f"PromQL · {event.figure}")
@@ -268,8 +252,6 @@ class LookoutApp(App[int]):
         main = self.screen_stack[0] if self.screen_stack else self.screen
         main.set_class(narrow, "-narrow")
         main.set_class(short, "-short")
-        for pane in main.query(ComingPane):
-            pane.set_compact((narrow or short) and self.zoomed is not pane)
         for pane in main.query(MetricsPane):
             pane.set_compact((narrow or short) and self.zoomed is not pane)
         for pane in main.query(NetworkPane):
@@ -308,12 +290,12 @@ class LookoutApp(App[int]):
         pending, self._pending = self._pending, {}
         pods: dict[Any, dict | None] = {}
         events: dict[Any, dict | None] = {}
-        relevant = getattr(self.session, "event_relevant", None)
+        relevant = self.session.event_relevant
         parked = self._parked_events
         for (kind, key), obj in pending.items():
             if kind == "pods":
                 pods[key] = obj
-            elif obj is None or relevant is None or relevant(obj):
+            elif obj is None or relevant(obj):
                 events[key] = obj  # only the rollout's own events (its pods, ReplicaSets, workload, Services)
                 parked.pop(key, None)
             else:
@@ -321,7 +303,7 @@ class LookoutApp(App[int]):
                 parked[key] = obj
                 if len(parked) > PARKED_EVENTS:
                     parked.pop(next(iter(parked)))
-        if pods and parked and relevant is not None:
+        if pods and parked:
             for key, obj in list(parked.items()):
                 if relevant(obj):
                     events[key] = parked.pop(key)
@@ -342,7 +324,7 @@ class LookoutApp(App[int]):
 
     def _resolver_signature(self) -> Any:
         # the session builds a new resolver on every rollout change; only its hashes move pods between tracks
-        r = getattr(self.session, "resolver", None)
+        r = self.session.resolver
         try:
             return (getattr(r, "strategy", None), tuple(sorted(r.hashes.items())))
         except Exception:
@@ -376,49 +358,51 @@ class LookoutApp(App[int]):
         # else: nothing changes, nothing to recompute; the next delta wakes us
 
     def _refresh_status(self) -> bool:
-        """Recompute the top of the screen and the pane titles; True if something shows an age in seconds."""
+        """Render the assessment at the top of the screen and in the pane titles; True if something shows an
+        age in seconds. Every word up there comes from one tui.assessment.Assessment."""
         s = self.session
         now = self.clock()
-        target = s.target
-        conn = getattr(s, "connection", None)
-        ageing = False
         if self.frozen or self._shutting_down or not self.screen_is_main():
             return False
+        target = s.target
+        conn = s.connection
+        try:
+            a = s.assess()
+        except Exception as e:  # a bug in one rule must not take the screen down: say so where it shows
+            import logging
+
+            logging.getLogger(__name__).exception("assessment failed")
+            self.query_one(FindingsStrip).show(Text(f"! could not assess the rollout: {clean_line(str(e))}",
+                                                    no_wrap=True, overflow="ellipsis"))
+            return False
+        self.assessment = a
+        ageing = False
         with self.batch_update():
-            try:
-                summary = s.summary()
-            except Exception:
-                summary = None
             self.query_one(StatusHeader).set_state(
-                context=getattr(target, "context", ""), namespace=getattr(target, "namespace", ""),
-                rollout=getattr(target, "rollout", None), summary=summary, connection=conn,
-                demo=bool(getattr(target, "demo", False)), now=now)
-            try:
-                cells = s.health()
-            except Exception:
-                cells = []
-            self.query_one(HealthMatrix).set_cells(cells)
-            try:
-                findings = s.findings()
-            except Exception:
-                findings = []
-            view = getattr(s, "network_view", None)
+                context=target.context, namespace=target.namespace, rollout=target.rollout, summary=a.summary,
+                connection=conn, demo=target.demo, now=now)
+            self.query_one(HealthMatrix).set_cells(a.cells)
+            view = s.network_view
             if view is not None and view is not self._network_shown:
                 self._network_shown = view  # the session reuses its view while nothing it reads changed
                 self.query_one(NetworkPane).show(view)
-            strip = self.query_one(FindingsStrip)
-            strip.set_findings(findings, max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
+            self.query_one(FindingsStrip).set_findings(a.findings,
+                                                       max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
+            if a.compare is not None and (s.metrics is not None or a.decision != "no-data"):
+                self.query_one(MetricsPane).set_state(a.compare)
+            self._announce(a)
             banner = self.query_one("#connection-banner", Banner)
-            if conn is not None and not getattr(conn, "ok", True):
-                since = getattr(conn, "since", None) or now
-                err = clean_line(str(getattr(conn, "error", "") or "no answer"))
+            if not conn.ok:
+                since = conn.since or now
+                err = clean_line(str(conn.error or "no answer"))
                 banner.say(Text(f"✗ CONNECTION LOST {age_text(now - since)} ago: {err} · retrying; "
                                 f"what you see is as of then", no_wrap=True, overflow="ellipsis"))
                 ageing = True
             else:
                 banner.say(None)
-            for pane, kind in ((self.pods_pane, "pods"), (self.events_pane, "events")):
-                text, ticking = self._staleness(kind, now)
+            for pane, kinds in ((self.pods_pane, ("pods",)), (self.events_pane, ("events",)),
+                                (self.query_one(NetworkPane), ("services", "endpointslices"))):
+                text, ticking = self._staleness(a, kinds)
                 ageing |= ticking
                 pane.set_staleness(text)
         return ageing
@@ -429,26 +413,18 @@ class LookoutApp(App[int]):
         except Exception:
             return False
 
-    def _staleness(self, kind: str, now: float) -> tuple[str, bool]:
-        health = [h for h in self.session.store.health.values() if h.kind == kind]
-        if not health:
+    @staticmethod
+    def _staleness(assessment: Any, kinds: tuple[str, ...]) -> tuple[str, bool]:
+        """A pane's title word from the assessment's per-source staleness: the worst of its kinds."""
+        rank = {"forbidden": 0, "stale": 1, "connecting": 2, "syncing": 3, "live": 4, "not-installed": 5}
+        got = [st for st in assessment.staleness if st.source in kinds]
+        if not got:
             return "waiting", False
-        bad = [h for h in health if not h.connected or h.error]
-        if bad:
-            h = bad[0]
-            if not h.error:
-                return ("reconnecting" if h.last_event is not None or h.synced else "connecting"), False
-            age = h.age(now)
-            err = clean_line(h.error or "disconnected")
-            if len(err) > 80:
-                err = err[:79] + "…"
-            if h.forbidden:
-                return (err if err.startswith("forbidden") else f"forbidden: {err}"), False
-            when = f"stale {age_text(age)}" if age is not None else "no data"
-            return f"{when}: {err}", age is not None and age < 60
-        if not all(h.synced for h in health):
-            return "syncing", False
-        return "live", False
+        worst = min(got, key=lambda st: rank.get(st.state, 9))
+        text = worst.text()
+        if len(text) > 90:
+            text = text[:89] + "…"
+        return text, worst.state == "stale" and worst.age is not None and worst.age < 60
 
     # ---- freeze ----------------------------------------------------------------------------------
     def action_freeze(self) -> None:
@@ -619,11 +595,11 @@ class LookoutApp(App[int]):
     def action_help(self) -> None:
         extra: list[str] = []
         target = self.session.target
-        if getattr(target, "demo", False):
-            path = getattr(target, "kubeconfig_path", None)
+        if target.demo:
+            path = target.kubeconfig_path
             extra.append("Demo mode: this is the embedded demo cluster. To use kubectl on it from another pane:")
             extra.append(f"  KUBECONFIG={path} kubectl get pods")
-        if getattr(self.session, "read_only", False):
+        if self.session.read_only:
             extra.append("Read-only: Lookout will not change anything in the cluster.")
         self.push_screen(HelpScreen(HELP_KEYS, extra))
 
@@ -695,8 +671,8 @@ class LookoutApp(App[int]):
         self.pods_pane.reconvert_all(dict(store.objects.get("pods", {})))
         self.events_pane.reconvert_all(dict(store.objects.get("events", {})))
         self._schedule_status(0)
-        choice = getattr(self.session, "choice", None)
-        if choice is not None and choice.target is None and choice.candidates:
+        choice = self.session.choice
+        if choice.target is None and choice.candidates:
             self._pick_rollout()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -54,9 +54,20 @@ class Thresholds:
 @dataclass(frozen=True)
 class Defaults:
     namespace: str | None = None  # None: the kubeconfig context's namespace
-    refresh_ms: int = 40  # coalescing interval of screen updates
-    event_buffer: int = 1000  # events kept by the events pane
-    log_buffer_lines: int = 10_000  # lines kept by a log view
+    refresh_ms: int = 40  # a burst of cluster changes becomes one repaint at most this often (LookoutApp's coalescing)
+    event_buffer: int = 1000  # events kept by the events pane (LookoutApp(events_buffer=...), its ring buffer)
+    log_buffer_lines: int = 10_000  # lines kept by a log view (LogScreen(max_lines=...), its ring buffer)
+
+    @property
+    def coalesce_seconds(self) -> float:
+        return self.refresh_ms / 1000.0
+
+
+# Bounds: below 10 ms coalescing no longer batches a burst; above 1 s the screen lags what it shows. The
+# buffers are held in memory per pane: a million log lines or 100,000 events is already hundreds of MB.
+REFRESH_MS_RANGE = (10, 1000)
+EVENT_BUFFER_RANGE = (10, 100_000)
+LOG_BUFFER_LINES_RANGE = (100, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -383,8 +394,9 @@ _SCHEMA: dict[str, tuple[type, dict[str, Callable[[tuple[str, ...], Any], Any]]]
         "memory_warning_percent": PERCENT, "memory_leak_factor": _number(1.0, strict_min=True, unit="times"),
     }),
     "defaults": (Defaults, {
-        "namespace": _namespace, "refresh_ms": _integer(1, 10_000, "milliseconds"),
-        "event_buffer": _integer(1, 10_000_000, "events"), "log_buffer_lines": _integer(1, 100_000_000, "lines"),
+        "namespace": _namespace, "refresh_ms": _integer(*REFRESH_MS_RANGE, "milliseconds"),
+        "event_buffer": _integer(*EVENT_BUFFER_RANGE, "events"),
+        "log_buffer_lines": _integer(*LOG_BUFFER_LINES_RANGE, "lines"),
     }),
 }
 _TRACK_KEYS = ("argo_hash_label", "labels")

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Protocol
+
+if TYPE_CHECKING:
+    from tui.assessment import Assessment
+    from tui.rollout.roles import Roles
 
 from tui.kube.store import Store
 from tui.textsafe import clean
@@ -15,6 +19,10 @@ from tui.textsafe import clean
 ROLLOUT_KINDS = ("pods", "events", "replicasets", "rollouts", "deployments")
 NETWORK_DEPENDS_ON = ("pods", "services", "endpointslices", "ingresses", "networkpolicies", "httproutes",
                       "virtualservices", "rollouts", "deployments", "replicasets")
+# Conditions that are plainly on or off (a Service selects pods or not): they clear within seconds of the fix,
+# not after the anti-flap wait the others get. An outage that ends must not stay on screen for half a minute.
+FAST_CLEAR_CODES = frozenset({"service-selects-no-pods", "no-ready-endpoints", "track-not-selected", "no-traffic"})
+METRICS_FRESH_POLLS = 3  # metrics older than this many poll intervals (at least 30 s) are stale
 DERIVED_REFRESH = 2.0  # s: re-run unchanged evaluations this often, for rules about how long something lasts
 DERIVED_IDLE_SHARE = 0.01  # unchanged but expensive: re-run at most at this share (0.5 s -> every 50 s)
 DERIVED_THROTTLE_FROM = 0.01  # s: evaluations cheaper than this run on every tick that has news for them
@@ -51,6 +59,45 @@ class Connection:
     ok: bool = True
     since: float = 0.0  # when the current state began
     error: str | None = None
+
+
+class SessionView(Protocol):
+    """What the app reads from and asks of a session: the seam between the screen and the cluster.
+
+    `Session` is the real one; tests' fakes implement the same (tests/test_ui_fakes.py)."""
+
+    store: Store
+    choice: RolloutChoice
+    read_only: bool
+    resolver: object  # tui.rollout.tracks.TrackResolver
+    metrics: object | None  # the newest CompareState
+    network_view: object | None
+    on_derived: Callable[[], None] | None  # a threaded evaluation finished: refresh the status
+    on_metrics: Callable[[object], None] | None  # a new CompareState
+
+    @property
+    def target(self) -> TargetInfo: ...
+
+    @property
+    def connection(self) -> Connection: ...
+
+    def assess(self) -> "Assessment": ...
+
+    def pod_rows(self) -> list: ...
+
+    def event_relevant(self, ev: dict) -> bool: ...
+
+    async def fetch_object(self, res: str, namespace: str, name: str) -> dict: ...
+
+    def follow_logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
+                    tail: int = 500) -> AsyncIterator[str]: ...
+
+    async def switch(self, namespace: str | None = None, context: str | None = None,
+                     rollout: str | None = None) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | None,
@@ -116,7 +163,7 @@ class Session:
     def __init__(self, kube_target, choice: RolloutChoice, settings, *, read_only: bool = False,
                  demo: bool = False, kubeconfig_path: str | None = None, clock: Callable[[], float] = time.time,
                  prometheus_url: str | None = None, dns_server: str | None = None,
-                 dns_names: tuple[str, ...] = ()):
+                 dns_names: tuple[str, ...] = (), debounce: bool = True):
         from tui.rollout.findings import FindingHistory, FindingTracker
         from tui.rollout.tracks import TrackResolver
 
@@ -128,7 +175,13 @@ class Session:
         self.kubeconfig_path = kubeconfig_path
         self.clock = clock
         self.prometheus_url = prometheus_url
-        self.metrics = None  # the newest CompareState (canary vs stable), set by the app's metrics worker
+        self.metrics = None  # the newest CompareState (canary vs stable), from the session's metrics poller
+        self.on_metrics: Callable[[object], None] | None = None  # the app: a new CompareState
+        self.poll_metrics = True  # start() runs the metrics poller (lookout status polls by hand)
+        from tui.assessment import CandidateMemory
+
+        self._candidates = CandidateMemory()
+        self._roles_cache: tuple | None = None
         from tui.network.monitor import NetworkMonitor
 
         self.network = NetworkMonitor(dns_server=dns_server, extra_names=dns_names, clock=clock)
@@ -137,9 +190,10 @@ class Session:
         self.conventions = _conventions(settings)
         self.resolver = TrackResolver(self.conventions, None)
         self._tracker = FindingTracker(
-            raise_after=_setting(settings, "findings", "raise_after", 5.0),
+            # `lookout status` judges one moment: it shows what holds now, with no wait to rise
+            raise_after=_setting(settings, "findings", "raise_after", 5.0) if debounce else 0.0,
             clear_after=_setting(settings, "findings", "clear_after", 30.0),
-            clock=clock,
+            clock=clock, fast_clear=FAST_CLEAR_CODES,
         )
         self._history = FindingHistory()
         self._gone_pods: dict[str, None] = {}  # recently deleted pods, in order, bounded
@@ -322,12 +376,67 @@ class Session:
         self._row_cache = fresh
         return out
 
-    def health(self, rows=None):
-        from tui.rollout.health import health_matrix
+    def roles(self) -> "Roles":
+        """Baseline and candidate from where the traffic goes (tui.rollout.roles), kept while pods, Services and
+        the workload are unchanged."""
+        from tui.rollout.roles import traffic_roles
 
-        view = self.network_view
-        return health_matrix(self.pod_rows() if rows is None else rows, metrics=self.metrics,
-                             endpoints=view, dns=view)
+        t = self.choice.target
+        key = (id(t), _resolver_signature(self.resolver), self.store.generations(("pods", "services", "rollouts",
+                                                                                  "deployments")))
+        if self._roles_cache is not None and self._roles_cache[0] == key:
+            return self._roles_cache[1]
+        ns = getattr(t, "namespace", "") or self.choice.namespace
+        sel = t.pod_selector() if t is not None and getattr(t, "selector", "") else None
+        pods = [p for (pns, _), p in self.store.objects.get("pods", {}).items()
+                if pns == ns and (sel is None or sel.matches((p.get("metadata") or {}).get("labels")))]
+        services = [o for (sns, _), o in self.store.objects.get("services", {}).items() if sns == ns]
+        summary = self.summary()
+        roles = traffic_roles(pods, self.resolver.track_of_pod, services,
+                              active_service=getattr(summary, "active_service", None),
+                              preview_service=getattr(summary, "preview_service", None))
+        self._roles_cache = (key, roles)
+        return roles
+
+    def metrics_bound(self) -> float:
+        from tui.metrics.monitor import metrics_settings
+
+        interval = metrics_settings(self.settings, self.choice.target).interval
+        return max(30.0, METRICS_FRESH_POLLS * interval)
+
+    def analysis_runs(self) -> list[dict]:
+        """The rollout's AnalysisRuns (Argo names them after the rollout, or owns them by it)."""
+        t = self.choice.target
+        if t is None or t.kind != "Rollout":
+            return []
+        out = []
+        for (ns, name), run in self.store.objects.get("analysisruns", {}).items():
+            owners = (run.get("metadata") or {}).get("ownerReferences") or ()
+            if ns == t.namespace and (name.startswith(t.name + "-") or any(
+                    o.get("kind") == "Rollout" and o.get("name") == t.name for o in owners)):
+                out.append(run)
+        return out
+
+    def assess(self) -> "Assessment":
+        """The one assessment every view renders (tui.assessment.assess)."""
+        from tui.assessment import assess
+
+        t = self.choice.target
+        now = self.clock()
+        findings = self.findings()
+        summary = self.summary()
+        roles = self.roles()
+        workload = self.workload()
+        from tui.assessment import rollout_outcome
+
+        revision = rollout_outcome(getattr(t, "kind", None), workload, summary).revision
+        self._candidates.observe(self.metrics, roles, revision, now)
+        rollout = f"{getattr(t, 'kind', '') or 'Label'}/{getattr(t, 'name', '') or ''}"
+        return assess(now=now, rollout=rollout, kind=getattr(t, "kind", None), workload=workload, summary=summary,
+                      pod_rows=self.pod_rows(), findings=findings, compare=self.metrics,
+                      network_view=self.network_view, health=list(self.store.health.values()), roles=roles,
+                      sighting=self._candidates.for_revision(revision), analysis_runs=self.analysis_runs(),
+                      metrics_bound=self.metrics_bound())
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -338,6 +447,31 @@ class Session:
         if self.demo and self.network.dns_server is None:
             await self._demo_dns_server()
         self._tasks.append(asyncio.create_task(self.network.run_dns(), name="dns"))
+        if self.poll_metrics and t_has_target(self):
+            self._tasks.append(asyncio.create_task(self._run_metrics(), name="metrics"))
+
+    async def _run_metrics(self) -> None:
+        """Canary vs stable for as long as we watch: Prometheus or direct scrape (metrics_monitor)."""
+        import logging
+
+        try:
+            monitor = self.metrics_monitor()
+        except Exception as e:  # noqa: BLE001 - a bad --prometheus URL: the pane says why, the rest goes on
+            from tui.metrics.analysis import EMPTY_STATE
+            import dataclasses
+
+            self.metrics = dataclasses.replace(EMPTY_STATE, stale=True, error=f"metrics: {clean(str(e))}",
+                                               now=self.clock())
+            if self.on_metrics is not None:
+                self.on_metrics(self.metrics)
+            logging.getLogger(__name__).warning("metrics source: %s", e)
+            return
+        await monitor.run(self._metrics_state)
+
+    def _metrics_state(self, state) -> None:
+        self.metrics = state
+        if self.on_metrics is not None:
+            self.on_metrics(state)
 
     async def _demo_dns_server(self) -> None:
         """The demo cluster answers for its scenario's external names: ask its control API where."""
@@ -376,6 +510,7 @@ class Session:
         ]
         if t.kind == "Rollout":
             specs.append(("rollouts", ns, None, f"metadata.name={t.name}"))
+            specs.append(("analysisruns", ns, None, None))  # a failed analysis says why the rollout aborted
         # every Deployment of the namespace: a track with no pods yet is checked from its template
         specs.append(("deployments", ns, None, None))
         # what routes traffic: absent CRDs answer 404 and show as "not installed", never as errors
@@ -412,6 +547,8 @@ class Session:
         self.resolver = type(self.resolver)(self.conventions, None)
         self._tracker.reset()
         self.metrics = None
+        self._candidates.reset()
+        self._roles_cache = None
         self.network.reset()
         self.network_view = None
         self._derived_cache = {}  # a threaded evaluation of the old rollout still running drops its result
@@ -428,13 +565,6 @@ class Session:
 
         obj = await self._client.get_json(RESOURCES[res].path(namespace, name))
         return redact_secret(obj)
-
-    async def fetch_events_for(self, namespace: str, kind: str, name: str) -> list[dict]:
-        data = await self._client.get_json(
-            f"/api/v1/namespaces/{namespace}/events",
-            {"fieldSelector": f"involvedObject.kind={kind},involvedObject.name={name}"},
-        )
-        return data.get("items") or []
 
     async def follow_logs(self, namespace: str, pod: str, container: str | None = None,
                           previous: bool = False, tail: int = 500) -> AsyncIterator[str]:
@@ -492,6 +622,10 @@ class Session:
         rss = tuple(self.store.objects.get("replicasets", {}).values()) if t is not None and t.kind == "Deployment" else ()
         self.resolver = TrackResolver(self.conventions, workload, replicasets=rss,
                                       workload_kind=getattr(t, "kind", None))
+
+
+def t_has_target(session) -> bool:
+    return session.choice.target is not None
 
 
 def _conventions(settings):

@@ -14,6 +14,7 @@ import re
 import sys
 import time
 
+from tui.assessment import cell_of
 from tui.textsafe import clean, clean_ident, clean_line, mask_url
 
 EXIT_OK, EXIT_BAD, EXIT_HOLD, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 3, 4
@@ -51,14 +52,10 @@ def add_status_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def exit_code(decision: str, severities) -> int:
-    """Worst wins: 1 (rollback, critical) over 2 (hold, no data, warning) over 0."""
-    code = {"rollback": EXIT_BAD, "hold": EXIT_HOLD, "no-data": EXIT_HOLD}.get(decision, EXIT_OK)
-    for s in severities:
-        if s == "critical":
-            code = EXIT_BAD
-        elif s == "warning" and code == EXIT_OK:
-            code = EXIT_HOLD
-    return code
+    """Worst wins: 1 (rollback, critical) over 2 (hold, no data, warning) over 0 (tui.assessment.exit_code)."""
+    from tui.assessment import exit_code as code
+
+    return code(decision, severities)
 
 
 def run_status(ns: argparse.Namespace) -> int:
@@ -102,10 +99,10 @@ def run_status(ns: argparse.Namespace) -> int:
 
 async def collect(kube_target, settings, *, app: str | None, selector: str | None, prometheus: str | None,
                   wait: float, kubeconfig: str | None = None, clock=time.time) -> dict:
-    """Watch the rollout for `wait` seconds (at least two scrapes for direct scrape) and build the report."""
+    """Watch the rollout for `wait` seconds (at least two scrapes for direct scrape) and build the report from the
+    session's one assessment, exactly as the app shows it."""
     from tui.launch import EXIT_UNREACHABLE as UNREACHABLE, LaunchError
     from tui.metrics.monitor import MetricsMonitor
-    from tui.rollout.findings import FindingHistory, evaluate, sort_findings
     from tui.session import Session, resolve_rollout
 
     choice = await resolve_rollout(kube_target, app_name=app, selector=selector, all_namespaces=False)
@@ -113,7 +110,9 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
         names = ", ".join(f"{c.kind}/{c.name}" for c in choice.candidates[:8])
         raise LaunchError(f"more than one rollout in namespace {choice.namespace}; say which with --app NAME"
                           + (f" ({names})" if names else ""))
-    session = Session(kube_target, choice, settings, read_only=True, kubeconfig_path=kubeconfig, clock=clock)
+    session = Session(kube_target, choice, settings, read_only=True, kubeconfig_path=kubeconfig, clock=clock,
+                      prometheus_url=prometheus, debounce=False)
+    session.poll_metrics = False  # polled here, at the pace a decision needs
     await session.start()
     monitor = None
     try:
@@ -133,23 +132,18 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
         interval = min(monitor.settings.interval, 2.5) if direct else monitor.settings.interval
         total = max(wait, DIRECT_SCRAPE_MIN_WAIT) if direct else wait
         start = time.monotonic()
-        history = FindingHistory()
-        state = await monitor.poll()
+        session.metrics = await monitor.poll()
+        session.findings()
         while time.monotonic() - start < total:
             await asyncio.sleep(min(interval, max(0.0, total - (time.monotonic() - start))))
-            state = await monitor.poll()
-            evaluate(session.store, session.resolver, choice.target, clock(), history)
-        now = clock()
-        domain = evaluate(session.store, session.resolver, choice.target, now, history)
-        session.network_view, net = session.network.evaluate(session.store, choice.target, session.resolver,
-                                                             session.workload(), now)
-        findings = sort_findings(list(domain) + list(state.findings) + list(net))
-        summary = session.summary()
+            session.metrics = await monitor.poll()
+            session.assess()  # restart counts and the candidate's figures, as the app sees them over time
+        assessment = session.assess()
     finally:
         if monitor is not None:
             await monitor.aclose()
         await session.stop()
-    return build_report(session, summary, state, findings, monitor.source.label if monitor else "")
+    return build_report(session, assessment, monitor.source.label if monitor else "")
 
 
 def _evidence(label: str, value, namespace: str) -> dict:
@@ -166,31 +160,41 @@ def _num(v):
     return v
 
 
-def build_report(session, summary, state, findings, source: str) -> dict:
+def build_report(session, assessment, source: str) -> dict:
+    """The JSON document of docs/status.md, rendered from one Assessment."""
     t = session.choice.target
     ns = getattr(t, "namespace", "") or session.choice.namespace
-    controller = {"Rollout": "argo-rollouts", "Deployment": "deployment"}.get(getattr(t, "kind", ""), None)
+    a = assessment
+    state = a.compare
+    summary = a.summary
     tracks = []
     for tr in state.tracks:
         tracks.append({"name": tr.name, "role": tr.role or None, "pods": [clean_ident(p) for p in tr.pods],
                        "figures": {k: _num(getattr(tr, k)) for k in FIGURE_KEYS}})
     reasons = [{"code": r.code, "text": clean_line(r.text), "values": {k: _num(v) for k, v in r.values},
-                "promql": r.promql} for r in state.verdict.reasons]
+                "promql": r.promql} for r in a.verdict.reasons]
     fs = [{"code": f.code, "severity": f.severity, "track": f.track, "text": clean_line(f.summary),
-           "evidence": [_evidence(k, v, ns) for k, v in f.evidence]} for f in findings]
-    code = exit_code(state.verdict.decision, (f.severity for f in findings))
+           "cell": cell_of(f.code), "evidence": [_evidence(k, v, ns) for k, v in f.evidence]} for f in a.findings]
     return _sanitised({
         "context": clean_ident(session.kube_target.context),
         "namespace": clean_ident(ns),
         "rollout": {"kind": getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
-                    "controller": controller, "phase": getattr(summary, "phase", None)},
+                    "controller": a.outcome.controller, "phase": getattr(summary, "phase", None),
+                    "outcome": a.outcome.state, "message": clean_line(a.outcome.message) or None},
         "tracks": tracks,
-        "verdict": {"decision": state.verdict.decision, "reasons": reasons},
+        "verdict": {"decision": a.verdict.decision, "reasons": reasons},
         "findings": fs,
         "metrics": {"source": source, "promql": dict(state.promql), "age_s": _num(state.age),
                     "deltas": {k: (None if v is None or v != v or v in (float("inf"), float("-inf")) else _num(v))
                                for k, v in state.deltas.items()}},
-        "exit_code": code,
+        "health": [{"cell": c.name, "level": c.level, "word": c.word, "detail": clean_line(c.detail)}
+                   for c in a.cells],
+        "roles": {"baseline": a.roles.baseline, "candidate": a.roles.candidate,
+                  "standby": sorted(a.roles.standby) or None, "why": a.roles.why or None},
+        "sources": [{"source": st.source, "state": st.state,
+                     "age_s": None if st.age is None else round(st.age, 1), "detail": clean_line(st.detail) or None}
+                    for st in a.staleness],
+        "exit_code": a.exit_code,
     })
 
 
@@ -212,6 +216,8 @@ def render_text(report: dict) -> str:
     r = report["rollout"]
     lines = [f"rollout   {r['kind']}/{r['name']} in {report['namespace']} (context {report['context']}), "
              f"phase {r['phase'] or 'unknown'}",
+             f"outcome   {r['outcome']}" + (f": {r['message']}" if r.get('message') else ""),
+             "health    " + " │ ".join(f"{h['cell']} {h['word']}" for h in report["health"]),
              f"metrics   {report['metrics']['source']}"]
     cols = ["track", "role", "pods"] + [FIGURE_TITLES[k] for k in FIGURE_KEYS]
     rows = [cols]

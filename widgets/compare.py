@@ -1,7 +1,7 @@
 """The canary-vs-stable pane: figures per track side by side, deltas, sparklines, the verdict and why, the PromQL.
 
-It renders a CompareState handed to it (`pane.state = ...`) and fetches nothing. It posts VerdictChanged when
-the decision changes, so the app can ring the bell once and put the verdict in the terminal title.
+It renders a CompareState handed to it (`pane.state = ...`) and fetches nothing: the app hands it the
+assessment's CompareState, whose verdict and findings are the ones every other view shows (tui/assessment.py).
 Cluster text (pod names, reasons, evidence) goes through rich Text after textsafe.clean_line: never markup.
 """
 
@@ -52,14 +52,6 @@ def sparkline(values, width: int = SPARK_WIDTH) -> str:
     return "".join(BLOCKS[min(7, int((v - lo) / span * 7.999))] for v in vals)
 
 
-def terminal_title(state: CompareState, rollout: str) -> str:
-    """What the terminal (tmux window) title says: the verdict first, so a background window is marked."""
-    label = state.verdict.label
-    if any(r.code == "no-candidate" for r in state.verdict.reasons):
-        label = "STABLE ONLY"  # nothing to promote (before a canary, or after an abort or a promotion)
-    return f"{label} · {clean_line(rollout)} · lookout"
-
-
 class ComparePane(Widget, can_focus=True):
     """Canary vs stable. Keys: j/k (or arrows) pick a figure, p shows or hides its PromQL."""
 
@@ -71,13 +63,6 @@ class ComparePane(Widget, can_focus=True):
         Binding("k,up", "move(-1)", "Previous figure", show=False),
         Binding("p", "toggle_promql", "PromQL", key_display="p"),
     ]
-
-    class VerdictChanged(Message):
-        """The decision changed (e.g. to rollback): the app rings the bell once and sets the terminal title."""
-
-        def __init__(self, old: str | None, new: str, state: CompareState) -> None:
-            super().__init__()
-            self.old, self.new, self.state = old, new, state
 
     class ShowPromQL(Message):
         """The user asked for the PromQL behind a figure (the app may copy it or open it in a dialog)."""
@@ -91,7 +76,6 @@ class ComparePane(Widget, can_focus=True):
         self._state: CompareState = EMPTY_STATE
         self.selected = 0
         self.show_promql = False
-        self._decision: str | None = None
 
     # ---- data in -------------------------------------------------------------------------------
     @property
@@ -102,9 +86,6 @@ class ComparePane(Widget, can_focus=True):
     def state(self, value: CompareState) -> None:
         old = self._state
         self._state = value
-        if value.verdict.decision != self._decision:
-            prev, self._decision = self._decision, value.verdict.decision
-            self.post_message(self.VerdictChanged(prev, value.verdict.decision, value))
         if value is not old:
             self.refresh(layout=True)
 

@@ -175,31 +175,7 @@ class EventsPane(TablePane):
 
 
 class Note(Static, can_focus=True):
-    """A focusable note, so a coming-soon pane can be zoomed like the others."""
-
-
-class ComingPane(Pane):
-    """A pane whose issue has not landed: it says so plainly instead of showing something made up."""
-
-    def __init__(self, label: str, note: str, short: str, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.label = label
-        self.note = note
-        self.short = short
-        self.compact = False
-
-    def compose(self) -> ComposeResult:
-        yield Note(self.note, markup=False, classes="coming")
-
-    def set_compact(self, compact: bool) -> None:
-        """One line (small terminals, not zoomed) or the full note."""
-        if compact != self.compact:
-            self.compact = compact
-            self.query_one(Note).update(Text(self.short if compact else self.note, no_wrap=compact,
-                                             overflow="ellipsis"))
-
-    def on_mount(self) -> None:
-        self.update_title()
+    """A focusable one-line note (the metrics pane's summary on small terminals), zoomable like the others."""
 
 
 class MetricsPane(Pane):

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from textual.widgets import Static
 
+from tui.rollout.findings import sort_findings
 from tui.textsafe import clean_ident, clean_line
 from widgets.table import age_text
 
@@ -24,7 +25,6 @@ SEVERITY_LOOK = {
     "warning": ("!", "WARNING", "yellow"),
     "info": ("i", "INFO", "cyan"),
 }
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
 def _attr(obj: Any, name: str, default: Any = None) -> Any:
@@ -109,11 +109,6 @@ class HealthMatrix(_TextStatic):
         if not cells:
             t.append("…", style="dim")
         self.show(t)
-
-
-def sort_findings(findings: Iterable[Any]) -> list[Any]:
-    return sorted(findings, key=lambda f: (SEVERITY_RANK.get(str(_attr(f, "severity", "info")), 3),
-                                           str(_attr(f, "track", "") or ""), str(_attr(f, "code", ""))))
 
 
 class FindingsStrip(_TextStatic):

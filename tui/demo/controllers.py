@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from tui.demo.scenario import ImageBehaviour
 from tui.demo.state import AlreadyExists, NotFound, StateError
+from tui.kube.quantities import parse_quantity
+from tui.kube.timestamps import parse_time as _parse_ts  # sim.py reads it here too
+from tui.kube.selectors import SelectorError, selector_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui.demo.sim import Simulation
@@ -107,24 +110,13 @@ def selector_matches(sel: dict | None, labels: dict | None) -> bool:
 
 
 def label_selector_matches(sel: dict | None, labels: dict | None) -> bool:
-    """metav1.LabelSelector (matchLabels + matchExpressions)."""
+    """metav1.LabelSelector (matchLabels + matchExpressions); no selector selects nothing."""
     if not sel:
         return False
-    labels = labels or {}
-    for k, v in (sel.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for e in sel.get("matchExpressions") or ():
-        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
-        if op == "In" and labels.get(k) not in vals:
-            return False
-        if op == "NotIn" and labels.get(k) in vals:
-            return False
-        if op == "Exists" and k not in labels:
-            return False
-        if op == "DoesNotExist" and k in labels:
-            return False
-    return True
+    try:
+        return selector_from_dict(sel).matches(labels)
+    except SelectorError:  # an operator the API would have refused: select nothing, as controllers do
+        return False
 
 
 def selector_string(sel: dict | None) -> str:
@@ -267,7 +259,7 @@ def qos_class(spec: dict) -> str:
         if req or lim:
             any_set = True
         for res in ("cpu", "memory"):
-            if res not in lim or (res in req and req[res] != lim[res]):
+            if res not in lim or (res in req and parse_quantity(req[res]) != parse_quantity(lim[res])):
                 guaranteed = False
     if not any_set:
         return "BestEffort"
@@ -801,15 +793,6 @@ def _iso(ts: float) -> str:
 def _dur(s: float) -> str:
     s = int(s)
     return f"{s // 60}m{s % 60}s" if s >= 60 else f"{s}s"
-
-
-def _parse_ts(s: str | None) -> float | None:
-    if not s:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(s[:19]).replace(tzinfo=_dt.timezone.utc).timestamp()
-    except ValueError:
-        return None
 
 
 def _pod_spec(tspec: dict) -> dict:

@@ -33,6 +33,7 @@ from aiohttp import web
 from tui.demo import state as st
 from tui.demo.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 from tui.demo.state import KINDS, ROUTES, BadRequest, ClusterState, Gone, NotFound, StateError
+from tui.kube.quantities import parse_quantity
 
 log = logging.getLogger("lookout.demo.server")
 
@@ -1175,8 +1176,8 @@ class ApiServer:
                 usage = usage_fn(p["metadata"].get("namespace"), p["metadata"]["name"]) or {}
                 acc = per_node.setdefault(node, [0.0, 0.0])
                 for u in usage.values():
-                    acc[0] += _cpu(u.get("cpu", "0"))
-                    acc[1] += _mem(u.get("memory", "0"))
+                    acc[0] += parse_quantity(u.get("cpu")) or 0.0
+                    acc[1] += parse_quantity(u.get("memory")) or 0.0
             items = []
             for n in nodes:
                 cpu, mem = per_node.get(n["metadata"]["name"], [0.0, 0.0])
@@ -1235,23 +1236,3 @@ def _rfc3339nano(t: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
 
 
-def _cpu(s: str) -> float:
-    s = str(s)
-    if s.endswith("n"):
-        return float(s[:-1]) / 1e9
-    if s.endswith("u"):
-        return float(s[:-1]) / 1e6
-    if s.endswith("m"):
-        return float(s[:-1]) / 1e3
-    return float(s or 0)
-
-
-_MEM = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3}
-
-
-def _mem(s: str) -> float:
-    s = str(s)
-    for suf, mul in _MEM.items():
-        if s.endswith(suf):
-            return float(s[: -len(suf)]) * mul
-    return float(s or 0)

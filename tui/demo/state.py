@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 import orjson
 
 from tui.demo.defaults import DEFAULTERS as _DEFAULTERS
+from tui.kube.selectors import Selector, SelectorError, parse_selector
 from tui.demo.defaults import apply_defaults  # noqa: F401 - re-exported for the server
 
 # --------------------------------------------------------------------------------------------- kinds
@@ -226,169 +227,16 @@ _uid_rng = random.Random(os.urandom(16))
 
 # ----------------------------------------------------------------------------------------- selectors
 
-_LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-
-def _check_label_key(key: str) -> None:
-    prefix, _, name = key.rpartition("/")
-    if (not name or len(name) > 63 or not _LABEL_KEY_NAME.match(name)
-            or (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)))
-            or ("/" in key and not prefix)):
-        raise BadRequest(f"unable to parse requirement: invalid label key \"{key}\": name part must consist of "
-                         "alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                         "alphanumeric character")
-
-
-def _check_label_value(v: str) -> None:
-    if len(v) > 63 or not _LABEL_VALUE.match(v):
-        raise BadRequest(f"unable to parse requirement: invalid label value: \"{v}\": a valid label must be an "
-                         "empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
-                         "and end with an alphanumeric character")
-
-
-_SEL_TOKEN = re.compile(r"\s*(!=|==|=|!|\(|\)|,|>|<|[^\s!=(),<>]+)")
-
-
-def _tokenize(s: str) -> list[str]:
-    out, pos = [], 0
-    while pos < len(s):
-        m = _SEL_TOKEN.match(s, pos)
-        if not m:
-            if s[pos:].strip() == "":
-                break
-            raise BadRequest(f"unable to parse requirement: unexpected character at {pos} in {s!r}")
-        out.append(m.group(1))
-        pos = m.end()
-        while pos < len(s) and s[pos].isspace():
-            pos += 1
-    return out
-
-
-@dataclass(frozen=True)
-class Requirement:
-    key: str
-    op: str  # "=", "!=", "in", "notin", "exists", "!exists", ">", "<"
-    values: tuple[str, ...] = ()
-
-    def matches(self, labels: dict) -> bool:
-        op = self.op
-        if op == "exists":
-            return self.key in labels
-        if op == "!exists":
-            return self.key not in labels
-        v = labels.get(self.key)
-        if op == "=" or op == "in":
-            return v is not None and v in self.values
-        if op == "!=" or op == "notin":
-            return v is None or v not in self.values
-        if v is None:
-            return False
-        try:
-            iv = int(v)
-        except ValueError:
-            return False
-        return iv > int(self.values[0]) if op == ">" else iv < int(self.values[0])
-
 
 class LabelSelector:
-    """A parsed label selector; all requirements must hold. Empty selector matches everything."""
+    """The demo's door to the one label-selector parser (tui.kube.selectors): what it refuses is a 400."""
 
-    def __init__(self, reqs: Iterable[Requirement] = ()):
-        self.reqs = tuple(reqs)
-
-    def __bool__(self) -> bool:
-        return bool(self.reqs)
-
-    def matches(self, labels: dict | None) -> bool:
-        labels = labels or {}
-        for r in self.reqs:
-            if not r.matches(labels):
-                return False
-        return True
-
-    @classmethod
-    def parse(cls, s: str | None) -> "LabelSelector":
-        if not s or not s.strip():
-            return cls()
-        toks = _tokenize(s)
-        reqs: list[Requirement] = []
-        i = 0
-
-        def expect_value(j: int) -> str:
-            if j >= len(toks) or toks[j] in ("!=", "==", "=", "!", "(", ")", ",", ">", "<"):
-                # `key=` with nothing after means the empty value
-                return ""
-            return toks[j]
-
-        while i < len(toks):
-            t = toks[i]
-            if t == "!":
-                if i + 1 >= len(toks):
-                    raise BadRequest(f"unable to parse requirement: found '', expected: identifier after '!'")
-                key = toks[i + 1]
-                _check_label_key(key)
-                reqs.append(Requirement(key, "!exists"))
-                i += 2
-            elif t in ("=", "==", "!=", "(", ")", ",", ">", "<"):
-                raise BadRequest(f"unable to parse requirement: found '{t}', expected: !, identifier, or 'end of string'")
-            else:
-                key = t
-                _check_label_key(key)
-                nxt = toks[i + 1] if i + 1 < len(toks) else None
-                if nxt is None or nxt == ",":
-                    reqs.append(Requirement(key, "exists"))
-                    i += 1
-                elif nxt in ("=", "==", "!="):
-                    v = expect_value(i + 2)
-                    _check_label_value(v)
-                    reqs.append(Requirement(key, "!=" if nxt == "!=" else "=", (v,)))
-                    i += 3 if v else 2
-                elif nxt in (">", "<"):
-                    v = expect_value(i + 2)
-                    try:
-                        int(v)
-                    except ValueError:
-                        raise BadRequest(f"unable to parse requirement: for 'Gt', 'Lt' operators, the value "
-                                         f"must be an integer: {v!r}") from None
-                    reqs.append(Requirement(key, nxt, (v,)))
-                    i += 3
-                elif nxt.lower() in ("in", "notin"):
-                    if i + 2 >= len(toks) or toks[i + 2] != "(":
-                        raise BadRequest(f"unable to parse requirement: found '{toks[i + 2] if i + 2 < len(toks) else ''}', expected: '('")
-                    j = i + 3
-                    vals: list[str] = []
-                    while True:
-                        if j >= len(toks):
-                            raise BadRequest("unable to parse requirement: found '', expected: ')'")
-                        if toks[j] == ")":
-                            j += 1
-                            break
-                        if toks[j] == ",":
-                            vals.append("")  # "(a,,b)": an empty value
-                            j += 1
-                            continue
-                        v = toks[j]
-                        _check_label_value(v)
-                        vals.append(v)
-                        j += 1
-                        if j < len(toks) and toks[j] == ",":
-                            j += 1
-                    if not vals:
-                        raise BadRequest("unable to parse requirement: for 'in', 'notin' operators, values set "
-                                         "can't be empty")
-                    reqs.append(Requirement(key, nxt.lower(), tuple(vals)))
-                    i = j
-                else:
-                    raise BadRequest(f"unable to parse requirement: found '{nxt}', expected: in, notin, =, ==, !=, "
-                                     "gt, lt")
-            if i < len(toks):
-                if toks[i] != ",":
-                    raise BadRequest(f"unable to parse requirement: found '{toks[i]}', expected: ',' or 'end of string'")
-                i += 1
-                if i >= len(toks):
-                    raise BadRequest("unable to parse requirement: found '', expected: identifier")
-        return cls(reqs)
+    @staticmethod
+    def parse(s: str | None) -> Selector:
+        try:
+            return parse_selector(s)
+        except SelectorError as e:
+            raise BadRequest(str(e)) from None
 
 
 # field selectors: which fields each kind supports (beyond metadata.name / metadata.namespace)
@@ -531,7 +379,7 @@ class Watch:
     resumes from its last resourceVersion like after any dropped watch.
     """
 
-    def __init__(self, state: "ClusterState", res: str, namespace: str | None, lsel: LabelSelector,
+    def __init__(self, state: "ClusterState", res: str, namespace: str | None, lsel: Selector | None,
                  fsel: FieldSelector, queue_size: int):
         self.state = state
         self.res = res
@@ -698,7 +546,8 @@ class ClusterState:
             yield k
 
     def _select(self, res, namespace, label_selector, field_selector):
-        lsel = label_selector if isinstance(label_selector, LabelSelector) else LabelSelector.parse(label_selector)
+        lsel = label_selector if isinstance(label_selector, Selector) else LabelSelector.parse(label_selector)
+        lsel = None if lsel.empty else lsel  # None: no label filtering at all (the fast paths test `not lsel`)
         fsel = (field_selector if isinstance(field_selector, FieldSelector)
                 else FieldSelector.parse(field_selector, res))
         return lsel, fsel

@@ -24,6 +24,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from tui.kube.timestamps import parse_time as _parse_ts
+
 __all__ = [
     "TABLE_ACCEPT",
     "wants_table",
@@ -113,23 +115,6 @@ def human_duration(seconds: float) -> str:
         dy = (hours // 24) % 365
         return f"{hours // 24 // 365}y" if dy == 0 else f"{hours // 24 // 365}y{dy}d"
     return f"{hours // 24 // 365}y"
-
-
-def _parse_ts(ts: Any) -> float | None:
-    if not ts:
-        return None
-    if isinstance(ts, (int, float)):
-        return float(ts)
-    try:
-        s = str(ts)
-        if s.endswith("Z"):
-            s = s[:-1] + "+00:00"
-        dt = datetime.fromisoformat(s)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        return dt.timestamp()
-    except ValueError:
-        return None
 
 
 def translate_timestamp_since(ts: Any, now: float | None = None) -> str:

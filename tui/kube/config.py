@@ -35,6 +35,8 @@ try:  # the C loader is several times faster on large kubeconfigs
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+from tui.kube.timestamps import parse_time
+
 DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
 # in-cluster service account files; module attributes so tests can point them elsewhere
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -794,10 +796,10 @@ def _run_exec_plugin(exec_cfg: dict, cluster: dict, cwd: str, user: str) -> dict
 
 
 def _parse_time(s: str) -> float:
-    try:
-        return _dt.datetime.fromisoformat(str(s).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise KubeConfigError(f"exec plugin returned an unreadable expirationTimestamp {s!r}") from None
+    t = parse_time(s if isinstance(s, str) else None)
+    if t is None:
+        raise KubeConfigError(f"exec plugin returned an unreadable expirationTimestamp {s!r}")
+    return t
 
 
 # ---------------------------------------------------------------------------------------------

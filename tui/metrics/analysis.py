@@ -379,7 +379,7 @@ def pick_roles(tracks: Iterable[str]) -> tuple[str | None, str | None]:
 
 def decide(candidate: TrackFigures | None, baseline: TrackFigures | None, *, thresholds, settings: MetricsSettings,
            history: History, findings: Iterable[Finding], promql: Mapping[str, str], now: float,
-           pending: Mapping[str, str] | None = None) -> Verdict:
+           pending: Mapping[str, str] | None = None, idle: Reason | None = None) -> Verdict:
     """PROMOTE / HOLD / ROLLBACK / NO DATA with every reason and its numbers. Worst wins: rollback > no data
     > hold > promote; all reasons for the winning decision (and the holds under a rollback) are kept."""
     findings = list(findings)
@@ -388,7 +388,9 @@ def decide(candidate: TrackFigures | None, baseline: TrackFigures | None, *, thr
     if subject is None:
         return Verdict("no-data", (Reason("no-tracks", "no pods of the rollout to measure", decision="no-data"),))
     who = subject.name
-    if candidate is None:
+    if candidate is None and idle is not None:
+        reasons.append(idle)  # a standby candidate: judged by the track that serves
+    elif candidate is None:
         reasons.append(Reason("no-candidate", f"no canary or preview track: judging {who} alone against the "
                                               "success criteria", (("track", who),), decision="promote"))
 
@@ -516,7 +518,7 @@ def decide(candidate: TrackFigures | None, baseline: TrackFigures | None, *, thr
     order = {"rollback": 0, "hold": 1, "promote": 2, "no-data": 3}
     reasons.sort(key=lambda r: order.get(r.decision, 9))
     if decision != "promote":
-        reasons = [r for r in reasons if r.decision != "promote" or r.code == "no-candidate"]
+        reasons = [r for r in reasons if r.decision != "promote" or r.code in ("no-candidate", "standby-idle")]
     return Verdict(decision, tuple(reasons))
 
 
@@ -600,7 +602,10 @@ class Analysis:
         self._last_ok: Reading | None = None
         self.state: CompareState = EMPTY_STATE
 
-    def update(self, reading: Reading, pods: Iterable[PodInfo], now: float | None = None) -> CompareState:
+    def update(self, reading: Reading, pods: Iterable[PodInfo], now: float | None = None,
+               roles=None) -> CompareState:
+        """`roles` (tui.rollout.roles.Roles): which track is the baseline and which the candidate, from where the
+        traffic goes; without it, by the tracks' names."""
         now = self.clock() if now is None else now
         pods = list(pods)
         stale = not reading.ok
@@ -614,6 +619,9 @@ class Analysis:
                 by_track.setdefault(p.track, []).append(p)
         names = set(by_track) | set(base_reading.measures)
         cand, base = pick_roles(names)
+        if roles is not None and (roles.baseline or roles.candidate):
+            cand = roles.candidate if roles.candidate in names else None
+            base = roles.baseline if roles.baseline in names else None
         order = sorted(names, key=lambda t: TRACK_ORDER.get(t, 99))
         tracks = []
         for t in order:
@@ -651,9 +659,22 @@ class Analysis:
                 Reason("source-unavailable", reading.error or "the metrics source did not answer", (), None,
                        "no-data"),))
         else:
-            verdict = decide(cand_tf, base_tf, thresholds=self.thresholds, settings=self.settings,
-                             history=self.history, findings=findings, promql=reading.promql, now=now,
-                             pending=reading.pending)
+            idle = None
+            quiet = roles.quiet if roles is not None else frozenset()
+            subject = cand if cand not in quiet else base
+            if cand is not None and cand in quiet and base_tf is not None:
+                why = ("declares no container port" if cand in roles.no_http else
+                       "is the standby: it takes no production traffic until the switch")
+                idle = Reason("standby-idle", f"{cand} {why}; judging {base}, which serves, alone",
+                              (("track", base), ("standby", cand)), decision="promote")
+            if subject is not None and subject in quiet:
+                verdict = Verdict("promote", (Reason(
+                    "not-measured", f"{subject} pods declare no container port: no requests to measure; "
+                                    "its pods and findings decide", (("track", subject),), decision="promote"),))
+            else:
+                verdict = decide(cand_tf if idle is None else None, base_tf, thresholds=self.thresholds,
+                                 settings=self.settings, history=self.history, findings=findings,
+                                 promql=reading.promql, now=now, pending=reading.pending, idle=idle)
         deltas = {}
         if cand_tf is not None and base_tf is not None:
             deltas = {f: _relative(cand_tf.get(f), base_tf.get(f)) for f in FIGURES}

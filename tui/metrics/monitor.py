@@ -63,7 +63,9 @@ def read_context(session, settings: MetricsSettings, now: float) -> ReadContext:
         grouping = TrackGrouping(convention.group_label)  # NGINX: the instrumentation's own label
     else:
         grouping = grouping_for(pods, track_of, keys, settings.track_label)
-    return ReadContext(namespace=ns, pods=pods, track_of=track_of, services=services, grouping=grouping, now=now)
+    roles = session.roles()
+    return ReadContext(namespace=ns, pods=pods, track_of=track_of, services=services, grouping=grouping, now=now,
+                       quiet=roles.quiet, unmeasured=roles.no_http)
 
 
 class MetricsMonitor:
@@ -124,7 +126,7 @@ class MetricsMonitor:
             log.exception("metrics poll failed")
             reading, usage = Reading(at=self.clock(), source=getattr(self.source, "label", "?"), ok=False,
                                      error=str(e)), {}
-        return self.analysis.update(reading, self._pod_infos(ctx, usage), self.clock())
+        return self.analysis.update(reading, self._pod_infos(ctx, usage), self.clock(), roles=self.session.roles())
 
     def _pod_infos(self, ctx: ReadContext, usage: dict) -> list:
         """pod_infos, kept per pod while its object, track and usage are the same: at 10,000 pods building them

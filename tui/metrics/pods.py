@@ -5,50 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
+from tui.kube.quantities import parse_quantity
 from tui.metrics.analysis import PodInfo
 from tui.metrics.queries import TrackGrouping, sanitize_label
 from tui.rollout.findings import Finding
 
 TrackOf = Callable[[dict], "str | None"]
-
-_CPU_UNITS = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0}
-_MEM_UNITS = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "K": 1e3, "k": 1e3, "M": 1e6,
-              "G": 1e9, "T": 1e12, "": 1.0}
-
-
-def parse_cpu(q: str | int | float | None) -> float | None:
-    """A Kubernetes CPU quantity in cores ("250m" -> 0.25, "123456n" -> 0.000123456)."""
-    if q is None:
-        return None
-    s = str(q).strip()
-    for suffix in ("n", "u", "m"):
-        if s.endswith(suffix):
-            try:
-                return float(s[:-1]) * _CPU_UNITS[suffix]
-            except ValueError:
-                return None
-    try:
-        return float(s)
-    except ValueError:
-        return None
-
-
-def parse_memory(q: str | int | float | None) -> float | None:
-    """A Kubernetes memory quantity in bytes ("256Mi", "76081Ki", "1G", "1e6")."""
-    if q is None:
-        return None
-    s = str(q).strip()
-    for suffix in ("Ki", "Mi", "Gi", "Ti", "K", "k", "M", "G", "T"):
-        if s.endswith(suffix):
-            try:
-                return float(s[: -len(suffix)]) * _MEM_UNITS[suffix]
-            except ValueError:
-                return None
-    try:
-        return float(s)
-    except ValueError:
-        return None
-
 
 def _meta(o: dict) -> dict:
     return o.get("metadata") or {}
@@ -96,8 +58,8 @@ def pod_infos(pods: Iterable[dict], track_of: TrackOf, usage: Mapping[str, tuple
         name = pod_name(p)
         cpu, mem = usage.get(name, (None, None))
         out.append(PodInfo(name=name, track=track_of(p), restarts=restarts(p), ready=is_ready(p),
-                           cpu_limit_cores=_limit_sum(p, "cpu", parse_cpu),
-                           memory_limit_bytes=_limit_sum(p, "memory", parse_memory), cpu_cores=cpu, memory_bytes=mem))
+                           cpu_limit_cores=_limit_sum(p, "cpu", parse_quantity),
+                           memory_limit_bytes=_limit_sum(p, "memory", parse_quantity), cpu_cores=cpu, memory_bytes=mem))
     return out
 
 
@@ -108,8 +70,8 @@ def usage_from_pod_metrics(items: Iterable[dict]) -> dict[str, tuple[float | Non
         cpu = mem = 0.0
         for c in it.get("containers") or ():
             u = c.get("usage") or {}
-            cpu += parse_cpu(u.get("cpu")) or 0.0
-            mem += parse_memory(u.get("memory")) or 0.0
+            cpu += parse_quantity(u.get("cpu")) or 0.0
+            mem += parse_quantity(u.get("memory")) or 0.0
         out[_meta(it).get("name", "")] = (cpu, mem)
     return out
 

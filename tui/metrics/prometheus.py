@@ -11,6 +11,7 @@ import asyncio
 import math
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from tui.metrics.analysis import HISTORY_FIGURES, Measure, MetricsSettings, Reading
@@ -73,36 +74,43 @@ class PrometheusSource:
         try:
             body = resp.json()
         except ValueError:
-            body = None
+            body = NOT_JSON
         self._tls.body = body
         self._tls.status = resp.status_code
+        self._tls.content_type = resp.headers.get("Content-Type", "")
+        self._tls.head = resp.text[:120] if body is NOT_JSON else ""
         return resp
 
-    def _query(self, q: str, at: float):
-        """(result, warnings, error); raises requests' ConnectionError/Timeout when Prometheus does not answer."""
+    def _ask(self, call, kind: str) -> "Answer":
+        """Run one prometheus-api-client call and judge the answer from the body our hook kept, not from
+        what the library made of it (it indexes ["data"]["result"] blindly). Raises requests' ConnectionError
+        and Timeout: Prometheus did not answer at all."""
+        import requests
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
-        prom = self._connect()
-        self._tls.body = None
+        self._tls.body, self._tls.status, self._tls.content_type, self._tls.head = None, None, "", ""
         try:
-            result = prom.custom_query(q, params={"time": f"{at:.3f}"})
-        except PrometheusApiClientException as e:
-            body = getattr(self._tls, "body", None) or {}
-            return None, [], body.get("error") or str(e)
-        body = getattr(self._tls, "body", None) or {}
-        return result, list(body.get("warnings") or []), None
+            call()
+        except (requests.ConnectionError, requests.Timeout):
+            raise
+        except (PrometheusApiClientException, ValueError, KeyError, TypeError, AttributeError, IndexError):
+            pass  # the library choked on the answer (requests' JSON error is a ValueError): the kept body says why
+        except requests.RequestException as e:  # a broken transfer, too many redirects, ...
+            return Answer(error=f"the answer could not be read: {_short(e)}", malformed=True)
+        t = self._tls
+        return judge_answer(t.status, t.body, kind, getattr(t, "content_type", ""), getattr(t, "head", ""))
 
-    def _range(self, q: str, start: float, end: float, step: float):
+    def _query(self, q: str, at: float) -> "Answer":
+        prom = self._connect()
+        return self._ask(lambda: prom.custom_query(q, params={"time": f"{at:.3f}"}), "vector")
+
+    def _range(self, q: str, start: float, end: float, step: float) -> "Answer":
         from datetime import datetime, timezone
 
-        from prometheus_api_client.exceptions import PrometheusApiClientException
-
         prom = self._connect()
-        try:
-            return prom.custom_query_range(q, start_time=datetime.fromtimestamp(start, timezone.utc),
-                                           end_time=datetime.fromtimestamp(end, timezone.utc), step=f"{step:g}s")
-        except PrometheusApiClientException:
-            return None
+        return self._ask(lambda: prom.custom_query_range(
+            q, start_time=datetime.fromtimestamp(start, timezone.utc), end_time=datetime.fromtimestamp(end, timezone.utc),
+            step=f"{step:g}s"), "matrix")
 
     # ---- one poll -----------------------------------------------------------------------------
     async def read(self, ctx: ReadContext) -> Reading:
@@ -139,24 +147,16 @@ class PrometheusSource:
         values: dict[str, dict[str, float]] = {}
         warned: list[str] = []
         for fig, q in qs.queries.items():
-            result, warnings, error = self._query(q, now)
-            warned += [w for w in warnings if w not in warned]
-            if error is not None:
-                reading.findings.append(Finding(
-                    "query-error", "warning", None, f"Prometheus rejected the {fig} query: {clean_line(error)[:200]}",
-                    (("figure", fig), ("error", clean_line(error)), ("query", q.replace("\n", " ")))))
+            ans = self._query(q, now)
+            warned += [w for w in ans.warnings if w not in warned]
+            if ans.error is not None:
+                reading.findings.append(_query_error(fig, q, ans))
                 continue
             per_track: dict[str, list[tuple[dict, float]]] = {}
-            for series in result or ():
-                metric = series.get("metric") or {}
+            for metric, v in ans.samples:
                 t = g.track_of(metric.get(g.label))
-                if t is None:
-                    continue
-                try:
-                    v = float(series["value"][1])
-                except (KeyError, IndexError, TypeError, ValueError):
-                    continue
-                per_track.setdefault(t, []).append((metric, v))
+                if t is not None:
+                    per_track.setdefault(t, []).append((metric, v))
             for t, items in per_track.items():
                 if len(items) > 1:
                     reading.findings.append(Finding(
@@ -175,14 +175,14 @@ class PrometheusSource:
 
         # which pods are scrape targets, and up?
         up: dict[str, float] = {}
+        up_known = True
         if qs.up:
-            result, _, error = self._query(qs.up, now)
-            for series in result or ():
-                name = (series.get("metric") or {}).get(self.settings.pod_label)
-                try:
-                    up[name] = float(series["value"][1])
-                except (KeyError, IndexError, TypeError, ValueError):
-                    pass
+            ans = self._query(qs.up, now)
+            if ans.malformed:
+                reading.findings.append(_query_error("up", qs.up, ans))
+            up_known = ans.error is None
+            for metric, v in ans.samples:
+                up[metric.get(self.settings.pod_label)] = v
 
         unit = self.convention.latency_unit
         window = self.settings.window
@@ -206,9 +206,11 @@ class PrometheusSource:
                 if not run:
                     reading.pending[t] = f"no running {t} pod"
                     continue
+                if t in ctx.quiet:
+                    continue  # a standby or a worker: no series is what it should have
                 ev = [("query", qs.queries["request_rate_rps"].replace("\n", " ")),
                       (f"{g.label} values wanted", ", ".join(k for k, tr in g.values.items() if tr == t) or "(none)")]
-                if missing and len(missing) == len(run):
+                if up_known and missing and len(missing) == len(run):
                     ev.append(("scrape targets", f"none of the {t} pods is a target (up{{...}} is empty): "
                                                  "is there a scrape config / ServiceMonitor for them?"))
                 reading.findings.append(Finding(
@@ -227,7 +229,7 @@ class PrometheusSource:
                 request_rate_rps=rate, error_ratio=err,
                 latency_p50_s=_scaled(v.get("latency_p50_s"), unit), latency_p95_s=_scaled(v.get("latency_p95_s"), unit),
                 latency_p99_s=_scaled(v.get("latency_p99_s"), unit), requests=n, errors=e, window_s=window)
-            if rate == 0:
+            if rate == 0 and t not in ctx.quiet:
                 reading.findings.append(no_traffic_finding(
                     t, ps, ctx.pods, ctx.services, ctx.track_of,
                     f"rate 0 over {_window(window)} in Prometheus"))
@@ -238,25 +240,137 @@ class PrometheusSource:
         for fig in RANGE_FIGURES:
             if fig not in HISTORY_FIGURES:
                 continue
-            result = self._range(qs.queries[fig], now - span, now, step)
-            for series in result or ():
-                t = g.track_of((series.get("metric") or {}).get(g.label))
+            ans = self._range(qs.queries[fig], now - span, now, step)
+            if ans.malformed and fig not in failed_figs:  # a rejected query was reported by its instant twin
+                reading.findings.append(_query_error(f"{fig} history", qs.queries[fig], ans))
+            for metric, pts in ans.series:
+                t = g.track_of(metric.get(g.label))
                 if t is None:
                     continue
-                pts = []
-                for ts, val in series.get("values") or ():
-                    try:
-                        x = float(val)
-                    except (TypeError, ValueError):
-                        continue
-                    if fig.startswith("latency_"):
-                        x *= unit
-                    pts.append((float(ts), x))
-                reading.ranges[(t, fig)] = pts
+                scale = unit if fig.startswith("latency_") else 1.0
+                reading.ranges[(t, fig)] = [(ts, x * scale) for ts, x in pts]
 
     async def aclose(self) -> None:
         if self._prom is not None:
             await asyncio.to_thread(self._prom.close)
+
+
+# ---- what the HTTP API promises ----------------------------------------------------------------
+
+NOT_JSON = object()  # the body was not JSON at all
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One query's answer, judged: the samples, or one line saying what was wrong."""
+
+    samples: tuple[tuple[dict, float], ...] = ()  # instant vector: (labels, value)
+    series: tuple[tuple[dict, tuple[tuple[float, float], ...]], ...] = ()  # range matrix: (labels, points)
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    malformed: bool = False  # the answer is not what the API promises (else Prometheus refused the query)
+    status: int | None = None
+    content_type: str = ""
+    head: str = ""
+
+
+def judge_answer(status: int | None, body, kind: str, content_type: str = "", head: str = "") -> Answer:
+    """An /api/v1/query (kind "vector") or /api/v1/query_range ("matrix") answer as the API documents it:
+    {"status": "success", "data": {"resultType": ..., "result": [...]}, "warnings": [...]}, or
+    {"status": "error", "errorType": ..., "error": "..."}. Anything else is one line of what is wrong."""
+    def bad(why: str) -> Answer:
+        if status is not None and status != 200:
+            why = f"HTTP {status}, and the {why[0].lower()}{why[1:]}" if why else f"HTTP {status}"
+        return Answer(error=why, malformed=True, status=status, content_type=content_type, head=head)
+
+    if body is None:
+        return bad("no answer was read")
+    if body is NOT_JSON:
+        media = content_type.split(";")[0].strip()
+        return bad("answer is not JSON" + (f" ({media})" if media and "json" not in media else ""))
+    if not isinstance(body, dict):
+        return bad(f"answer is a JSON {_json_type(body)}, not an object")
+    warnings = body.get("warnings")
+    warnings = tuple(str(w) for w in warnings) if isinstance(warnings, list) else ()
+    if body.get("status") == "error" or (status is not None and status != 200 and "error" in body):
+        err = body.get("error")
+        if isinstance(err, str) and err.strip():
+            return Answer(error=err, warnings=warnings, status=status)
+        return bad("answer says status error without an error message")
+    if status is not None and status != 200:
+        return bad("answer is not an API error")
+    if body.get("status") != "success":
+        return bad("answer has no status" if "status" not in body else
+                   f"status is {_short_json(body.get('status'))}, not \"success\"")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return bad("data is null" if data is None else f"data is a JSON {_json_type(data)}, not an object")
+    rtype = data.get("resultType")
+    if rtype is not None and rtype != kind:
+        return bad(f"result type is {_short_json(rtype)}, not {kind}")
+    result = data.get("result")
+    if not isinstance(result, list):
+        return bad("result is missing" if result is None else "result is not a list")
+    samples, series = [], []
+    for item in result:
+        if not isinstance(item, dict):
+            return bad("a series is not an object")
+        metric = item.get("metric", {})
+        if not isinstance(metric, dict):
+            return bad("a series' metric is not an object")
+        if kind == "vector":
+            if "value" not in item:
+                return bad("a series has no value")
+            v = _sample(item["value"])
+            if v is None:
+                return bad('a series\' value is not [time, "number"]')
+            samples.append((metric, v[1]))
+        else:
+            values = item.get("values")
+            if not isinstance(values, list):
+                return bad("a series has no values" if values is None else "a series' values are not a list")
+            pts = []
+            for pair in values:
+                p = _sample(pair)
+                if p is None:
+                    return bad('a series\' values are not [time, "number"] pairs')
+                pts.append(p)
+            series.append((metric, tuple(pts)))
+    return Answer(samples=tuple(samples), series=tuple(series), warnings=warnings, status=status)
+
+
+def _sample(pair) -> tuple[float, float] | None:
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        return None
+    ts, v = pair
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not isinstance(v, str):
+        return None
+    try:
+        return float(ts), float(v)  # "NaN", "+Inf" and "-Inf" are numbers here
+    except ValueError:
+        return None
+
+
+def _json_type(v) -> str:
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(v), "value")
+
+
+def _short_json(v) -> str:
+    s = repr(v) if not isinstance(v, str) else f'"{v}"'
+    return clean_line(s if len(s) <= 40 else s[:37] + "...")
+
+
+def _query_error(fig: str, q: str, ans: Answer) -> Finding:
+    """One line for the strip; the evidence keeps the figure, the error, the query and what came back."""
+    err = clean_line(ans.error or "")
+    if ans.malformed:
+        summary = f"Prometheus's answer to the {fig} query is unusable: {err[:200]}"
+    else:
+        summary = f"Prometheus rejected the {fig} query: {err[:200]}"
+    ev = [("figure", fig), ("error", err), ("query", q.replace("\n", " "))]
+    if ans.malformed and ans.head:
+        ev.append(("answer starts", clean_line(ans.head)[:120]))
+    return Finding("query-error", "warning", None, summary, tuple(ev))
 
 
 def _scaled(v, unit):

@@ -39,6 +39,9 @@ class ReadContext:
     services: list[dict] = field(default_factory=list)
     grouping: TrackGrouping = field(default_factory=lambda: TrackGrouping("track"))
     now: float = 0.0
+    # tracks not expected to serve requests (a blue/green standby, pods with no port): no `no-traffic` for them
+    quiet: frozenset = frozenset()
+    unmeasured: frozenset = frozenset()  # tracks whose pods declare no port: nothing to scrape
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ class DirectScrape:
         by_track: dict[str, list[dict]] = {}
         for p in ctx.pods:
             t = ctx.track_of(p)
-            if t is not None:
+            if t is not None and t not in ctx.unmeasured:
                 by_track.setdefault(t, []).append(p)
         promql = build_queries(self.convention, ctx.grouping, namespace=ctx.namespace,
                                window=_window(self.settings.window), status_label=self.settings.status_label,
@@ -256,7 +259,7 @@ class DirectScrape:
                 latency_p50_s=q["latency_p50_s"], latency_p95_s=q["latency_p95_s"], latency_p99_s=q["latency_p99_s"],
                 requests=inc * scale, errors=errs * scale, window_s=span_max)
             reading.measures[t] = m
-            if inc == 0:
+            if inc == 0 and t not in ctx.quiet:
                 reading.findings.append(no_traffic_finding(
                     t, ps, ctx.pods, ctx.services, ctx.track_of,
                     f"0 requests in {span_max:.0f}s across {len(pairs)} pod(s), by direct scrape"))

@@ -13,8 +13,9 @@ from tui.network.services import (CONTROLLER_LABELS, is_ready, resolve_target_po
 from tui.network.split import (ROUTER_LAYERS, TrafficLayer, _vs_service, ingress_backends, ready_endpoint_count,
                                route_backend_refs, stable_canary_services, traffic_split)
 from tui.rollout.findings import SEVERITY_RANK, Finding, sort_findings
-from tui.rollout.pods import parse_time
-from tui.rollout.target import parse_selector, selector_string
+from tui.kube.selectors import SelectorError, selector_from_dict
+from tui.kube.timestamps import parse_time
+from tui.rollout.target import selector_string
 from tui.textsafe import clean_line
 from tui.kube.objects import dig as _dig, meta as _meta
 
@@ -577,7 +578,10 @@ def _role_track(scope: NetworkScope, name: str, roles: Mapping[str, str]) -> str
 
 def _policy_selects(pol: dict, labels: Mapping | None) -> bool:
     sel = _dig(pol, "spec", "podSelector") or {}
-    return parse_selector(selector_string(sel)).matches(labels) if sel else True
+    try:
+        return selector_from_dict(sel).matches(labels) if sel else True
+    except SelectorError:  # the API refuses such a policy; one that slipped through selects nothing
+        return False
 
 
 def _is_ingress_policy(pol: dict) -> bool:

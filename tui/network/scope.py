@@ -180,7 +180,8 @@ class NetworkScope:
         for s in self.services:
             name = _meta(s).get("name", "")
             sel = service_selector(s)
-            related = bool(self.resolver.service_role(name))
+            # the rollout's own Service stays in view when its selector stops matching (a typo is an outage)
+            related = bool(self.resolver.service_role(name)) or (self.app is not None and name == self.app)
             if not related and sel:
                 related = bool(self.selected(s)) or (self.app is not None and any(
                     sel.get(k) == self.app for k in APP_LABELS))

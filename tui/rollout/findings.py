@@ -66,9 +66,12 @@ class FindingTracker:
     condition that goes away before it is shown starts from zero next time.
     """
 
-    def __init__(self, raise_after: float = 5.0, clear_after: float = 30.0, clock: Callable[[], float] = time.time):
+    def __init__(self, raise_after: float = 5.0, clear_after: float = 30.0, clock: Callable[[], float] = time.time,
+                 fast_clear: Iterable[str] = (), fast_clear_after: float = 2.0):
         self.raise_after = raise_after
         self.clear_after = clear_after
+        self.fast_clear = frozenset(fast_clear)  # codes that clear after `fast_clear_after` instead
+        self.fast_clear_after = fast_clear_after
         self.clock = clock
         self._held: dict[tuple[str, str | None], _Held] = {}
         self._current: list[Finding] = []
@@ -88,7 +91,8 @@ class FindingTracker:
             if k not in seen:
                 if h.gone is None:
                     h.gone = now
-                if not h.shown or now - h.gone >= self.clear_after:
+                wait = self.fast_clear_after if k[0] in self.fast_clear else self.clear_after
+                if not h.shown or now - h.gone >= wait:
                     del self._held[k]
                     continue
             if not h.shown and now - h.first >= self.raise_after:
@@ -290,6 +294,8 @@ def rule_pods_failing(by_track: Mapping[str | None, list[dict]], now: float, win
             ev.append(("message", first.message))
         if first.last_termination:
             ev.append(("last termination", first.last_termination))
+        if first.exit_code is not None:
+            ev.append(("exit code", str(first.exit_code)))
         for f in fails[1:6]:
             ev.append(("also", f"{f.pod}: {f.reason}" + (f" in {f.container}" if f.container else "")))
         if len(fails) > 6:

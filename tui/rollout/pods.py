@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 
+from tui.kube.timestamps import parse_time  # the one timestamp parser; the domain imports it from here too
 from tui.textsafe import clean_line
 
 # `state` is the one word that classifies a row; widgets map it to a colour AND a text marker.
@@ -44,30 +44,6 @@ PENDING_REASONS = frozenset({"Pending", "ContainerCreating", "PodInitializing", 
 DONE_REASONS = frozenset({"Completed", "Succeeded"})
 RECENT_RESTART_SECONDS = 300.0  # a container that restarted this recently makes a ready pod "warn"
 MESSAGE_MAX = 500
-
-_ts_cache: dict[str, float] = {}
-
-
-def parse_time(s: str | None) -> float | None:
-    """RFC 3339 timestamp (as the API server writes it) to epoch seconds; None when absent or bad."""
-    if not s:
-        return None
-    v = _ts_cache.get(s)
-    if v is not None:
-        return v
-    try:
-        if s.endswith("Z"):
-            s2 = s[:-1] + "+00:00"
-        else:
-            s2 = s
-        v = _dt.datetime.fromisoformat(s2).timestamp()
-    except (ValueError, TypeError):
-        return None
-    if len(_ts_cache) > 50_000:  # bounded: timestamps of long-gone pods are not kept forever
-        _ts_cache.clear()
-    _ts_cache[s] = v
-    return v
-
 
 def state_of(status: str, ready: int, total: int) -> str:
     """The `state` class of a kubectl-like STATUS word (see the comment at the top of this module)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from tui.kube.selectors import Requirement, Selector, SelectorError, selector_text  # noqa: F401 - re-exported
+from tui.kube.selectors import parse_selector as _parse_selector
 from tui.rollout.tracks import TrackConventions, TrackResolver
 from tui.textsafe import clean_line
 
@@ -27,111 +28,24 @@ class AmbiguousTarget(TargetError):
         self.candidates = candidates
 
 
-class BadSelector(TargetError, ValueError):
+class BadSelector(TargetError, SelectorError):
     pass
 
 
-# ---- label selectors -----------------------------------------------------------------------------
-
-Requirement = tuple[str, str, frozenset[str]]  # (key, op, values); op in = != in notin exists !exists
+# ---- label selectors: one parser, shared with the demo cluster (tui.kube.selectors) ---------------
 
 
-@dataclass(frozen=True)
-class Selector:
-    """A parsed label selector; `matches(labels)` is what the API server would answer."""
-
-    requirements: tuple[Requirement, ...] = ()
-    text: str = ""
-
-    def matches(self, labels: Mapping[str, str] | None) -> bool:
-        labels = labels or {}
-        for key, op, values in self.requirements:
-            v = labels.get(key)
-            if op == "=":
-                if v is None or v not in values:
-                    return False
-            elif op == "!=":
-                if v is not None and v in values:
-                    return False
-            elif op == "exists":
-                if v is None:
-                    return False
-            elif op == "!exists":
-                if v is not None:
-                    return False
-            elif op == "in":
-                if v is None or v not in values:
-                    return False
-            elif op == "notin":
-                if v is not None and v in values:
-                    return False
-        return True
-
-    def __str__(self) -> str:
-        return self.text
-
-
-_SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_EQ_RE = re.compile(r"^\s*([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)\s*$")
-_KEY_RE = re.compile(r"^\s*(!?)\s*([^\s!=(),]+)\s*$")
-
-
-def parse_selector(text: str) -> Selector:
-    """Parse kubectl's label selector syntax: `a=b,c!=d,e in (f,g),h notin (i),j,!k`."""
-    reqs: list[Requirement] = []
-    for part in _split_top(text or ""):
-        if not part.strip():
-            continue
-        m = _SET_RE.match(part)
-        if m:
-            vals = frozenset(v.strip() for v in m.group(3).split(",") if v.strip())
-            reqs.append((m.group(1), m.group(2), vals))
-            continue
-        m = _EQ_RE.match(part)
-        if m:
-            reqs.append((m.group(1), "!=" if m.group(2) == "!=" else "=", frozenset([m.group(3)])))
-            continue
-        m = _KEY_RE.match(part)
-        if m:
-            reqs.append((m.group(2), "!exists" if m.group(1) else "exists", frozenset()))
-            continue
-        raise BadSelector(f"invalid label selector {text!r}: cannot parse {part.strip()!r}")
-    return Selector(tuple(reqs), (text or "").strip())
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas that are not inside parentheses."""
-    out, depth, cur = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
+def parse_selector(text: str | None) -> Selector:
+    """Parse a labelSelector (`a=b,c!=d,e in (f,g),h notin (i),j,!k,n>3`) as kube-apiserver would."""
+    try:
+        return _parse_selector(text)
+    except SelectorError as e:
+        raise BadSelector(f"invalid label selector {(text or '')!r}: {e}") from None
 
 
 def selector_string(label_selector: dict | None) -> str:
     """A metav1.LabelSelector (matchLabels + matchExpressions) as a labelSelector query string."""
-    if not label_selector:
-        return ""
-    parts = [f"{k}={v}" for k, v in sorted((label_selector.get("matchLabels") or {}).items())]
-    for e in label_selector.get("matchExpressions") or []:
-        key, op, vals = e.get("key", ""), e.get("operator", ""), e.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(vals)})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(vals)})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(parts)
+    return selector_text(label_selector)
 
 
 # ---- targets -------------------------------------------------------------------------------------
