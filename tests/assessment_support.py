@@ -73,6 +73,7 @@ class Player:
         self.target = scenario_target(sc)
         self.session = PlayedSession(Target(), RolloutChoice(self.target, self.ns), self.settings, demo=True,
                                      kubeconfig_path="/tmp/kubeconfig", clock=Clock(self.clock))
+        self.session.throttle_derived = False  # deterministic: no evaluation deferred by its wall-clock cost
         for kind in KINDS:
             self.session.store.set_health(SourceHealth(source=f"{kind}/{self.ns}", kind=kind, connected=True,
                                                        synced=True, last_event=self.clock()))

@@ -97,6 +97,7 @@ async def scenario_session(scenario: str, seconds: float, *, app: str | None = N
     clock = Clock(sim_clock())
     session = FrozenSession(FixedTarget(), RolloutChoice(target, ns), Settings(), demo=True,
                             kubeconfig_path="/tmp/lookout-demo/kubeconfig", clock=clock)
+    session.throttle_derived = False  # deterministic: no evaluation deferred by its wall-clock cost
     for kind, items in objs.items():
         session.store.apply(kind, "ADDED", [dict(o) for o in items])
     session.rebuild_resolver()

@@ -134,6 +134,13 @@ async def test_bluegreen_switch_roles_follow_the_traffic_and_a_good_switch_passe
         assert not any(c.level == "critical" for c in a.cells), (t, a.cells)  # never critical on the way
 
 
+async def test_a_healthy_finished_canary_exits_0():
+    p = await played("healthy-canary", 150)
+    end = p.assessments[-1][1]
+    assert end.outcome.state == "healthy" and end.decision == "promote" and end.exit_code == 0, end
+    assert not any(c.level in ("critical", "degraded") for c in end.cells), end.cells
+
+
 async def test_config_drift_green_idle_before_the_switch_is_no_fault():
     p = await played("config-drift", 60)
     a = p.assessments[-1][1]

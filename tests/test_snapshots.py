@@ -72,27 +72,28 @@ STORIES = {
 }
 
 
-def _story_app(case: str) -> LookoutApp:
+async def story_session(case: str):
+    """The real Session at the story's moment (its clock stands still there)."""
     from assessment_support import Player
 
     scenario, seconds, change = STORIES[case]
+    p = await Player(scenario).start()
+    try:
+        await p.play(seconds)
+        if change == "typo":
+            def typo(svc):
+                svc["spec"]["selector"] = {"app": "checkout-typo"}
 
-    async def play():
-        p = await Player(scenario).start()
-        try:
-            await p.play(seconds)
-            if change == "typo":
-                def typo(svc):
-                    svc["spec"]["selector"] = {"app": "checkout-typo"}
+            p.state.mutate("services", p.ns, "checkout", typo)
+            await p.play(seconds + 10)
+    finally:
+        await p.stop()
+    return p.session
 
-                p.state.mutate("services", p.ns, "checkout", typo)
-                await p.play(seconds + 10)
-        finally:
-            await p.stop()
-        return p
 
-    p = asyncio.new_event_loop().run_until_complete(play())
-    return LookoutApp(p.session, clock=p.session.clock, check_tty=False)
+def _story_app(case: str) -> LookoutApp:
+    session = asyncio.new_event_loop().run_until_complete(story_session(case))
+    return LookoutApp(session, clock=session.clock, check_tty=False)
 
 
 @pytest.mark.parametrize("size", sorted(SIZES))

@@ -57,7 +57,7 @@ async def test_logs_follow_previous_and_search():
 async def test_logs_are_bounded():
     s = make_session()
     s.log_lines[("checkout-stable-00", False)] = [f"line {i}" for i in range(7000)]
-    app = LookoutApp(s, clock=lambda: NOW)
+    app = LookoutApp(s, clock=lambda: NOW, log_buffer_lines=5000)  # [defaults] log_buffer_lines
     async with app.run_test(size=SIZE_SMALL) as pilot:
         await pilot.pause()
         await _select(pilot, app, "checkout-stable-00")

@@ -34,7 +34,6 @@ from widgets.panes import EventsPane, MetricsPane, Pane, PodsPane, TablePane
 from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
 
-COALESCE_SECONDS = 0.04  # a burst of deltas becomes one repaint; one change still shows well inside 100 ms
 PARKED_EVENTS = 2000  # events of other objects kept to re-check when pods arrive
 STATUS_MIN_INTERVAL = 0.25  # header, health and findings are recomputed at most this often on changes
 STATUS_SETTLE_SECONDS = 35.0  # findings debounce on time (raise after ~5 s, clear after ~30 s): after a
@@ -103,12 +102,15 @@ class LookoutApp(App[int]):
     ]
 
     def __init__(self, session: SessionView, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
-                 events_buffer: int = 500) -> None:
+                 events_buffer: int = 1000, refresh_ms: int = 40, log_buffer_lines: int = 10_000) -> None:
         super().__init__()
         self.session = session
         self.clock = clock
         self.check_tty = check_tty
         self.events_buffer = events_buffer
+        # [defaults] refresh_ms, event_buffer, log_buffer_lines of the config file (tui/launch.py passes them)
+        self.coalesce_seconds = refresh_ms / 1000.0
+        self.log_buffer_lines = log_buffer_lines
         self.frozen = False
         self.zoomed: Pane | None = None
         self._pending: dict[tuple[str, Any], dict | None] = {}
@@ -278,7 +280,7 @@ class LookoutApp(App[int]):
 
     def _arm_flush(self) -> None:
         if self._flush_timer is None:
-            self._flush_timer = self.set_timer(COALESCE_SECONDS, self._apply_pending, name="coalesce")
+            self._flush_timer = self.set_timer(self.coalesce_seconds, self._apply_pending, name="coalesce")
 
     def _apply_pending(self) -> None:
         self._flush_timer = None
@@ -539,7 +541,7 @@ class LookoutApp(App[int]):
         def follow(pod: str, previous: bool):
             return self.session.follow_logs(ns, pod, container=None, previous=previous, tail=500)
 
-        self.push_screen(LogScreen(f"{ns}/{row.name}", [row.name], follow))
+        self.push_screen(LogScreen(f"{ns}/{row.name}", [row.name], follow, max_lines=self.log_buffer_lines))
 
     def action_track_logs(self) -> None:
         row = self._selected_pod()
@@ -556,7 +558,7 @@ class LookoutApp(App[int]):
             return self.session.follow_logs(ns, pod, container=None, previous=previous, tail=100)
 
         self.push_screen(LogScreen(f"{ns} · track {track or '(none)'} · {len(pods)} pods", pods, follow,
-                                   merged=True, max_lines=10_000, note=note))
+                                   merged=True, max_lines=self.log_buffer_lines, note=note))
 
     def action_describe(self) -> None:
         self._open_text("describe")

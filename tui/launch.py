@@ -84,7 +84,9 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         )
         from tui.app import LookoutApp
 
-        app = LookoutApp(session)
+        d = settings.defaults
+        app = LookoutApp(session, events_buffer=d.event_buffer, refresh_ms=d.refresh_ms,
+                         log_buffer_lines=d.log_buffer_lines)
         app.run()
         return app.return_code or 0
     finally:

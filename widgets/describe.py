@@ -14,6 +14,7 @@ from textual.widgets import Footer, Input, Log, Static
 from rich.text import Text
 
 from tui.kube.slim import redact_secret
+from tui.kube.timestamps import parse_time
 from tui.textsafe import clean, clean_ident, clean_line
 from widgets.table import age_text
 
@@ -32,12 +33,7 @@ def yaml_lines(obj: dict) -> list[str]:
 
 
 def _ts(value: Any) -> float | None:
-    if not value:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return parse_time(value) if value else None
 
 
 def _kv_block(title: str, mapping: dict | None, indent: int = 0, ident: bool = False) -> list[str]:
@@ -291,7 +287,7 @@ class TextScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
-        if self._shown:  # the text arrived before the screen mounted (a fast fetch)
+        if self._shown:  # handed over before the screen was mounted (the PromQL view, a fast fetch)
             self._refill()
         else:
             self.query_one("#text", Log).write_line("loading…")

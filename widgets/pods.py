@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from rich.style import Style
 
 from tui.rollout.pods import PodRow
+from tui.rollout.tracks import track_sort_key
 from tui.textsafe import clean_ident, clean_line
 from widgets.table import Column, VirtualTable
 
@@ -21,17 +22,10 @@ STATE_LOOK: dict[str, tuple[str, Style]] = {
 }
 _UNKNOWN_LOOK = ("?", Style())
 
-TRACK_ORDER = ("stable", "canary", "blue", "green", "active", "preview")
 NO_TRACK = "(no track)"
 
 
-def track_rank(track: str | None) -> tuple[int, str]:
-    if track is None:
-        return (len(TRACK_ORDER) + 1, "")
-    try:
-        return (TRACK_ORDER.index(track), track)
-    except ValueError:
-        return (len(TRACK_ORDER), track)
+track_rank = track_sort_key  # the pods pane groups tracks in the one track order (tui.rollout.tracks)
 
 
 def not_ready(row: PodRow) -> bool:

@@ -14,7 +14,7 @@ from statistics import NormalDist
 from typing import Callable, Iterable, Mapping
 
 from tui.rollout.findings import Finding, sort_findings
-from tui.rollout.tracks import TRACK_ORDER
+from tui.rollout.tracks import track_sort_key
 
 FIGURES = ("request_rate_rps", "error_ratio", "latency_p50_s", "latency_p95_s", "latency_p99_s",
            "restarts", "cpu_cores", "memory_bytes")
@@ -622,7 +622,7 @@ class Analysis:
         if roles is not None and (roles.baseline or roles.candidate):
             cand = roles.candidate if roles.candidate in names else None
             base = roles.baseline if roles.baseline in names else None
-        order = sorted(names, key=lambda t: TRACK_ORDER.get(t, 99))
+        order = sorted(names, key=track_sort_key)
         tracks = []
         for t in order:
             m = base_reading.measures.get(t, Measure())

@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Mapping
 
 from tui.rollout.pods import parse_time
 from tui.rollout.target import Target, parse_selector, workload_of
-from tui.rollout.tracks import TRACK_ORDER, TrackResolver
+from tui.rollout.tracks import TrackResolver, track_sort_key
 from tui.textsafe import clean_line
 
 SEVERITIES = ("critical", "warning", "info")
@@ -44,7 +44,7 @@ class Finding:
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Most severe first, then by track order, then code."""
     return sorted(findings, key=lambda f: (SEVERITY_RANK.get(f.severity, len(SEVERITIES)),
-                                           TRACK_ORDER.get(f.track, len(TRACK_ORDER)), f.code))
+                                           track_sort_key(f.track), f.code))
 
 
 # ---- debounce ------------------------------------------------------------------------------------

@@ -9,6 +9,13 @@ from typing import Mapping
 TRACKS: tuple[str, ...] = ("stable", "canary", "blue", "green", "active", "preview")
 TRACK_ORDER: dict[str | None, int] = {t: i for i, t in enumerate(TRACKS)} | {None: len(TRACKS)}
 
+
+def track_sort_key(track: str | None) -> tuple[int, str]:
+    """The one track order: the known tracks in TRACKS order, then other names alphabetically, then no track."""
+    if track is None:
+        return (len(TRACKS) + 1, "")
+    return (TRACK_ORDER.get(track, len(TRACKS)), track)
+
 ARGO_HASH_LABEL = "rollouts-pod-template-hash"
 DEPLOYMENT_HASH_LABEL = "pod-template-hash"
 
