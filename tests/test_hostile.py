@@ -377,3 +377,38 @@ def test_terminal_title_bytes_are_clean():
     assert raw.startswith("\x1b]2;") and raw.endswith("\x07")
     assert_safe(raw[4:-1], "title")
     assert "<U+202E>" in raw[4:-1]
+
+
+async def test_malformed_pods_and_events_from_the_server_do_not_break_the_app():
+    """kube-apiserver validates types; a hostile one does not. Wrongly-typed fields are dropped on arrival
+    (tui.kube.slim's shape guard), so rows, findings and the assessment keep working."""
+    from e2e_support import open_session, until
+
+    async with demo_cluster(scenario="healthy-canary", speed=5) as cluster:
+        session = await open_session(cluster)
+        app = LookoutApp(session)
+        async with app.run_test(size=SIZE_WIDE) as pilot:
+            pods = app.pods_pane.table
+            await until(pilot, lambda: len(pods.rows) > 0, timeout=15, what="pods")
+            ns, name = next(iter(pods.rows))
+
+            def bad(p):
+                cs = p["status"]["containerStatuses"][0]
+                cs["state"], cs["restartCount"], cs["lastState"] = "weird", "many", {"terminated": "x"}
+                p["status"]["conditions"] = ["Ready"]
+                p["spec"]["containers"][0]["ports"] = ["x"]
+                p["metadata"]["labels"]["evil"] = 5
+
+            cluster.state.mutate("pods", ns, name, bad)
+            cluster.state.create({"apiVersion": "v1", "kind": "Event",
+                                  "metadata": {"name": "bad-ev", "namespace": ns}, "involvedObject": "Pod/" + name,
+                                  "reason": "Unhealthy", "message": ["x"], "count": "many", "type": 5})
+            await until(pilot, lambda: session.store.get("events", ns, "bad-ev"), timeout=10, what="the event")
+            stored = session.store.get("pods", ns, name)
+            assert stored["status"]["containerStatuses"][0]["state"] == {}
+            assert stored["status"]["containerStatuses"][0]["restartCount"] == 0
+            assert session.store.get("events", ns, "bad-ev")["count"] is None
+            assert session.pod_rows() and session.assess() is not None
+            await pilot.pause(1.0)
+            assert app.is_running and app.return_code is None
+            assert_safe(screen_text(app))

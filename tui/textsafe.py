@@ -51,6 +51,8 @@ def clean(s: str) -> str:
     """
     if not s:
         return s
+    if not isinstance(s, str):  # a number or a list where a hostile object should have had a string
+        s = str(s)
     if _ANY_CONTROL.search(s):
         s = _SEQUENCES.sub("", s)
     if not s.isascii():
@@ -62,6 +64,8 @@ def clean_line(s: str) -> str:
     """Like `clean`, but every line break (CR, LF, CRLF, U+2028/2029, NEL) becomes one space."""
     if not s:
         return s
+    if not isinstance(s, str):
+        s = str(s)
     ascii_only = s.isascii()
     if _ANY_CONTROL.search(s) or not ascii_only and ("\u2028" in s or "\u2029" in s):
         s = _SEQUENCES.sub("", _LINE_BREAKS.sub(" ", s))
