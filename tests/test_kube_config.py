@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tui.kube import config as kc
-from tui.kube.config import KubeConfigError, list_contexts, load_target
+from tui.kube.config import InlinePem, KubeConfigError, list_contexts, load_target
 
 
 def write(path, doc) -> str:
@@ -238,15 +238,15 @@ def _client_cert(ca):
                               serialization.NoEncryption()))
 
 
-def test_client_certificate_data_goes_to_private_files(tmp_path, env, ca):
+def test_client_certificate_data_stays_in_memory(tmp_path, env, ca):
     cert_pem, key_pem = _client_cert(ca)
     d = simple(**{"client-certificate-data": base64.b64encode(cert_pem).decode(),
                   "client-key-data": base64.b64encode(key_pem).decode()})
     t = load_target(write(tmp_path / "kc", d))
-    certfile, keyfile = t.cert
-    assert open(certfile, "rb").read() == cert_pem and open(keyfile, "rb").read() == key_pem
-    assert stat.S_IMODE(os.stat(keyfile).st_mode) == 0o600
-    t.ssl_context()  # loads the chain without complaint
+    cert, key = t.cert
+    assert isinstance(key, InlinePem) and cert == cert_pem and key == key_pem
+    assert "PRIVATE" not in repr(key)
+    t.ssl_context()  # loads the chain without complaint (from a memfd: nothing on disk)
     assert t.token() is None and t.authorization() is None
 
 
@@ -390,7 +390,7 @@ def test_exec_plugin_client_certificate(tmp_path, env, ca):
     t = load_target(write(tmp_path / "kc", simple(**u)))
     assert t.client_cert() is None
     assert t.authorization() is None  # no token: the certificate is the credential
-    certfile, keyfile = t.client_cert()
-    assert open(keyfile, "rb").read() == key_pem and stat.S_IMODE(os.stat(keyfile).st_mode) == 0o600
+    cert, key = t.client_cert()
+    assert isinstance(key, InlinePem) and key == key_pem and cert == cert_pem
     assert not t.credentials.stale()  # no expiry: not re-run on every request
     t.ssl_context()

@@ -23,10 +23,10 @@ from textual.widgets import Footer
 import styles
 from tui.rollout.events import event_row
 from tui.session import SessionView
-from tui.rollout.pods import pod_row
-from tui.textsafe import clean_line
+from tui.rollout.pods import malformed_row, pod_row
+from tui.textsafe import clean_ident, clean_line, mask_url
 from widgets.command import Command, CommandBar
-from widgets.describe import TextScreen, describe_lines, yaml_lines
+from widgets.describe import TextScreen, render_lines
 from widgets.help import HelpScreen
 from widgets.logs import LogScreen
 from widgets.network import NetworkPane
@@ -160,7 +160,10 @@ class LookoutApp(App[int]):
         return self._events_pane
 
     def _pod_row(self, pod: dict):
-        return pod_row(pod, self.session.resolver.track_of(pod, "pods"), self.clock())
+        try:
+            return pod_row(pod, self.session.resolver.track_of(pod, "pods"), self.clock())
+        except Exception as e:  # noqa: BLE001 - a malformed object from the server must not take the app down
+            return malformed_row(pod, None, e)
 
     def on_mount(self) -> None:
         self.query_one(CommandBar).display = False
@@ -581,14 +584,14 @@ class LookoutApp(App[int]):
         if not obj:
             screen.show_lines([f"{res} {ns}/{name} was not found (deleted?)"])
             return
-        if mode == "yaml":
-            screen.show_lines(yaml_lines(obj))
-            return
-        kind = {"pods": "Pod"}.get(res, obj.get("kind") or "")
-        events = [e for e in self.session.store.list("events", ns)
-                  if ((e.get("involvedObject") or e.get("regarding") or {}).get("name") == name
-                      and (e.get("involvedObject") or e.get("regarding") or {}).get("kind") in (kind, None, ""))]
-        screen.show_lines(describe_lines({"kind": kind, **obj}, events, now=self.clock()))
+        kind = {"pods": "Pod", "events": "Event"}.get(res, obj.get("kind") if isinstance(obj, dict) else "") or ""
+        events = [] if mode == "yaml" else [
+            e for e in self.session.store.list("events", ns)
+            if ((e.get("involvedObject") or e.get("regarding") or {}).get("name") == name
+                and (e.get("involvedObject") or e.get("regarding") or {}).get("kind") in (kind, None, ""))]
+        # render_lines catches what a malformed object raises and says so in place of "loading…"
+        screen.show_lines(render_lines(mode, {"kind": kind, **obj} if isinstance(obj, dict) else obj, events,
+                                       now=self.clock()))
 
     # ---- help, command bar, palette --------------------------------------------------------------
     def action_help(self) -> None:
@@ -657,11 +660,12 @@ class LookoutApp(App[int]):
         await self._do_switch({what: value}, f"{what} to {value or '(none)'}")
 
     async def _do_switch(self, kwargs: dict, what: str) -> None:
-        self.notify(f"switching {what}…", markup=False, timeout=3)
+        self.notify(f"switching {clean_ident(what)}…", markup=False, timeout=3)
         try:
             await self.session.switch(**kwargs)
         except Exception as e:
-            self.notify(f"could not switch {what}: {e}", severity="error", markup=False, timeout=8)
+            self.notify(clean_line(mask_url(f"could not switch {what}: {e}")), severity="error", markup=False,
+                        timeout=8)
             return
         # the session refilled the store (deltas follow); make the tables equal to it now
         store = self.session.store

@@ -150,6 +150,7 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
             parse_server(ns.dns_server)
         except DnsServerError as e:
             raise UsageError(f"--dns-server: {e}") from None
+    _check_names(ns)
     if command in ("demo", "demo-cluster"):
         if ns.speed <= 0:
             raise UsageError("--speed must be greater than 0")
@@ -158,12 +159,34 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     return command, ns
 
 
+def say(message: str) -> None:
+    """One line on stderr: error text can quote a server, an exec plugin or a URL, so it is sanitised."""
+    from tui.textsafe import clean_line, mask_url
+
+    print(clean_line(mask_url(message)), file=sys.stderr)
+
+
+def _check_names(ns: argparse.Namespace) -> None:
+    """Names are checked where they enter, against Kubernetes' rules; the error names the flag and the rule."""
+    from tui.kube.names import InvalidName, check_app, check_context, check_namespace
+
+    try:
+        if getattr(ns, "namespace", None) is not None:
+            check_namespace(ns.namespace, "-n/--namespace")
+        if getattr(ns, "app", None) is not None:
+            check_app(ns.app, "--app")
+        if getattr(ns, "context", None) is not None:
+            check_context(ns.context, "--context")
+    except InvalidName as e:
+        raise UsageError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         command, ns = parse(argv)
     except UsageError as e:
-        print(str(e), file=sys.stderr)
+        say(str(e))
         return EXIT_USAGE
     if command == "demo-cluster":
         from tui.demo.cluster import run_demo_cluster
@@ -178,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_app(command, ns)
     except LaunchError as e:
-        print(f"lookout: {e}", file=sys.stderr)
+        say(f"lookout: {e}")
         return e.code
     except KeyboardInterrupt:
         return 130

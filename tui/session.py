@@ -104,6 +104,7 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
                           all_namespaces: bool) -> RolloutChoice:
     """Reach the API server once and find the rollout to watch (exit 3 if unreachable, 4 if ambiguous)."""
     from tui.kube.client import ApiError, KubeClient, Unreachable
+    from tui.kube.config import KubeConfigError
     from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, LaunchError
     from tui.rollout.target import AmbiguousTarget, BadSelector, TargetNotFound, candidates, resolve_target
 
@@ -114,6 +115,8 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
             await client.get_json("/version")
         except Unreachable as e:
             raise LaunchError(str(e), EXIT_UNREACHABLE) from None
+        except KubeConfigError as e:  # credentials resolved on first use: an exec plugin that fails
+            raise LaunchError(str(e), EXIT_USAGE) from None
         except ApiError as e:
             if e.status in (401, 403):
                 raise LaunchError(f"the API server at {kube_target.server} refused us: {e}") from None

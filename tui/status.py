@@ -15,7 +15,7 @@ import sys
 import time
 
 from tui.assessment import cell_of
-from tui.textsafe import clean_line
+from tui.textsafe import clean, clean_ident, clean_line, mask_url
 
 EXIT_OK, EXIT_BAD, EXIT_HOLD, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 3, 4
 DIRECT_SCRAPE_MIN_WAIT = 5.0  # a rate needs two scrapes a few seconds apart
@@ -23,6 +23,11 @@ SYNC_TIMEOUT = 15.0
 
 FIGURE_KEYS = ("request_rate_rps", "error_ratio", "latency_p50_s", "latency_p95_s", "latency_p99_s", "restarts",
                "cpu_cores", "memory_bytes")
+
+
+def say(message: str) -> None:
+    """One sanitised line on stderr (errors quote servers, exec plugins and URLs)."""
+    print(clean_line(mask_url(message)), file=sys.stderr)
 
 
 def add_status_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,29 +66,29 @@ def run_status(ns: argparse.Namespace) -> int:
 
     wait = getattr(ns, "wait", 0.0) or 0.0
     if wait < 0:
-        print("lookout status: --wait must be 0 or more seconds", file=sys.stderr)
+        say("lookout status: --wait must be 0 or more seconds")
         return EXIT_USAGE
     prom = getattr(ns, "prometheus", None)
     if prom and not re.match(r"^https?://[^/\s]+", prom):
-        print(f"lookout status: --prometheus must be an http:// or https:// URL, not {prom!r}", file=sys.stderr)
+        say(f"lookout status: --prometheus must be an http:// or https:// URL, not {prom!r}")
         return EXIT_USAGE
     try:
         settings = load_config(getattr(ns, "config", None))
     except ConfigError as e:
-        print(f"lookout status: {e}", file=sys.stderr)
+        say(f"lookout status: {e}")
         return EXIT_USAGE
     namespace = getattr(ns, "namespace", None) or settings.defaults.namespace
     try:
         target = load_target(getattr(ns, "kubeconfig", None), getattr(ns, "context", None), namespace)
     except KubeConfigError as e:
-        print(f"lookout status: {e}", file=sys.stderr)
+        say(f"lookout status: {e}")
         return EXIT_USAGE
     try:
         report = asyncio.run(collect(target, settings, app=getattr(ns, "app", None),
                                      selector=getattr(ns, "selector", None), prometheus=prom, wait=wait,
                                      kubeconfig=getattr(ns, "kubeconfig", None)))
     except LaunchError as e:
-        print(f"lookout status: {e}", file=sys.stderr)
+        say(f"lookout status: {e}")
         return e.code
     except KeyboardInterrupt:
         return 130
@@ -144,7 +149,7 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
 def _evidence(label: str, value, namespace: str) -> dict:
     m = re.match(r"^([A-Z][A-Za-z]+)/(\S+)(?:\s+(.*))?$", label)
     if m:
-        return {"kind": m.group(1), "namespace": namespace, "name": clean_line(m.group(2)),
+        return {"kind": m.group(1), "namespace": namespace, "name": clean_ident(m.group(2)),
                 "field": clean_line(m.group(3) or ""), "value": clean_line(str(value))}
     return {"kind": None, "namespace": None, "name": None, "field": clean_line(label), "value": clean_line(str(value))}
 
@@ -164,16 +169,16 @@ def build_report(session, assessment, source: str) -> dict:
     summary = a.summary
     tracks = []
     for tr in state.tracks:
-        tracks.append({"name": tr.name, "role": tr.role or None, "pods": [clean_line(p) for p in tr.pods],
+        tracks.append({"name": tr.name, "role": tr.role or None, "pods": [clean_ident(p) for p in tr.pods],
                        "figures": {k: _num(getattr(tr, k)) for k in FIGURE_KEYS}})
     reasons = [{"code": r.code, "text": clean_line(r.text), "values": {k: _num(v) for k, v in r.values},
                 "promql": r.promql} for r in a.verdict.reasons]
     fs = [{"code": f.code, "severity": f.severity, "track": f.track, "text": clean_line(f.summary),
            "cell": cell_of(f.code), "evidence": [_evidence(k, v, ns) for k, v in f.evidence]} for f in a.findings]
-    return {
-        "context": session.kube_target.context,
-        "namespace": ns,
-        "rollout": {"kind": getattr(t, "kind", None), "name": clean_line(getattr(t, "name", "") or ""),
+    return _sanitised({
+        "context": clean_ident(session.kube_target.context),
+        "namespace": clean_ident(ns),
+        "rollout": {"kind": getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
                     "controller": a.outcome.controller, "phase": getattr(summary, "phase", None),
                     "outcome": a.outcome.state, "message": clean_line(a.outcome.message) or None},
         "tracks": tracks,
@@ -190,7 +195,19 @@ def build_report(session, assessment, source: str) -> dict:
                      "age_s": None if st.age is None else round(st.age, 1), "detail": clean_line(st.detail) or None}
                     for st in a.staleness],
         "exit_code": a.exit_code,
-    }
+    })
+
+
+def _sanitised(value):
+    """Every string of the report without control sequences, bidi controls escaped, URL passwords masked:
+    `--json` piped through `jq -r` must be as safe on a terminal as the text output."""
+    if isinstance(value, str):
+        return clean(mask_url(value))
+    if isinstance(value, dict):
+        return {k: _sanitised(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sanitised(v) for v in value]
+    return value
 
 
 def render_text(report: dict) -> str:

@@ -33,6 +33,15 @@ def parse_command(text: str) -> Command | str:
         return f"unknown command :{verb} (try :pods, :events, :ns NAME, :ctx NAME, :rollout NAME, :q)"
     if verb in ("ns", "ctx") and not arg:
         return f":{verb} needs a name"
+    if arg is not None and verb in ("ns", "ctx", "rollout"):
+        # checked here, so a bad name is refused in place and never reaches a URL path
+        from tui.kube.names import InvalidName, check_app, check_context, check_namespace
+
+        check = {"ns": check_namespace, "ctx": check_context, "rollout": check_app}[verb]
+        try:
+            check(arg, f":{verb}")
+        except InvalidName as e:
+            return str(e)
     return Command(verb, arg)
 
 

@@ -6,8 +6,8 @@ from typing import Any, ClassVar, Iterable
 
 from rich.style import Style
 
-from tui.textsafe import clean_line
-from widgets.table import Column, VirtualTable
+from tui.textsafe import clean_ident, clean_line
+from widgets.table import FUTURE_SKEW, Column, VirtualTable
 
 WARNING_STYLE = Style(color="yellow", bold=True)
 
@@ -50,7 +50,7 @@ class EventTable(VirtualTable[Any]):
         return [
             kind,
             (clean_line(row.reason or ""), WARNING_STYLE if row.warning else None),
-            (clean_line(row.object or ""), None),
+            (clean_ident(row.object or ""), None),
             (str(row.count or 1), None),
             (clean_line(row.message or ""), None),
         ]
@@ -59,7 +59,10 @@ class EventTable(VirtualTable[Any]):
         return None if row.last is None else now - row.last
 
     def sort_key(self, row: Any) -> Any:
-        return (-(row.last or 0.0), row.namespace, row.name)
+        # an event dated in the future (bad clock, hostile reporter) sorts as if it happened on arrival,
+        # then sinks as newer events come; it is not pinned at the top for years
+        last = row.last or 0.0
+        return (-min(last, self._clock() + FUTURE_SKEW), row.namespace, row.name)
 
     def matches(self, row: Any, needle: str) -> bool:
         needle = needle.lower()

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Log, Static
 
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line
 
 POD_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green",
                "bright_yellow", "bright_blue", "bright_red", "red")
@@ -104,7 +104,7 @@ class LogScreen(Screen):
         self.query_one("#log", Log).focus()
         if self.merged:
             for pod in self.pods:
-                self.highlighter.colour_of(clean_line(pod))
+                self.highlighter.colour_of(clean_ident(pod))
         self._start()
 
     def _start(self) -> None:
@@ -113,7 +113,7 @@ class LogScreen(Screen):
             self.run_worker(self._follow_one(pod, self.previous), group="logs", exit_on_error=False)
 
     async def _follow_one(self, pod: str, previous: bool) -> None:
-        prefix = f"{clean_line(pod)}{SEPARATOR}" if self.merged else ""
+        prefix = f"{clean_ident(pod)}{SEPARATOR}" if self.merged else ""
         try:
             async for line in self.follow(pod, previous):
                 self._add(prefix + clean_line(line.rstrip("\n")))

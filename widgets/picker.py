@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line
 
 
 class RolloutPicker(ModalScreen[Any]):
@@ -32,7 +32,7 @@ class RolloutPicker(ModalScreen[Any]):
         for i, c in enumerate(self.candidates):
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(f"{c.kind:<10} ", style="bold")
-            t.append(clean_line(f"{c.namespace}/{c.name}" if c.namespace else c.name))
+            t.append(clean_ident(f"{c.namespace}/{c.name}" if c.namespace else c.name))
             extra = " · ".join(x for x in (getattr(c, "strategy", ""), getattr(c, "ready", "") and
                                            f"ready {c.ready}") if x)
             if extra:

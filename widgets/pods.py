@@ -9,7 +9,7 @@ from rich.style import Style
 
 from tui.rollout.pods import PodRow
 from tui.rollout.tracks import track_sort_key
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line
 from widgets.table import Column, VirtualTable
 
 # State -> (marker, style). The marker carries the meaning; the colour only helps.
@@ -68,12 +68,12 @@ class PodTable(VirtualTable[PodRow]):
     def cells(self, row: PodRow) -> list[tuple[str, Style | None]]:
         marker, style = STATE_LOOK.get(row.state, _UNKNOWN_LOOK)
         return [
-            (clean_line(row.name), None),
+            (clean_ident(row.name), None),
             (row.track or "-", None),
             (f"{marker} {clean_line(row.status)}", style),
             (f"{row.ready}/{row.total}", Style(color="yellow") if not_ready(row) else None),
             (str(row.restarts), Style(color="yellow") if row.restarts else None),
-            (clean_line(row.node) or "-", None),
+            (clean_ident(row.node) or "-", None),
         ]
 
     def age_of(self, row: PodRow, now: float) -> float | None:

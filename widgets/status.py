@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.rollout.findings import sort_findings
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line
 from widgets.table import age_text
 
 LEVEL_STYLE = {
@@ -64,11 +64,11 @@ class StatusHeader(_TextStatic):
             age = age_text(now - since) if since else "?"
             t.append(f"✗ disconnected {age}", style="bold red")
         t.append("  ⎈ ", style="bold")
-        t.append(clean_line(context or "?"), style="bold")
+        t.append(clean_ident(context or "?"), style="bold")
         t.append("/")
-        t.append(clean_line(namespace or "*"))
+        t.append(clean_ident(namespace or "*"))
         t.append("/")
-        t.append(clean_line(rollout) if rollout else "(no rollout)", style="bold")
+        t.append(clean_ident(rollout) if rollout else "(no rollout)", style="bold")
         if summary is not None:
             phase = _attr(summary, "phase")
             step = _attr(summary, "step")

@@ -56,10 +56,18 @@ def fit(text: str, width: int, justify: str = "left", keep_end: bool = False) ->
     return text + " " * (width - n)
 
 
+FUTURE_SKEW = 5.0  # a timestamp this far ahead is clock skew between nodes, shown as 0s
+
+
 def age_text(seconds: float | None) -> str:
-    """kubectl-like ages; the granularity decides how often the pane needs to tick."""
+    """kubectl-like ages; the granularity decides how often the pane needs to tick.
+
+    A timestamp in the future (a wrong clock, or a hostile object) reads "in 3y", never a frozen "0s".
+    """
     if seconds is None:
         return "-"
+    if seconds <= -FUTURE_SKEW:
+        return "in " + _future_text(-seconds)
     s = int(max(0.0, seconds))
     if s < 60:
         return f"{s}s"
@@ -72,8 +80,25 @@ def age_text(seconds: float | None) -> str:
     return f"{d}d{h}h" if h else f"{d}d"
 
 
+def _future_text(s: float) -> str:
+    s = int(s)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h"
+    if s < 365 * 86400:
+        return f"{s // 86400}d"
+    return f"{s // (365 * 86400)}y"
+
+
 def next_age_change(seconds: float) -> float:
     """Seconds until `age_text(seconds)` shows something else."""
+    if seconds <= -FUTURE_SKEW:
+        ahead = -seconds
+        step = 1.0 if ahead < 60 else 60.0 if ahead < 3600 else 3600.0
+        return max(0.001, (ahead % step) or step) + 0.001
     s = max(0.0, seconds)
     if s < 60:
         step = 1.0

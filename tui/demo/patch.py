@@ -203,6 +203,19 @@ def _remove(doc: Any, path: str) -> tuple[Any, Any]:
     raise PatchError(f"jsonpatch remove: path {path!r} not found")
 
 
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON means it (RFC 6902 `test`): true is not 1, 1 equals 1.0, objects ignore key order."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
 def json_patch(doc: Any, ops: Any) -> Any:
     if not isinstance(ops, list):
         raise PatchError("json patch must be a list of operations")
@@ -223,7 +236,7 @@ def json_patch(doc: Any, ops: Any) -> Any:
                 doc, _ = _remove(doc, path)
             doc = _add(doc, path, copy.deepcopy(op["value"]))
         elif kind == "test":
-            if _get(doc, path) != op["value"]:
+            if not json_equal(_get(doc, path), op["value"]):
                 raise PatchError(f"testing value {path} failed")
         elif kind in ("move", "copy"):
             if "from" not in op:

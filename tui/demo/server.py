@@ -156,6 +156,9 @@ class ApiServer:
         self.default_watch_timeout = default_watch_timeout
         self.counters = Counters()
         self.active_streams = 0
+        # Impersonate-* headers of the latest requests that carried any, in arrival order (tests check that
+        # a client impersonates as kubectl does); bounded
+        self.impersonation: collections.deque[list[tuple[str, str]]] = collections.deque(maxlen=100)
 
     def begin_shutdown(self) -> None:
         """Refuse new watches and log follows (429, as kube-apiserver answers while it shuts down) and end
@@ -182,6 +185,9 @@ class ApiServer:
     async def _middleware(self, request: web.Request, handler):
         ua = request.headers.get("User-Agent", "-")
         request[_KIND] = "other"
+        imp = [(k, v) for k, v in request.headers.items() if k.lower().startswith("impersonate-")]
+        if imp:
+            self.impersonation.append(imp)
         try:
             if not self._authorized(request) and request.path not in (
                     "/healthz", "/livez", "/readyz"):

@@ -11,6 +11,7 @@ import orjson
 
 from tui import __version__
 from tui.kube.config import KubeTarget
+from tui.textsafe import clean_ident, clean_line
 
 USER_AGENT = f"lookout/{__version__}"
 CONNECT_TIMEOUT = 5.0
@@ -44,11 +45,13 @@ class ApiError(KubeError):
         if body is not None and body.get("kind") == "Status":
             reason = body.get("reason") or phrase or "Error"
             message = body.get("message") or ""
-            status = int(body.get("code") or status)
+            code = body.get("code")
+            status = code if isinstance(code, int) and 100 <= code <= 599 else status
         else:
             reason = phrase or "Error"
             message = content[:300].decode("utf-8", "replace").strip() if content else ""
-        return cls(status, reason, message, path, body)
+        # a hostile or broken server's words: no escape sequence of theirs reaches a terminal through us
+        return cls(status, clean_ident(str(reason))[:200], clean_line(str(message))[:2000], path, body)
 
 
 class Unreachable(KubeError):
@@ -68,7 +71,7 @@ def _detail(e: BaseException) -> str:
         text = type(e).__name__
     if isinstance(e, httpx.TimeoutException):
         text = f"timed out ({text})" if "timed out" not in text.lower() else text
-    return text.splitlines()[0] if text else type(e).__name__
+    return clean_line(text.splitlines()[0]) if text else type(e).__name__
 
 
 class KubeClient:
@@ -98,7 +101,7 @@ class KubeClient:
             limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=32,
                                 keepalive_expiry=30.0),
             timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers=[("User-Agent", USER_AGENT), ("Accept", "application/json"), *self.target.impersonate],
             follow_redirects=False,
             **kw,
         )

@@ -9,21 +9,26 @@ and the in-cluster service account.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import binascii
 import datetime as _dt
+import ipaddress
 import os
+import re
 import shutil
 import ssl
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from tui.kube.names import InvalidName, check_namespace
+from tui.textsafe import clean_ident, clean_line, mask_url
 
 try:  # the C loader is several times faster on large kubeconfigs
     from yaml import CSafeLoader as _Loader
@@ -38,6 +43,9 @@ SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_FILE_TTL = 60.0  # client-go re-reads token files about once a minute; so do we
 EXEC_EXPIRY_SKEW = 10.0  # refresh exec credentials this many seconds before they expire
 EXEC_TIMEOUT = 120.0
+# YAML bounds: a kubeconfig is kilobytes; an alias bomb is a few hundred bytes that expand to billions of values
+MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024
+MAX_KUBECONFIG_VALUES = 1_000_000  # values after alias expansion
 
 
 class KubeConfigError(Exception):
@@ -128,7 +136,7 @@ class ExecCredentials(Credentials):
         self._expiry: float | None = None  # epoch seconds; None = does not expire
         self._lock = threading.Lock()
         self.runs = 0  # how many times the plugin ran (tests, diagnostics)
-        self.cert: tuple[str, str] | None = None  # when the plugin answers with a client certificate
+        self.cert: tuple[InlinePem, InlinePem] | None = None  # when the plugin answers with a client certificate
 
     @property
     def command(self) -> str:
@@ -152,8 +160,8 @@ class ExecCredentials(Credentials):
         if status.get("token"):
             self._value = "Bearer " + str(status["token"])
         elif status.get("clientCertificateData") and status.get("clientKeyData"):
-            self.cert = (_write_secret_file(status["clientCertificateData"]),
-                         _write_secret_file(status["clientKeyData"]))
+            self.cert = (InlinePem(str(status["clientCertificateData"]).encode()),
+                         InlinePem(str(status["clientKeyData"]).encode()))
         else:
             raise KubeConfigError(f"exec plugin {self.command} for user {self._user!r} returned neither a token "
                                   "nor a client certificate")
@@ -238,13 +246,15 @@ class KubeTarget:
     namespace: str  # from -n, else the context's, else "default"
     ca_pem: str | None = None  # the cluster's CA (from certificate-authority or -data); None = system roots
     insecure: bool = False  # insecure-skip-tls-verify
-    cert: tuple[str, str] | None = None  # (certfile, keyfile) of a client certificate
+    # (cert, key) of a client certificate: file paths, or InlinePem bytes from *-data (never written to disk)
+    cert: "tuple[str | InlinePem, str | InlinePem] | None" = None
     credentials: Credentials = field(default_factory=NoCredentials)
     proxy_url: str | None = None
     tls_server_name: str | None = None
     kubeconfig: tuple[str, ...] = ()  # files the configuration came from; () when in-cluster
     in_cluster: bool = False
     namespace_explicit: bool = False  # -n given, rather than the context's default
+    impersonate: tuple[tuple[str, str], ...] = ()  # Impersonate-* headers (as, as-uid, as-groups, as-user-extra)
 
     def token(self, force: bool = False) -> str | None:
         """The current bearer token, refreshing it first if it expired (may run an exec plugin: blocking)."""
@@ -257,7 +267,7 @@ class KubeTarget:
         """The Authorization header value (Bearer or Basic); may block, see token()."""
         return self.credentials.header(force)
 
-    def client_cert(self) -> tuple[str, str] | None:
+    def client_cert(self) -> "tuple[str | InlinePem, str | InlinePem] | None":
         if isinstance(self.credentials, ExecCredentials) and self.credentials.cert:
             return self.credentials.cert
         return self.cert
@@ -276,7 +286,7 @@ class KubeTarget:
         cert = self.client_cert()
         if cert:
             try:
-                ctx.load_cert_chain(cert[0], cert[1])
+                _load_chain(ctx, cert[0], cert[1])
             except (ssl.SSLError, OSError) as e:
                 raise KubeConfigError(f"the client certificate of user {self.user!r} cannot be loaded: "
                                       f"{getattr(e, 'reason', None) or e}") from None
@@ -324,7 +334,11 @@ def kubeconfig_paths(kubeconfig: str | None = None, environ: dict | None = None)
 def _read_yaml(path: str) -> dict:
     try:
         with open(path, "rb") as f:
-            data = yaml.load(f, Loader=_Loader)
+            raw = f.read(MAX_KUBECONFIG_BYTES + 1)
+        if len(raw) > MAX_KUBECONFIG_BYTES:
+            raise KubeConfigError(f"kubeconfig {path} is larger than {MAX_KUBECONFIG_BYTES // (1024 * 1024)} MiB; "
+                                  "refusing to load it")
+        data = yaml.load(raw, Loader=_Loader)
     except FileNotFoundError:
         raise KubeConfigError(f"kubeconfig file {path} does not exist") from None
     except IsADirectoryError:
@@ -335,12 +349,50 @@ def _read_yaml(path: str) -> dict:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{where}: {problem}") from None
+        raise KubeConfigError(f"kubeconfig {path} is not valid YAML{where}: {clean_line(str(problem))}") from None
+    except RecursionError:
+        raise KubeConfigError(f"kubeconfig {path} is nested too deeply to be a kubeconfig") from None
     if data is None:
         return {}
+    _check_expanded_size(data, path)
     if not isinstance(data, dict):
         raise KubeConfigError(f"kubeconfig {path} is not a kubeconfig: expected a mapping at the top level")
     return data
+
+
+def _check_expanded_size(data: Any, path: str) -> None:
+    """Refuse YAML whose aliases expand beyond MAX_KUBECONFIG_VALUES values, or refer to themselves.
+
+    PyYAML builds an alias as a shared reference, so loading a "billion laughs" is cheap; what is not is the
+    first walk over it (a copy, a JSON dump for an exec plugin's KUBERNETES_EXEC_INFO). Sizes are memoised
+    per shared object, so this costs one visit per distinct value.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(v: Any, depth: int) -> int:
+        if not isinstance(v, (dict, list)):
+            return 1
+        key = id(v)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in active:
+            raise KubeConfigError(f"kubeconfig {path} contains a YAML alias that refers to itself")
+        if depth > 200:
+            raise KubeConfigError(f"kubeconfig {path} is nested too deeply to be a kubeconfig")
+        active.add(key)
+        n = 1
+        for item in (v.values() if isinstance(v, dict) else v):
+            n += size(item, depth + 1)
+            if n > MAX_KUBECONFIG_VALUES:
+                raise KubeConfigError(f"kubeconfig {path} expands to more than {MAX_KUBECONFIG_VALUES:,} values "
+                                      "(YAML aliases?); refusing to load it")
+        active.discard(key)
+        sizes[key] = n
+        return n
+
+    size(data, 0)
 
 
 def _named(data: dict, section: str, inner: str, path: str) -> list[tuple[str, dict]]:
@@ -435,24 +487,126 @@ def load_target(kubeconfig: str | None = None, context: str | None = None, names
         raise KubeConfigError(f"context {name!r} refers to user {user_name!r}, which is not defined in {_where(m)}")
     cluster, user = cl_entry.value, us_entry.value
 
-    server = str(cluster.get("server") or "").rstrip("/")
-    if not server:
-        raise KubeConfigError(f"cluster {cluster_name!r} in {cl_entry.path} has no server")
-    if "://" not in server:
-        server = "https://" + server
+    server = _server_url(cluster.get("server"), cluster_name, cl_entry.path)
 
     cl_dir = os.path.dirname(os.path.abspath(cl_entry.path))
     us_dir = os.path.dirname(os.path.abspath(us_entry.path))
     insecure = bool(cluster.get("insecure-skip-tls-verify"))
+    if insecure and (cluster.get("certificate-authority") or cluster.get("certificate-authority-data")):
+        # kubectl: "specifying a root certificates file with the insecure flag is not allowed"
+        raise KubeConfigError(f"cluster {cluster_name!r} in {cl_entry.path} sets insecure-skip-tls-verify together "
+                              "with a certificate authority; kubectl refuses this too: remove one of them")
     ca_pem = _ca_pem(cluster, cl_dir, cluster_name)
     cert = _client_cert(user, us_dir, user_name)
     creds = _credentials(user, us_dir, user_name, cluster, name, m)
+    impersonate = _impersonation(user, user_name, us_entry.path)
+    proxy_url = _proxy_url(cluster.get("proxy-url"), cluster_name, cl_entry.path)
 
     ns = namespace or ctx.get("namespace") or "default"
+    try:
+        check_namespace(str(ns), "namespace" if namespace else f"namespace of context {name!r}")
+    except InvalidName as e:
+        raise KubeConfigError(str(e)) from None
     return KubeTarget(server=server, context=name, cluster=cluster_name, user=user_name, namespace=str(ns),
-                      ca_pem=ca_pem, insecure=insecure, cert=cert, credentials=creds, proxy_url=cluster.get("proxy-url") or None,
+                      ca_pem=ca_pem, insecure=insecure, cert=cert, credentials=creds, proxy_url=proxy_url,
                       tls_server_name=cluster.get("tls-server-name") or None, kubeconfig=tuple(m.files),
-                      namespace_explicit=bool(namespace))
+                      namespace_explicit=bool(namespace), impersonate=impersonate)
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?")
+
+
+def _server_url(raw: Any, cluster: str, path: str) -> str:
+    """The cluster's server as https://host[:port][/path]; anything that is not a URL is a configuration error
+    (exit 4), never a DNS lookup of `not a url` or a connection to https://5."""
+    where = f"cluster {cluster!r} in {path}"
+    if raw is None or raw == "":
+        raise KubeConfigError(f"{where} has no server")
+    if not isinstance(raw, str):
+        raise KubeConfigError(f"{where}: server must be a URL such as https://host:6443, not {raw!r}")
+    server = raw.strip().rstrip("/")
+    bad = f"{where}: server {clean_ident(server)!r} is not a URL (https://host[:port])"
+    if not server or any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in server):
+        raise KubeConfigError(bad)
+    if "://" not in server:
+        server = "https://" + server
+    try:
+        u = urllib.parse.urlsplit(server)
+        u.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise KubeConfigError(bad) from None
+    if u.scheme not in ("https", "http"):
+        raise KubeConfigError(f"{where}: server {clean_ident(server)!r} must be https:// (or http://)")
+    host = u.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if (not host or len(host) > 253 or not all(len(x) <= 63 and _HOST_LABEL.fullmatch(x) for x in labels)
+                or labels[-1].isdigit()):
+            raise KubeConfigError(bad) from None
+    if u.query or u.fragment or u.username or u.password:
+        raise KubeConfigError(f"{where}: server {clean_ident(server.split('@')[-1])!r} must not carry credentials, "
+                              "a query or a fragment")
+    return server
+
+
+def _proxy_url(raw: Any, cluster: str, path: str) -> str | None:
+    if not raw:
+        return None
+    where = f"cluster {cluster!r} in {path}"
+    value = str(raw).strip()
+    try:
+        scheme = urllib.parse.urlsplit(value).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in ("http", "https", "socks5", "socks5h"):
+        raise KubeConfigError(f"{where}: proxy-url {clean_ident(mask_url(value))!r} must be http://, https:// or "
+                              "socks5://")
+    if scheme.startswith("socks"):
+        try:
+            import socksio  # noqa: F401
+        except ImportError:
+            raise KubeConfigError(f"{where}: proxy-url {clean_ident(mask_url(value))!r} is a SOCKS proxy, which "
+                                  "needs the socksio package (pip install 'httpx[socks]')") from None
+    return value
+
+
+# client-go's legal header-name bytes; everything else in an Impersonate-Extra- key is percent-encoded
+_HEADER_KEY_SAFE = frozenset(b"!#$&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~")
+
+
+def _impersonation(user: dict, name: str, path: str) -> tuple[tuple[str, str], ...]:
+    """Impersonate-* headers for `as`, `as-uid`, `as-groups`, `as-user-extra`, as kubectl sends them."""
+    where = f"user {name!r} in {path}"
+    out: list[tuple[str, str]] = []
+
+    def value(v: Any, what: str) -> str:
+        v = str(v)
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in v):
+            raise KubeConfigError(f"{where}: {what} contains control characters")
+        return v
+
+    as_user = user.get("as")
+    groups = user.get("as-groups") or []
+    uid = user.get("as-uid")
+    extra = user.get("as-user-extra") or {}
+    if not isinstance(groups, list):
+        raise KubeConfigError(f"{where}: as-groups must be a list")
+    if not isinstance(extra, dict) or not all(isinstance(v, list) for v in extra.values()):
+        raise KubeConfigError(f"{where}: as-user-extra must map each key to a list of values")
+    if not as_user and (groups or uid or extra):
+        # client-go: "requesting uid, groups or user-extra for test without impersonating a user"
+        raise KubeConfigError(f"{where}: as-groups, as-uid and as-user-extra need `as` (the user to impersonate)")
+    if as_user:
+        out.append(("Impersonate-User", value(as_user, "as")))
+        if uid:
+            out.append(("Impersonate-Uid", value(uid, "as-uid")))
+        out += [("Impersonate-Group", value(g, "as-groups")) for g in groups]
+        for k, vs in extra.items():
+            key = "".join(chr(b) if b in _HEADER_KEY_SAFE else f"%{b:02X}" for b in str(k).encode())
+            out += [(f"Impersonate-Extra-{key}", value(v, f"as-user-extra {k!r}")) for v in vs]
+    return tuple(out)
 
 
 def _resolve(p: str, base: str) -> str:
@@ -516,10 +670,10 @@ def _insecure_context() -> ssl.SSLContext:
     return ctx
 
 
-def _client_cert(user: dict, base: str, name: str) -> tuple[str, str] | None:
-    def one(file_key: str, what: str) -> str | None:
+def _client_cert(user: dict, base: str, name: str) -> "tuple[str | InlinePem, str | InlinePem] | None":
+    def one(file_key: str, what: str) -> "str | InlinePem | None":
         if user.get(file_key + "-data"):
-            return _write_secret_file(_b64(user[file_key + "-data"], f"{file_key}-data of user {name!r}"))
+            return InlinePem(_b64(user[file_key + "-data"], f"{file_key}-data of user {name!r}"))
         if user.get(file_key):
             path = _resolve(user[file_key], base)
             if not os.path.isfile(path):
@@ -626,9 +780,9 @@ def _run_exec_plugin(exec_cfg: dict, cluster: dict, cwd: str, user: str) -> dict
     except OSError as e:
         raise KubeConfigError(f"exec plugin {cmd} of user {user!r} cannot run: {e.strerror or e}") from None
     if proc.returncode != 0:
-        err = (proc.stderr or "").strip().splitlines()
+        err = [ln for ln in (clean_line(x).strip() for x in (proc.stderr or "").splitlines()) if ln]
         raise KubeConfigError(f"exec plugin {cmd} of user {user!r} failed with exit code {proc.returncode}"
-                              + (f": {err[-1]}" if err else ""))
+                              + (f": {err[-1][:500]}" if err else ""))
     try:
         data = json.loads(proc.stdout)
     except ValueError:
@@ -649,24 +803,63 @@ def _parse_time(s: str) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# key material from *-data fields: private files, removed at exit
-
-_secret_dir: str | None = None
-_secret_files: dict[bytes, str] = {}
-_secret_lock = threading.Lock()
+# key material from *-data fields and exec plugins: kept in memory, never on disk
 
 
-def _write_secret_file(content: bytes | str) -> str:
-    global _secret_dir
-    data = content.encode() if isinstance(content, str) else content
-    with _secret_lock:
-        if data in _secret_files and os.path.exists(_secret_files[data]):
-            return _secret_files[data]
-        if _secret_dir is None or not os.path.isdir(_secret_dir):
-            _secret_dir = tempfile.mkdtemp(prefix="lookout-kube-")
-            atexit.register(shutil.rmtree, _secret_dir, True)
-        fd, path = tempfile.mkstemp(dir=_secret_dir, suffix=".pem")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        _secret_files[data] = path
-        return path
+class InlinePem(bytes):
+    """PEM bytes from a `*-data` field or an exec plugin. Never written to a file that outlives its load:
+    OpenSSL reads it from a memfd (Linux) or, elsewhere, from a private file unlinked as soon as it is read."""
+
+    def __repr__(self) -> str:  # never print key material by accident
+        return f"<InlinePem {len(self)} bytes>"
+
+
+def _load_chain(ctx: ssl.SSLContext, cert: "str | InlinePem", key: "str | InlinePem") -> None:
+    with _pem_path(cert) as cert_path, _pem_path(key) as key_path:
+        ctx.load_cert_chain(cert_path, key_path)
+
+
+class _pem_path:
+    """A path OpenSSL can open for `value` while the `with` lasts: the file itself, or a memfd's /proc path."""
+
+    def __init__(self, value: "str | InlinePem"):
+        self._value = value
+        self._fd: int | None = None
+        self._tmp: str | None = None
+
+    def __enter__(self) -> str:
+        v = self._value
+        if not isinstance(v, bytes):
+            return v
+        memfd = getattr(os, "memfd_create", None)
+        if memfd is not None and os.path.isdir("/proc/self/fd"):
+            try:
+                self._fd = memfd("lookout-kube-pem", getattr(os, "MFD_CLOEXEC", 1))
+                _write_all(self._fd, v)
+                return f"/proc/self/fd/{self._fd}"
+            except OSError:
+                self._close()
+        fd, self._tmp = tempfile.mkstemp(prefix="lookout-kube-", suffix=".pem")  # mode 0600
+        self._fd = fd
+        _write_all(fd, v)
+        return self._tmp
+
+    def __exit__(self, *exc) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+            self._tmp = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import quote
 
-from tui.kube.slim import slim_generic, slim_pod, slim_secret
+from tui.kube.slim import slim_event, slim_generic, slim_pod, slim_secret
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _core(kind: str, plural: str, namespaced: bool = True, slim=slim_generic) ->
 
 
 PODS = _core("Pod", "pods", slim=slim_pod)
-EVENTS = _core("Event", "events")
+EVENTS = _core("Event", "events", slim=slim_event)
 SERVICES = _core("Service", "services")
 ENDPOINTS = _core("Endpoints", "endpoints")
 CONFIGMAPS = _core("ConfigMap", "configmaps")

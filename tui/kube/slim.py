@@ -53,9 +53,11 @@ def slim_generic(obj: dict) -> dict:
 
 
 def _slim_container(c: dict) -> dict:
+    if not isinstance(c, dict):
+        return c  # the shape guard below drops it
     out = {k: c[k] for k in _CONTAINER if k in c}
     env = c.get("env")
-    if env:
+    if isinstance(env, list) and all(isinstance(e, dict) for e in env):
         # names and references only: literal values can be credentials and are never shown
         out["env"] = [{"name": e.get("name"), "valueFrom": e["valueFrom"]} if "valueFrom" in e
                       else {"name": e.get("name")} for e in env]
@@ -64,25 +66,136 @@ def _slim_container(c: dict) -> dict:
 
 def slim_pod(obj: dict) -> dict:
     meta = obj.get("metadata") or {}
-    m = {k: meta[k] for k in _POD_META if k in meta}
-    _drop_last_applied(m)
     spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    if not (isinstance(meta, dict) and isinstance(spec, dict) and isinstance(status, dict)):  # hostile shapes
+        meta, spec, status = (v if isinstance(v, dict) else {} for v in (meta, spec, status))
+    m = {k: meta[k] for k in _POD_META if k in meta}
+    if isinstance(m.get("annotations"), dict):
+        _drop_last_applied(m)
     s: dict = {}
     if "nodeName" in spec:
         s["nodeName"] = spec["nodeName"]
     if "serviceAccountName" in spec:
         s["serviceAccountName"] = spec["serviceAccountName"]
     if "containers" in spec:
-        s["containers"] = [_slim_container(c) for c in spec["containers"] or ()]
-    if spec.get("initContainers"):
+        s["containers"] = [_slim_container(c) for c in spec["containers"] or ()] \
+            if isinstance(spec["containers"], list) else []
+    if isinstance(spec.get("initContainers"), list):
         s["initContainers"] = [_slim_container(c) for c in spec["initContainers"]]
-    status = obj.get("status") or {}
     st = {k: status[k] for k in _POD_STATUS if k in status}
     out = {"metadata": m, "spec": s, "status": st}
     if "kind" in obj:
         out["kind"] = obj["kind"]
     if "apiVersion" in obj:
         out["apiVersion"] = obj["apiVersion"]
+    if not _pod_well_typed(out):
+        out = _typed_pod(out)
+    return out
+
+
+# ---- shape guard -----------------------------------------------------------------------------------------
+# kube-apiserver validates types, so these never fire on a real cluster; a hostile or broken server could
+# send `"state": "weird"` or `"restartCount": "many"`, and every view downstream (rows, findings, the
+# assessment) reads these fields without checking. One check here, on arrival, keeps them honest.
+
+def _pod_well_typed(p: dict) -> bool:
+    m, spec, st = p["metadata"], p["spec"], p["status"]
+    if not (isinstance(m.get("name", ""), str) and isinstance(m.get("namespace", ""), str)
+            and isinstance(m.get("labels") or {}, dict) and isinstance(m.get("annotations") or {}, dict)
+            and isinstance(m.get("ownerReferences") or [], list)):
+        return False
+    for c in spec.get("containers") or ():
+        if not isinstance(c, dict) or not isinstance(c.get("ports") or [], list):
+            return False
+    for key in ("containerStatuses", "initContainerStatuses"):
+        statuses = st.get(key)
+        if statuses is None:
+            continue
+        if not isinstance(statuses, list):
+            return False
+        for cs in statuses:
+            if not isinstance(cs, dict) or not isinstance(cs.get("restartCount", 0), int):
+                return False
+            for sk in ("state", "lastState"):
+                v = cs.get(sk)
+                if v is not None and (not isinstance(v, dict) or not all(isinstance(x, dict) for x in v.values())):
+                    return False
+    conds = st.get("conditions")
+    if conds is not None and (not isinstance(conds, list) or not all(isinstance(c, dict) for c in conds)):
+        return False
+    return all(isinstance(st.get(k, ""), str) for k in ("phase", "reason", "message", "podIP", "startTime"))
+
+
+def _str_map(v) -> dict:
+    return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else {}
+
+
+def _dicts(v) -> list:
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+def _typed_pod(p: dict) -> dict:
+    """A copy of pod `p` with every wrongly-typed field Lookout reads dropped or made a string."""
+    m = dict(p["metadata"])
+    for k in ("name", "namespace", "creationTimestamp", "deletionTimestamp", "uid", "resourceVersion"):
+        if k in m and not isinstance(m[k], str):
+            m[k] = str(m[k])
+    m["labels"] = _str_map(m.get("labels"))
+    m["annotations"] = _str_map(m.get("annotations"))
+    m["ownerReferences"] = _dicts(m.get("ownerReferences"))
+    spec = dict(p["spec"])
+    for key in ("containers", "initContainers"):
+        if key in spec:
+            spec[key] = [dict(c, ports=_dicts(c.get("ports"))) for c in _dicts(spec[key])]
+    st = {k: (v if isinstance(v, str) else str(v)) if k in ("phase", "reason", "message", "podIP", "startTime")
+          else v for k, v in p["status"].items()}
+    if "conditions" in st:
+        st["conditions"] = _dicts(st["conditions"])
+    for key in ("containerStatuses", "initContainerStatuses"):
+        if key in st:
+            fixed = []
+            for cs in _dicts(st[key]):
+                cs = dict(cs)
+                if not isinstance(cs.get("restartCount", 0), int) or isinstance(cs.get("restartCount"), bool):
+                    cs["restartCount"] = 0
+                for sk in ("state", "lastState"):
+                    v = cs.get(sk)
+                    if v is not None:
+                        cs[sk] = {str(k): x for k, x in v.items() if isinstance(x, dict)} if isinstance(v, dict) else {}
+                fixed.append(cs)
+            st[key] = fixed
+    return {**p, "metadata": m, "spec": spec, "status": st}
+
+
+_EVENT_STRINGS = ("type", "reason", "message", "note", "action", "reportingComponent", "reportingController",
+                  "reportingInstance", "lastTimestamp", "firstTimestamp", "eventTime")
+_EVENT_MAPS = ("metadata", "involvedObject", "regarding", "source", "series")
+
+
+def slim_event(obj: dict) -> dict:
+    """Events as slim_generic keeps them, plus the shape guard: a count that is not a number, an
+    involvedObject that is not an object (a hostile server) are dropped or made strings on arrival."""
+    out = slim_generic(obj)
+    if (all(isinstance(out.get(k) or {}, dict) for k in _EVENT_MAPS)
+            and all(isinstance(out.get(k) or "", str) for k in _EVENT_STRINGS)
+            and isinstance(out.get("count") or 0, int)):
+        return out
+    out = dict(out)
+    for k in _EVENT_MAPS:
+        v = out.get(k)
+        if v is not None:
+            out[k] = {str(a): (b if isinstance(b, (str, int, float, dict, list)) or b is None else str(b))
+                      for a, b in v.items()} if isinstance(v, dict) else {}
+    for k in ("involvedObject", "regarding"):
+        if out.get(k):
+            out[k] = {a: (b if isinstance(b, str) else str(b)) for a, b in out[k].items()}
+    for k in _EVENT_STRINGS:
+        if out.get(k) is not None and not isinstance(out[k], str):
+            out[k] = str(out[k])
+    c = out.get("count")
+    if c is not None and (not isinstance(c, int) or isinstance(c, bool)):
+        out["count"] = int(c) if isinstance(c, str) and c.strip().isdigit() else None
     return out
 
 

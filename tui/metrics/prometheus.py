@@ -19,7 +19,7 @@ from tui.metrics.pods import is_running, no_traffic_finding, pod_name
 from tui.metrics.queries import PLAIN, Convention, build_queries
 from tui.metrics.scrape import ReadContext, _window
 from tui.rollout.findings import Finding
-from tui.textsafe import clean_line
+from tui.textsafe import clean_line, mask_url
 
 RANGE_POINTS = 90  # sparkline resolution over the history window
 RANGE_FIGURES = ("request_rate_rps", "error_ratio", "latency_p99_s")
@@ -28,12 +28,13 @@ RANGE_FIGURES = ("request_rate_rps", "error_ratio", "latency_p99_s")
 class PrometheusSource:
     def __init__(self, url: str, *, settings: MetricsSettings | None = None, convention: Convention = PLAIN,
                  options=None, clock: Callable[[], float] = time.time):
-        self.url = url.rstrip("/")
+        self.url = url.rstrip("/")  # may carry user:password; only for connecting
+        self.shown_url = mask_url(self.url)  # what labels, errors and evidence show: http://user:***@host
         self.settings = settings or MetricsSettings()
         self.convention = convention
         self.options = options
         self.clock = clock
-        self.label = f"prometheus {self.url}"
+        self.label = f"prometheus {self.shown_url}"
         self._prom = None
         self._tls = threading.local()
         self._lock = threading.Lock()
@@ -135,10 +136,10 @@ class PrometheusSource:
                 self._fill(reading, ctx, qs, pods_by_track, now)
             except (requests.ConnectionError, requests.Timeout) as e:
                 reading.ok = False
-                reading.error = f"Prometheus at {self.url} did not answer: {_short(e)}"
+                reading.error = f"Prometheus at {self.shown_url} did not answer: {mask_url(_short(e))}"
                 reading.findings = [Finding("prometheus-unreachable", "warning", None,
-                                            f"Prometheus at {self.url} did not answer",
-                                            (("url", self.url), ("error", clean_line(_short(e)))))]
+                                            f"Prometheus at {self.shown_url} did not answer",
+                                            (("url", self.shown_url), ("error", clean_line(mask_url(_short(e))))))]
             return reading
 
     def _fill(self, reading: Reading, ctx: ReadContext, qs, pods_by_track, now: float) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Collection
 
 from tui.rollout.pods import parse_time
-from tui.textsafe import clean_line
+from tui.textsafe import clean_ident, clean_line
 
 MESSAGE_MAX = 1000
 
@@ -48,6 +48,17 @@ def event_time(ev: dict) -> float | None:
 
 
 def event_row(ev: dict) -> EventRow:
+    try:
+        return _event_row(ev)
+    except Exception as e:  # noqa: BLE001 - a malformed event from the server is shown as such, not a crash
+        meta = ev.get("metadata") if isinstance(ev, dict) and isinstance(ev.get("metadata"), dict) else {}
+        return EventRow(namespace=str(meta.get("namespace") or ""), name=str(meta.get("name") or "?"),
+                        type="Warning", reason="Malformed", object="",
+                        message=clean_line(f"this event's object is malformed ({type(e).__name__}: {e})"),
+                        count=1, last=None, warning=True)
+
+
+def _event_row(ev: dict) -> EventRow:
     meta = ev.get("metadata") or {}
     obj = _involved(ev)
     series = ev.get("series") or {}
@@ -58,8 +69,8 @@ def event_row(ev: dict) -> EventRow:
         if len(msg) > MESSAGE_MAX:
             msg = msg[: MESSAGE_MAX - 1] + "…"
     type_ = clean_line(ev.get("type") or "Normal")
-    kind = clean_line(obj.get("kind") or "")
-    name = clean_line(obj.get("name") or "")
+    kind = clean_ident(obj.get("kind") or "")
+    name = clean_ident(obj.get("name") or "")
     return EventRow(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),

@@ -190,6 +190,16 @@ def pod_row(pod: dict, track: str | None, now: float) -> PodRow:
                   st.get("podIP") or "", message)
 
 
+def malformed_row(pod: dict, track: str | None, error: BaseException) -> PodRow:
+    """The row of a pod too malformed for `pod_row` (a hostile or broken server): named, marked, never a crash."""
+    meta = pod.get("metadata") if isinstance(pod, dict) and isinstance(pod.get("metadata"), dict) else {}
+    name, ns = meta.get("name"), meta.get("namespace")
+    created = meta.get("creationTimestamp")
+    return PodRow(ns if isinstance(ns, str) else "", name if isinstance(name, str) else "?", track, "Malformed",
+                  0, 0, 0, parse_time(created) if isinstance(created, str) else None, "", "fail", "",
+                  clean_line(f"this pod's object is malformed ({type(error).__name__}: {error})")[:MESSAGE_MAX])
+
+
 def _condition_true(status: dict, type_: str) -> bool:
     for c in status.get("conditions") or ():
         if c.get("type") == type_:
