@@ -9,7 +9,7 @@ import time
 import pytest
 
 from test_ui_fakes import NOW, FakeSession, event, fill, make_session, pod
-from tui.app import HELP_KEYS, LookoutApp
+from tui.app import LookoutApp
 from tui.kube.store import SourceHealth
 from widgets.help import HelpScreen
 from widgets.table import GroupHeader
@@ -247,15 +247,12 @@ async def test_help_lists_every_key_and_demo_kubeconfig():
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for key, what in HELP_KEYS:
-            assert key in text, key
+        from widgets.keys import key_rows
+
         assert "KUBECONFIG=/tmp/lookout-demo/kubeconfig kubectl get pods" in text
-        # every app binding appears in the help
-        bound = {b.key_display or b.key for b in app.BINDINGS}
-        shown = " ".join(k for k, _ in HELP_KEYS)
-        for k in bound:
-            k = {"question_mark": "?", "colon": ":", "escape": "esc"}.get(k, k)
-            assert k in shown, k
+        help_text = str(app.screen.query_one("#help-text").render())
+        for r in key_rows():  # every declared key, with what it does
+            assert r.keys in help_text and r.does in help_text, r
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -266,8 +263,9 @@ async def test_palette_lists_lookout_actions():
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for t in ("Freeze / resume", "Zoom pane", "Logs", "Track logs", "Describe", "YAML", "Command bar",
-                  "Lookout keys"):
-            assert t in titles
+                  "Lookout keys", "Next pane", "Findings", "PromQL of the selected figure", "Go to DNS / endpoints"):
+            assert t in titles, (t, titles)
+        assert "Change theme" not in titles  # Textual's own commands are not Lookout's
 
 
 async def test_header_health_findings():

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 import styles
+from tui.assessment import cell_of
 from tui.rollout.events import event_row
 from tui.session import SessionView
 from tui.rollout.pods import malformed_row, pod_row
@@ -44,29 +45,28 @@ NARROW_WIDTH = 110
 SHORT_HEIGHT = 32
 MERGED_LOG_POD_LIMIT = 30
 
-# Every key, for `?` (kept beside the bindings; the test checks both agree).
-HELP_KEYS: list[tuple[str, str]] = [
-    ("j / k, ↓ / ↑", "move the cursor"),
-    ("pgdn / pgup", "page down / up"),
-    ("home / end (g / G)", "first / last row"),
-    ("tab / shift+tab", "next / previous pane"),
-    ("z or enter", "zoom the focused pane to full screen (esc or z back)"),
-    ("/", "filter the focused pane (pods: name, status, track); esc clears"),
-    ("l", "logs of the selected pod (p: previous container, /: search, f: pause)"),
-    ("L", "merged logs of every pod of the selected pod's track"),
-    ("d", "describe the selected pod"),
-    ("y", "YAML of the selected pod (Secret values redacted)"),
-    ("space", "freeze the screen; changes wait until space again"),
-    (":", "command: :pods :events :ns NAME :ctx NAME :rollout NAME :q"),
-    ("esc", "back / unzoom / clear"),
-    ("?", "this help"),
-    ("ctrl+p", "every action, searchable"),
-    ("q / ctrl+c", "quit"),
-]
-
-
 class MainScreen(Screen):
-    """The panes' screen; it tells the app when it is back on top so hidden panes catch up."""
+    """The panes' screen. It owns the main screen's keys: `?`, the footer, the command palette and the README's key
+    table are all generated from MAIN_KEYS (tests/test_keys.py presses every one of them in every pane)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "app.help", "Help", key_display="?", tooltip="every key, and the demo kubeconfig"),
+        Binding("colon", "app.command", "Command", key_display=":",
+                tooltip="jump: :pods :events :metrics :dns :ns NAME :ctx NAME :rollout NAME :q"),
+        Binding("tab", "app.next_pane", "Next pane", show=False,
+                tooltip="next pane: pods, canary vs stable, events, DNS / endpoints (shift+tab: previous)"),
+        Binding("shift+tab", "app.previous_pane", "Previous pane", show=False, tooltip="previous pane"),
+        Binding("space", "app.freeze", "Freeze", tooltip="freeze the screen while you talk; changes wait"),
+        Binding("z", "app.zoom", "Zoom", tooltip="zoom the focused pane to full screen (z or esc back)"),
+        Binding("enter", "app.zoom", "Zoom", show=False, tooltip="zoom the focused pane (as z)"),
+        Binding("escape", "app.back", "Back", show=False, tooltip="back: unzoom, clear the filter"),
+        Binding("f", "app.findings", "Findings", tooltip="every finding with its evidence; enter jumps to its object"),
+        Binding("l", "app.logs", "Logs", tooltip="logs of the selected pod (p previous container, / search)"),
+        Binding("L", "app.track_logs", "Track logs", key_display="L",
+                tooltip="merged logs of every pod of the selected pod's track"),
+        Binding("d", "app.describe", "Describe", tooltip="describe the selected pod (or the event's object)"),
+        Binding("y", "app.yaml", "YAML", tooltip="YAML of the selected pod (Secret values redacted)"),
+    ]
 
     def on_screen_resume(self) -> None:
         app = self.app
@@ -86,19 +86,10 @@ class LookoutApp(App[int]):
     TITLE = "Lookout"
     ENABLE_COMMAND_PALETTE = True
 
+    # Keys that work on every screen; the main screen's own keys are MainScreen.BINDINGS.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("colon", "command", "Command", key_display=":"),
-        Binding("space", "freeze", "Freeze"),
-        Binding("z", "zoom", "Zoom"),
-        Binding("enter", "zoom", "Zoom", show=False),
-        Binding("escape", "back", "Back", show=False),
-        Binding("l", "logs", "Logs"),
-        Binding("L", "track_logs", "Track logs", key_display="L"),
-        Binding("d", "describe", "Describe"),
-        Binding("y", "yaml", "YAML"),
+        Binding("q", "quit", "Quit", tooltip="quit (on a drill-down screen: back)"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="quit, from anywhere"),
     ]
 
     def __init__(self, session: SessionView, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
@@ -113,6 +104,7 @@ class LookoutApp(App[int]):
         self.log_buffer_lines = log_buffer_lines
         self.frozen = False
         self.zoomed: Pane | None = None
+        self._auto_zoomed = False  # zoomed because a one-line pane got the focus on a small terminal
         self._pending: dict[tuple[str, Any], dict | None] = {}
         self._parked_events: dict[Any, dict] = {}  # events not (yet) known to be the rollout's
         self._other_changes = False
@@ -459,7 +451,64 @@ class LookoutApp(App[int]):
         pane = self.focused_pane()
         if pane is None:
             return
+        self._auto_zoomed = False
         self.zoom(None if self.zoomed is pane else pane)
+
+    # ---- every pane reachable: tab, shift+tab and :pods :events :metrics :dns ------------------------
+    def panes(self) -> list[Pane]:
+        """The panes in tab order."""
+        main = self.screen_stack[0] if self.screen_stack else self.screen
+        return [main.query_one("#pods", Pane), main.query_one("#compare", Pane), main.query_one("#events", Pane),
+                main.query_one("#network", Pane)]
+
+    def small(self) -> bool:
+        w, h = self.size
+        return w < NARROW_WIDTH or h < SHORT_HEIGHT
+
+    def show_pane(self, pane: Pane) -> None:
+        """Focus `pane`. On a small terminal the canary-vs-stable and DNS panes are one line each: they are shown
+        zoomed while they have the focus (and unzoomed when it moves on); a pane the user zoomed stays the zoom."""
+        one_line = self.small() and isinstance(pane, (MetricsPane, NetworkPane))
+        before = self.zoomed
+        if self.zoomed is not None and self.zoomed is not pane:
+            if self._auto_zoomed or one_line:
+                self.zoom(pane if one_line else None)
+                self._auto_zoomed = one_line
+            else:
+                self.zoom(pane)  # the user zoomed: keep zooming, now this pane
+        elif self.zoomed is None and one_line:
+            self.zoom(pane)
+            self._auto_zoomed = True
+        if self.zoomed is before:
+            self._focus_in(pane)
+        else:  # what it shows changed: focus once it is laid out
+            self.call_after_refresh(self._focus_in, pane)
+
+    def _focus_in(self, pane: Pane) -> None:
+        target = {"pods": "#pod-table", "events": "#event-table", "compare": "#compare-body",
+                  "network": "#endpoint-table"}.get(pane.id or "")
+        try:
+            widget = pane.query_one(target) if target else None
+        except Exception:
+            widget = None
+        if widget is None or not widget.focusable:
+            widget = next((w for w in pane.query("*") if w.focusable), None)
+        if widget is not None:
+            widget.focus()
+
+    def _step_pane(self, step: int) -> None:
+        if not self.screen_is_main():
+            return
+        panes = self.panes()
+        current = self.focused_pane()
+        i = panes.index(current) if current in panes else -1
+        self.show_pane(panes[(i + step) % len(panes)])
+
+    def action_next_pane(self) -> None:
+        self._step_pane(1)
+
+    def action_previous_pane(self) -> None:
+        self._step_pane(-1)
 
     def zoom(self, pane: Pane | None) -> None:
         grid = self.query_one("#grid")
@@ -477,20 +526,16 @@ class LookoutApp(App[int]):
 
     def action_back(self) -> None:
         if self.zoomed is not None:
+            pane = self.zoomed
             self.zoom(None)
+            self._auto_zoomed = False
+            if self.small() and isinstance(pane, (MetricsPane, NetworkPane)):
+                self.call_after_refresh(self._focus_in, self.pods_pane)  # its one line cannot hold the focus
             return
         pane = self.focused_pane()
         if isinstance(pane, TablePane) and pane.table.filter:
             pane.table.set_filter("")
             pane.update_title()
-
-    MAIN_SCREEN_ACTIONS = frozenset({"freeze", "zoom", "logs", "track_logs", "describe", "yaml", "command", "back"})
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # the main screen's keys neither show nor work over a drill-down
-        if action in self.MAIN_SCREEN_ACTIONS and not self.screen_is_main():
-            return False
-        return True
 
     def get_default_screen(self) -> Screen:
         return MainScreen(id="_default")
@@ -594,6 +639,44 @@ class LookoutApp(App[int]):
                                        now=self.clock()))
 
     # ---- help, command bar, palette --------------------------------------------------------------
+    def action_findings(self) -> None:
+        """`f`: every finding whole, with its evidence; enter shows the object it rests on."""
+        if not self.screen_is_main():
+            return
+        from widgets.findings import FindingsScreen
+
+        a = self.assessment
+        findings = list(a.findings) if a is not None else []
+        self.push_screen(FindingsScreen(findings, f"findings · {len(findings)} · {a.rollout if a else ''}"),
+                         self._jump_to_finding)
+
+    def _jump_to_finding(self, finding: Any) -> None:
+        if finding is None:
+            return
+        objects = list(getattr(finding, "objects", ()) or ())
+        ns = self.session.target.namespace
+        for obj in objects:
+            kind, _, name = obj.partition("/")
+            if kind == "Pod":
+                table = self.pods_pane.table
+                if table.filter:
+                    table.set_filter("")
+                    self.pods_pane.update_title()
+                key = next((k for k in table.rows if k[1] == name and (not ns or k[0] == ns)), None)
+                if key is not None:
+                    self.show_pane(self.pods_pane)
+                    self.call_after_refresh(table.move_cursor, table._index.get(key, table.cursor))
+                    return
+            if kind in ("Service", "EndpointSlice", "Ingress", "HTTPRoute", "VirtualService", "NetworkPolicy"):
+                self.show_pane(self.panes()[3])
+                return
+        if finding.code in ("verdict-rollback",) or cell_of(finding.code) == "metrics":
+            self.show_pane(self.panes()[1])
+        elif cell_of(finding.code) in ("endpoints", "DNS"):
+            self.show_pane(self.panes()[3])
+        else:
+            self.show_pane(self.pods_pane)
+
     def action_help(self) -> None:
         extra: list[str] = []
         target = self.session.target
@@ -603,7 +686,9 @@ class LookoutApp(App[int]):
             extra.append(f"  KUBECONFIG={path} kubectl get pods")
         if self.session.read_only:
             extra.append("Read-only: Lookout will not change anything in the cluster.")
-        self.push_screen(HelpScreen(HELP_KEYS, extra))
+        from widgets.keys import help_sections
+
+        self.push_screen(HelpScreen(help_sections(), extra))
 
     def action_command(self) -> None:
         if self.screen_is_main():
@@ -630,11 +715,8 @@ class LookoutApp(App[int]):
             self.exit(0)
         elif cmd.verb == "help":
             self.action_help()
-        elif cmd.verb in ("pods", "events"):
-            pane = self.pods_pane if cmd.verb == "pods" else self.events_pane
-            if self.zoomed is not None and self.zoomed is not pane:
-                self.zoom(pane)
-            pane.table.focus()
+        elif cmd.verb in ("pods", "events", "metrics", "dns"):
+            self.show_pane(self.panes()[("pods", "metrics", "events", "dns").index(cmd.verb)])
         elif cmd.verb in ("ns", "ctx", "rollout"):
             kw = {"ns": "namespace", "ctx": "context", "rollout": "rollout"}[cmd.verb]
             self._switch(kw, cmd.arg)
@@ -678,20 +760,37 @@ class LookoutApp(App[int]):
             self._pick_rollout()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for title, help_, action in (
-            ("Freeze / resume", "Hold live changes on screen (space)", self.action_freeze),
-            ("Zoom pane", "Zoom the focused pane to full screen (z)", self.action_zoom),
-            ("Logs", "Follow the selected pod's log (l)", self.action_logs),
-            ("Track logs", "Merged logs of the selected pod's track (L)", self.action_track_logs),
-            ("Describe", "Describe the selected pod (d)", self.action_describe),
-            ("YAML", "YAML of the selected pod, Secret values redacted (y)", self.action_yaml),
-            ("Command bar", ":pods :events :ns :ctx :rollout :q (:)", self.action_command),
-            ("Lookout keys", "List every key (?)", self.action_help),
-            ("Filter pods", "Filter the pods pane (/)", lambda: self.pods_pane.action_open_filter()),
-            ("Filter events", "Filter the events pane (/)", lambda: self.events_pane.action_open_filter()),
-        ):
-            yield SystemCommand(title, help_, action)
+        """The palette: every key's action of the screen it was opened on (from the same declarations as `?`),
+        the pane jumps, and quit. Textual's own theme and screenshot commands are left out."""
+        from widgets.keys import key_rows
+
+        if isinstance(screen, MainScreen):
+            seen: set[str] = set()
+            for r in key_rows():
+                if r.where not in ("main screen", "canary vs stable pane", "pods and events panes") \
+                        or r.action in seen:
+                    continue
+                seen.add(r.action)
+                title = {"app.help": "Lookout keys", "toggle_promql": "PromQL of the selected figure",
+                         "open_filter": "Filter the focused pane", "app.freeze": "Freeze / resume",
+                         "app.zoom": "Zoom pane", "app.command": "Command bar", "app.back": "Back / unzoom"
+                         }.get(r.action, r.title)
+                yield SystemCommand(title, f"{r.does} ({r.keys})", self._palette_action(r.action))
+            for title, verb in (("Go to pods", "pods"), ("Go to canary vs stable", "metrics"),
+                                ("Go to events", "events"), ("Go to DNS / endpoints", "dns")):
+                yield SystemCommand(title, f":{verb}", lambda v=verb: self.run_command(Command(v, None)))
+        yield SystemCommand("Quit", "Quit Lookout (q)", self.action_quit)
+
+    def _palette_action(self, action: str) -> Callable[[], Any]:
+        def run() -> None:
+            if action == "toggle_promql":
+                self.query_one("#compare-body").action_toggle_promql()
+            elif action == "open_filter":
+                pane = self.focused_pane()
+                (pane if isinstance(pane, TablePane) else self.pods_pane).action_open_filter()
+            else:
+                self.run_action(action if "." in action else f"app.{action}")
+        return run
 
     # ---- the terminal going away -----------------------------------------------------------------
     def _check_terminal(self) -> None:

@@ -1,4 +1,5 @@
-"""`:` the k9s-style command bar: `:pods`, `:events`, `:ns NAME`, `:ctx NAME`, `:rollout NAME`, `:q`."""
+"""`:` the k9s-style command bar: `:pods`, `:events`, `:metrics`, `:dns`, `:ns NAME`, `:ctx NAME`, `:rollout NAME`,
+`:q`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input
 
-COMMANDS = ("pods", "events", "ns", "ctx", "context", "rollout", "q", "quit", "help")
+COMMANDS = ("pods", "events", "metrics", "dns", "ns", "ctx", "context", "rollout", "q", "quit", "help")
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,12 @@ def parse_command(text: str) -> Command | str:
     verb = verb.lower()
     arg = arg.strip() or None
     aliases = {"po": "pods", "pod": "pods", "ev": "events", "event": "events", "namespace": "ns",
-               "context": "ctx", "ro": "rollout", "quit": "q", "q!": "q"}
+               "context": "ctx", "ro": "rollout", "quit": "q", "q!": "q", "compare": "metrics", "canary": "metrics",
+               "endpoints": "dns", "network": "dns", "svc": "dns", "services": "dns"}
     verb = aliases.get(verb, verb)
     if verb not in COMMANDS:
-        return f"unknown command :{verb} (try :pods, :events, :ns NAME, :ctx NAME, :rollout NAME, :q)"
+        return (f"unknown command :{verb} (try :pods, :events, :metrics, :dns, :ns NAME, :ctx NAME, :rollout NAME, "
+                ":q)")
     if verb in ("ns", "ctx") and not arg:
         return f":{verb} needs a name"
     if arg is not None and verb in ("ns", "ctx", "rollout"):
@@ -64,7 +67,7 @@ class CommandBar(Input):
         pass
 
     def __init__(self) -> None:
-        super().__init__(placeholder=":pods  :events  :ns NAME  :ctx NAME  :rollout NAME  :q", id="command-bar")
+        super().__init__(placeholder=":pods  :events  :metrics  :dns  :ns NAME  :ctx NAME  :rollout NAME  :q", id="command-bar")
         self.cursor_blink = False  # deterministic screenshots
 
     def open(self) -> None:

@@ -59,9 +59,10 @@ class ComparePane(Widget, can_focus=True):
     ComparePane { height: auto; min-height: 8; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "move(1)", "Next figure", show=False),
-        Binding("k,up", "move(-1)", "Previous figure", show=False),
-        Binding("p", "toggle_promql", "PromQL", key_display="p"),
+        Binding("j,down", "move(1)", "Next figure", show=False, tooltip="next figure"),
+        Binding("k,up", "move(-1)", "Previous figure", show=False, tooltip="previous figure"),
+        Binding("p", "toggle_promql", "PromQL", key_display="p",
+                tooltip="the PromQL behind the selected figure, ready to paste into Prometheus or Grafana"),
     ]
 
     class ShowPromQL(Message):

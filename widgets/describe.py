@@ -265,9 +265,9 @@ class TextScreen(Screen):
     """A full-screen plain-text view (describe, YAML); `/` keeps only matching lines, esc goes back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("slash", "search", "Search", key_display="/"),
-        Binding("q", "back", "Back", show=False),
+        Binding("escape", "back", "Back", tooltip="back (esc clears a search first)"),
+        Binding("slash", "search", "Search", key_display="/", tooltip="keep only the lines that match"),
+        Binding("q", "back", "Back", show=False, tooltip="back"),
     ]
 
     def __init__(self, title: str) -> None:

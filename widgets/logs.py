@@ -49,11 +49,11 @@ class LogScreen(Screen):
     """Follows log streams into a bounded Log; `p` switches to the previous container, `/` filters and marks."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("p", "toggle_previous", "Previous container"),
-        Binding("slash", "search", "Search", key_display="/"),
-        Binding("f", "toggle_follow", "Follow"),
-        Binding("q", "back", "Back", show=False),
+        Binding("escape", "back", "Back", tooltip="back to the main screen (esc clears a search first)"),
+        Binding("p", "toggle_previous", "Previous container", tooltip="the previous container's log (after a restart), and back"),
+        Binding("slash", "search", "Search", key_display="/", tooltip="keep only the lines that match"),
+        Binding("f", "toggle_follow", "Follow", tooltip="pause or resume following new lines"),
+        Binding("q", "back", "Back", show=False, tooltip="back to the main screen"),
     ]
 
     def __init__(self, title: str, pods: list[str], follow: Follow, *, merged: bool = False,

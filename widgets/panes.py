@@ -79,7 +79,9 @@ class Pane(Vertical):
 class TablePane(Pane):
     """A pane whose body is a VirtualTable fed with keyed objects, converted to rows only when shown."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("slash", "open_filter", "Filter", key_display="/")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "open_filter", "Filter", key_display="/",
+                tooltip="filter the pane (pods: name, status, track); enter keeps it, esc clears")]
 
     def __init__(self, table: VirtualTable, convert: Callable[[dict], Any], **kw: Any) -> None:
         super().__init__(**kw)

@@ -117,12 +117,12 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "cursor_down", "Down", show=False),
-        Binding("k,up", "cursor_up", "Up", show=False),
-        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False),
-        Binding("pageup,ctrl+b", "page_up", "Page up", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
+        Binding("j,down", "cursor_down", "Down", show=False, tooltip="move the cursor down"),
+        Binding("k,up", "cursor_up", "Up", show=False, tooltip="move the cursor up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, tooltip="page down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, tooltip="page up"),
+        Binding("home,g", "first", "First", show=False, tooltip="first row (events: the newest)"),
+        Binding("end,G", "last", "Last", show=False, tooltip="last row"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
