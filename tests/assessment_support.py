@@ -38,13 +38,34 @@ class Clock:
 
 
 class PlayedSession(Session):
-    """The real Session; its informers are replaced by `Player.sync` (the store mirrors the cluster state)."""
+    """The real Session; its informers are replaced by `Player.sync` (the store mirrors the cluster state), and
+    drill-downs read the cluster's objects and the simulation's container logs in-process."""
+
+    player: "Player | None" = None
 
     async def start(self) -> None:
         return None
 
     async def stop(self) -> None:
         return None
+
+    async def fetch_object(self, res: str, namespace: str, name: str) -> dict:
+        from tui.kube.slim import redact_secret
+
+        obj = self.player.state.get(res, namespace, name) if self.player else None
+        if obj is None:
+            raise LookupError(f"{res} {namespace}/{name} not found")
+        return redact_secret(copy.deepcopy(obj))
+
+    async def follow_logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
+                          tail: int = 500):
+        from tui.textsafe import clean
+
+        obj = self.player.state.get("pods", namespace, pod) if self.player else None
+        containers = [c["name"] for c in ((obj or {}).get("spec") or {}).get("containers") or ()]
+        for _, line in self.player.sim.logs.entries(namespace, pod, container or (containers or ["app"])[0],
+                                                    previous=previous, tail=tail) or ():
+            yield clean(line)
 
 
 class Player:
@@ -73,6 +94,7 @@ class Player:
         self.target = scenario_target(sc)
         self.session = PlayedSession(Target(), RolloutChoice(self.target, self.ns), self.settings, demo=True,
                                      kubeconfig_path="/tmp/kubeconfig", clock=Clock(self.clock))
+        self.session.player = self
         self.session.throttle_derived = False  # deterministic: no evaluation deferred by its wall-clock cost
         for kind in KINDS:
             self.session.store.set_health(SourceHealth(source=f"{kind}/{self.ns}", kind=kind, connected=True,

@@ -413,9 +413,9 @@ class LookoutApp(App[int]):
         rank = {"forbidden": 0, "stale": 1, "connecting": 2, "syncing": 3, "live": 4, "not-installed": 5}
         got = [st for st in assessment.staleness if st.source in kinds]
         if not got:
-            return "waiting", False
+            return "loading …", False
         worst = min(got, key=lambda st: rank.get(st.state, 9))
-        text = worst.text()
+        text = "loading …" if worst.state in ("connecting", "syncing") else worst.text()
         if len(text) > 90:
             text = text[:89] + "…"
         return text, worst.state == "stale" and worst.age is not None and worst.age < 60
@@ -749,11 +749,24 @@ class LookoutApp(App[int]):
             self.notify(clean_line(mask_url(f"could not switch {what}: {e}")), severity="error", markup=False,
                         timeout=8)
             return
-        # the session refilled the store (deltas follow); make the tables equal to it now
+        # nothing of the previous target stays on screen: every pane is emptied and says "loading …" until the
+        # new target's first data; the session refilled the store (deltas follow)
+        self._pending.clear()
+        self._parked_events.clear()
         store = self.session.store
         self._resolver_sig = self._resolver_signature()
+        relevant = self.session.event_relevant
         self.pods_pane.reconvert_all(dict(store.objects.get("pods", {})))
-        self.events_pane.reconvert_all(dict(store.objects.get("events", {})))
+        self.events_pane.reconvert_all({k: e for k, e in store.objects.get("events", {}).items() if relevant(e)})
+        from tui.metrics.analysis import EMPTY_STATE
+
+        self.query_one(MetricsPane).set_state(EMPTY_STATE)
+        self.query_one(NetworkPane).reset()
+        self._network_shown = None
+        self.assessment = None
+        self._decision = None
+        for pane in self.panes():
+            pane.set_staleness("loading …")
         self._schedule_status(0)
         choice = self.session.choice
         if choice.target is None and choice.candidates:

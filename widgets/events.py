@@ -16,6 +16,7 @@ class EventTable(VirtualTable[Any]):
     """Rows are EventRow(namespace, name, type, reason, object, message, count, last, warning)."""
 
     age_column: ClassVar[int | None] = 4
+    follow_top: ClassVar[bool] = True  # newest first, and the newest stay in view
 
     _COLUMNS = [
         Column("TYPE", 9),

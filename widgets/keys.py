@@ -52,6 +52,7 @@ def key_rows() -> list[KeyRow]:
     from widgets.compare import ComparePane
     from widgets.describe import TextScreen
     from widgets.findings import FindingsScreen
+    from widgets.help import HelpScreen
     from widgets.logs import LogScreen
     from widgets.panes import TablePane
     from widgets.table import VirtualTable
@@ -65,6 +66,7 @@ def key_rows() -> list[KeyRow]:
     out += rows_of("findings (f)", FindingsScreen, FindingsScreen.BINDINGS)
     out += rows_of("logs (l, L)", LogScreen, LogScreen.BINDINGS)
     out += rows_of("describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
+    out += rows_of("help (?)", HelpScreen, HelpScreen.BINDINGS)
     return out
 
 
@@ -81,3 +83,42 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     for r in key_rows():
         sections.setdefault(r.where, []).append((r.keys, r.does))
     return list(sections.items())
+
+
+# What each key must visibly do; tests/test_keys.py presses every declared key in every pane where it is offered
+# and checks this (a new binding without an entry here fails that test).
+EFFECTS: dict[str, str] = {
+    "app.help": "screen:HelpScreen",
+    "app.command": "shown:#command-bar",
+    "app.next_pane": "pane:+1",
+    "app.previous_pane": "pane:-1",
+    "app.freeze": "frozen",
+    "app.zoom": "zoom",
+    "app.back": "back",
+    "app.findings": "screen:FindingsScreen",
+    "app.logs": "screen:LogScreen",
+    "app.track_logs": "screen:LogScreen",
+    "app.describe": "screen:TextScreen",
+    "app.yaml": "screen:TextScreen",
+    "quit": "quit",
+    "command_palette": "screen:CommandPalette",
+    "open_filter": "shown:.filter",
+    "toggle_promql": "screen:TextScreen",
+    "move(1)": "figure:+1",
+    "move(-1)": "figure:-1",
+    "cursor_down": "cursor",
+    "cursor_up": "cursor",
+    "page_down": "cursor",
+    "page_up": "cursor",
+    "first": "cursor",
+    "last": "cursor",
+    # on the screens a key opens (tests/test_keys.py test_drill_down_keys)
+    "back": "main",
+    "close": "main",
+    "jump": "main",
+    "search": "shown:#search",
+    "toggle_previous": "log",
+    "toggle_follow": "log",
+    "scroll(1)": "scroll",
+    "scroll(-1)": "scroll",
+}

@@ -211,6 +211,12 @@ class NetworkPane(Pane):
             self.view, self._pending = view, None
             self._draw_summary()
 
+    def reset(self) -> None:
+        """Empty (the user switched rollout, namespace or context): nothing of the previous target stays."""
+        self.view, self._pending, self._summary_plain = None, None, None
+        self.table.update_rows((k, None) for k in list(self.table.rows))
+        self.summary.update(Text("DNS / endpoints · loading …", no_wrap=True, overflow="ellipsis"))
+
     def catch_up(self) -> None:
         view, self._pending = self._pending, None
         if view is None:

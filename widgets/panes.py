@@ -173,7 +173,12 @@ class EventsPane(TablePane):
         super().__init__(EventTable(clock=clock, max_rows=max_rows, id="event-table"), convert, **kw)
 
     def title_parts(self) -> list[str]:
-        return self.filter_title() + [self.table.title_counts()]
+        newer = self.table.cursor if self.table.rows else 0
+        above = [f"↑ {newer} newer (g: newest)"] if newer > 0 else []
+        return self.filter_title() + [self.table.title_counts()] + above
+
+    def on_virtual_table_cursor_moved(self, event: Any) -> None:
+        self.update_title()
 
 
 class Note(Static, can_focus=True):

@@ -39,7 +39,7 @@ class PodTable(VirtualTable[PodRow]):
     age_column: ClassVar[int | None] = 5
 
     _COLUMNS = [
-        Column("NAME", 0, min_width=12),
+        Column("NAME", 0, min_width=12, cut_middle=True),
         Column("TRACK", 7),
         Column("STATUS", 20),
         Column("READY", 5, "right"),
@@ -48,7 +48,7 @@ class PodTable(VirtualTable[PodRow]):
         Column("NODE", 14),
     ]
     _NARROW_COLUMNS = [
-        Column("NAME", 0, min_width=12),
+        Column("NAME", 0, min_width=12, cut_middle=True),
         Column("TRACK", 7),
         Column("STATUS", 18),
         Column("READY", 5, "right"),

@@ -137,7 +137,7 @@ class FindingsStrip(_TextStatic):
             if code:
                 t.append(f"  [{clean_line(str(code))}]", style="dim")
         if len(items) > len(shown):
-            t.append(f"\n… and {len(items) - len(shown)} more", style="dim")
+            t.append(f"\n… and {len(items) - len(shown)} more · f lists them all", style="dim")
         self.show(t)
 
 

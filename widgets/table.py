@@ -28,6 +28,7 @@ class Column:
     justify: str = "left"  # "left" | "right"
     min_width: int = 4
     keep_end: bool = False  # cut from the left: for names whose end tells them apart
+    cut_middle: bool = False  # cut in the middle: a pod name keeps its head and its unique suffix
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class GroupHeader:
     group: str
 
 
-def fit(text: str, width: int, justify: str = "left", keep_end: bool = False) -> str:
+def fit(text: str, width: int, justify: str = "left", keep_end: bool = False, cut_middle: bool = False) -> str:
     """Pad or cut `text` to exactly `width` cells; a cut shows an ellipsis so nobody misreads it as whole."""
     if width <= 0:
         return ""
@@ -45,6 +46,14 @@ def fit(text: str, width: int, justify: str = "left", keep_end: bool = False) ->
     if n > width:
         if width == 1:
             return "…"
+        if cut_middle and width >= 8:
+            # "checkout-green-7d9c5f8b4-x2k4s" -> "checkout-gr…b4-x2k4s": the suffix tells replicas apart
+            tail_w = min(width - 4, max((width - 1) // 2, 12))
+            head = set_cell_size(text, width - 1 - tail_w)
+            tail = text[-tail_w:]
+            while cell_len(tail) > tail_w:
+                tail = tail[1:]
+            return set_cell_size(head + "…" + tail, width)
         if keep_end:
             tail = text[-(width - 1):]
             while cell_len(tail) > width - 1:
@@ -155,6 +164,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             return self.table
 
     grouped: ClassVar[bool] = False
+    # newest-first tables (events): a cursor on the first row stays on the first row as rows arrive above it,
+    # so the newest stay in view; a user who moved down keeps their row (the pane says how many are newer)
+    follow_top: ClassVar[bool] = False
 
     def __init__(self, *, clock: Callable[[], float], name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
@@ -290,7 +302,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     def _rebuild(self) -> None:
         self._order_dirty = False
         self._groups_dirty.clear()
-        old_cursor_key = self._display[self.cursor] if 0 <= self.cursor < len(self._display) else None
+        at_top = self.follow_top and self.cursor == 0 and int(self.scroll_y) == 0
+        old_cursor_key = self._display[self.cursor] if 0 <= self.cursor < len(self._display) and not at_top else None
         screen_offset = self.cursor - int(self.scroll_y)
         needle = self._filter
         rows = self._rows
@@ -318,6 +331,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         n = len(display)
         if old_cursor_key is not None and old_cursor_key in self._index:
             self.cursor = self._index[old_cursor_key]
+        elif at_top:
+            self.cursor = 0
         else:
             self.cursor = max(0, min(self.cursor, n - 1))
         self._set_virtual_height(n + 1)
@@ -457,7 +472,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
                 break
             w = min(w, width - used)
             text, style = parts[i] if i < len(parts) else ("", None)
-            segs.append(Segment(fit(text, w, col.justify, col.keep_end), base + style if style else base))
+            segs.append(Segment(fit(text, w, col.justify, col.keep_end, col.cut_middle), base + style if style else base))
             used += w
             if used < width:
                 segs.append(Segment(" ", base))

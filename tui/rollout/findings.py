@@ -282,10 +282,13 @@ def rule_pods_failing(by_track: Mapping[str | None, list[dict]], now: float, win
         fails.sort(key=lambda f: f.pod)
         first = fails[0]
         where = f"container {first.container} of {first.pod}" if first.container else first.pod
-        extra = f" ({first.last_termination})" if first.last_termination and first.reason != "Evicted" else ""
+        # the cause first: a narrow strip cuts the end of the line, never the reason
+        cause = first.reason
+        if first.exit_code is not None and first.reason not in ("Evicted",):
+            cause += f" (exit code {first.exit_code})"
         verb = "is" if len(fails) == 1 else "are"
-        summary = (f"{len(fails)} of {_plural(len(pods), _track_word(track) + 'pod')} {verb} failing: "
-                   f"{first.reason} in {where}{extra}.")
+        summary = (f"{cause} in {where}: {len(fails)} of {_plural(len(pods), _track_word(track) + 'pod')} "
+                   f"{verb} failing.")
         ev: list[tuple[str, str]] = [("pod", first.pod)]
         if first.container:
             ev.append(("container", first.container))
