@@ -90,6 +90,12 @@ async def _check(app, pilot, pane_id: str, r) -> None:
         assert app.screen.maximized is app.zoomed, f"{where}: zoom is not the screen's maximize"
     elif kind == "back":
         assert app.zoomed is None, where
+    elif kind == "incident":
+        if app.incident is None:
+            said = " ".join(str(n.message) for n in app._notifications)
+            assert "no incident is open: I starts one" in said, f"{where}: no notice ({said!r})"
+        else:
+            assert type(app.screen).__name__ == arg, f"{where}: expected {arg}, got {type(app.screen).__name__}"
     elif kind == "figure":
         assert compare.selected == (before_figure + int(arg)) % 8, where
     elif kind == "cursor":

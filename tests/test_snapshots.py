@@ -156,6 +156,33 @@ def test_events_after_burst(snap_compare, size):
     assert snap_compare(_story_app("aborted"), terminal_size=SIZES[size], run_before=check)
 
 
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_incident_timeline(snap_compare, size, tmp_path):
+    """t on the abort with an incident two people write to: entries newest last, each marked by its author."""
+    from tui.incident.log import Incident
+
+    app = _story_app("aborted")
+    clock = app.session.clock
+    inc = Incident.open(tmp_path / "inc-20260101", severity="high", environment="lookout-demo",
+                        service="demo/checkout", summary="canary 5xx and p99 up", author="alice@one", clock=clock)
+    bob = Incident.open(tmp_path / "inc-20260101", author="bob@two", clock=lambda: clock() + 2)
+    bob.record("note", "bob: analysis run failed on error-rate, looking at the canary's logs")
+    app._pending_incident = inc
+
+    async def show(pilot):
+        await pilot.pause(0.3)
+        pilot.app.clear_notifications()
+        pilot.app.record_incident("note", "alice: abort confirmed, traffic back on stable")
+        await pilot.press("t")
+        await pilot.pause(0.4)
+        screen = pilot.app.screen
+        assert type(screen).__name__ == "TimelineScreen"
+        assert {e.author for e in screen._shown} == {"alice@one", "bob@two"}
+        assert any(e.kind == "verdict" for e in screen._shown)
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=show)
+
+
 def test_screenshots_are_current():
     """screenshots/ holds the same SVGs as the snapshot tests (scripts/screenshots copies them)."""
     import re

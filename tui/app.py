@@ -71,6 +71,11 @@ class MainScreen(Screen):
                 tooltip="merged logs of every pod of the selected pod's track"),
         Binding("d", "app.describe", "Describe", tooltip="describe the selected pod (or the event's object)"),
         Binding("y", "app.yaml", "YAML", tooltip="YAML of the selected pod (Secret values redacted)"),
+        Binding("I", "app.incident", "Incident", key_display="I",
+                tooltip="start or join an incident: from then on the timeline is written as it happens"),
+        Binding("i", "app.note", "Note", tooltip="add a note to the incident timeline"),
+        Binding("t", "app.timeline", "Timeline",
+                tooltip="the incident timeline, merged from every Lookout on the incident, newest last"),
     ]
 
     def on_screen_resume(self) -> None:
@@ -98,8 +103,14 @@ class LookoutApp(App[int]):
     ]
 
     def __init__(self, session: SessionView, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
-                 events_buffer: int = 1000, refresh_ms: int = 40, log_buffer_lines: int = 10_000) -> None:
+                 events_buffer: int = 1000, refresh_ms: int = 40, log_buffer_lines: int = 10_000,
+                 incident: Any = None, incident_root: str = "incident-logs") -> None:
         super().__init__()
+        self.incident: Any = None  # tui.incident.log.Incident once one is open
+        self._recorder: Any = None
+        self.incident_root = incident_root
+        self.incident_poll_seconds = 2.0
+        self._pending_incident = incident
         self.session = session
         self.clock = clock
         self.check_tty = check_tty
@@ -184,6 +195,8 @@ class LookoutApp(App[int]):
         if self.check_tty if self.check_tty is not None else not self.is_headless:
             self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
         self._start_session()
+        if self._pending_incident is not None:
+            self.use_incident(self._pending_incident)
         choice = self.session.choice
         if choice.target is None and choice.candidates:
             self._pick_rollout()
@@ -240,6 +253,8 @@ class LookoutApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._shutting_down = True
+        if self.incident is not None:
+            self.incident.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         try:
@@ -266,9 +281,13 @@ class LookoutApp(App[int]):
     def _on_deltas(self, deltas: list) -> None:
         self._last_change = time.monotonic()
         pending = self._pending
+        recorder = self._recorder
         for d in deltas:
             if d.kind in ("pods", "events"):
                 pending[(d.kind, d.key)] = None if d.type == "DELETED" else d.obj
+                if recorder is not None and d.kind == "events" and d.type != "DELETED" and d.obj \
+                        and self.session.event_relevant(d.obj):
+                    recorder.observe_event(d.obj, now=self.clock())
             else:
                 self._other_changes = True
         self._arm_flush()
@@ -366,7 +385,14 @@ class LookoutApp(App[int]):
         age in seconds. Every word up there comes from one tui.assessment.Assessment."""
         s = self.session
         now = self.clock()
-        if self.frozen or self._shutting_down or not self.screen_is_main():
+        if self._shutting_down:
+            return False
+        if self.frozen or not self.screen_is_main():
+            if self._recorder is not None:  # the timeline is written whatever the screen shows
+                try:
+                    self._observe_incident(s.assess(), now)
+                except Exception:
+                    pass
             return False
         target = s.target
         conn = s.connection
@@ -380,6 +406,7 @@ class LookoutApp(App[int]):
                                                     no_wrap=True, overflow="ellipsis"))
             return False
         self.assessment = a
+        self._observe_incident(a, now)
         ageing = False
         with self.batch_update():
             self.query_one(StatusHeader).set_state(
@@ -645,6 +672,127 @@ class LookoutApp(App[int]):
         # render_lines catches what a malformed object raises and says so in place of "loading…"
         screen.show_lines(render_lines(mode, {"kind": kind, **obj} if isinstance(obj, dict) else obj, events,
                                        now=self.clock()))
+
+    # ---- the incident: I opens or joins, i notes, t shows the timeline ---------------------------------
+    def use_incident(self, incident: Any) -> None:
+        """From now on the timeline is written as it happens; the other writers' files are read every 2 s."""
+        from tui.incident.recorder import Recorder
+
+        self.incident = incident
+        self._recorder = Recorder(self.record_incident)
+        conn = self.session.connection
+        self._recorder.observe_connection(conn.ok, None, now=self.clock())
+        if self.assessment is not None:
+            self._observe_incident(self.assessment, self.clock())
+        for ev in self.session.store.objects.get("events", {}).values():
+            if self.session.event_relevant(ev):
+                self._recorder.observe_event(ev, now=self.clock())
+        self.run_worker(self._poll_incident(), group="incident", exit_on_error=False)  # the others' entries now
+        self.set_interval(self.incident_poll_seconds, self._poll_incident, name="incident-poll")
+        self.notify(f"incident {clean_line(incident.meta.id)}: the timeline is written to {incident.path}",
+                    title="incident", timeout=6)
+
+    def record_incident(self, kind: str, text: str, **kw: Any) -> Any:
+        """One timeline entry (runbook steps, confirmations and refusals call this too); None without an incident."""
+        if self.incident is None:
+            return None
+        entry = self.incident.record(kind, text, **kw)
+        self._timeline_changed([entry])
+        return entry
+
+    def _observe_incident(self, a: Any, now: float) -> None:
+        if self._recorder is None:
+            return
+        conn = self.session.connection
+        self._recorder.observe_connection(conn.ok, str(conn.error or ""), now=now)
+        self._recorder.observe(a, now=now)
+
+    async def _poll_incident(self) -> None:
+        import asyncio
+
+        inc = self.incident
+        if inc is None or self._shutting_down:
+            return
+        new = await asyncio.to_thread(inc.poll)  # a shared (NFS) directory may be slow: never on the UI
+        if new:
+            self._timeline_changed(new)
+
+    def _timeline_changed(self, entries: list) -> None:
+        from widgets.incident import TimelineScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, TimelineScreen):
+                screen.add_entries(entries)
+
+    def action_incident(self) -> None:
+        if self.incident is not None:
+            self.notify(f"incident {clean_line(self.incident.meta.id)} is open: t shows its timeline, i adds a note",
+                        title="incident")
+            return
+        from tui.incident.log import new_id
+        from widgets.incident import IncidentForm
+
+        t = self.session.target
+        service = f"{t.namespace or ''}/{(t.rollout or '').split('/')[-1]}"
+        form = IncidentForm(service=clean_line(service.rstrip("/")), environment=clean_line(t.context or ""),
+                            directory=f"{self.incident_root}/{new_id(self.clock())}")
+        self.push_screen(form, self._incident_form_done)
+
+    def _incident_form_done(self, answer: dict | None) -> None:
+        if not answer:
+            return
+        from tui.incident.log import Incident, IncidentError
+
+        try:
+            inc = Incident.open(answer["directory"] or f"{self.incident_root}/incident", severity=answer["severity"],
+                                environment=answer["environment"], service=answer["service"],
+                                summary=answer["summary"], clock=self.clock)
+        except IncidentError as e:
+            self.notify(clean_line(str(e)), title="incident not started", severity="error", timeout=8)
+            return
+        self.use_incident(inc)
+
+    def action_note(self) -> None:
+        if self.incident is None:
+            self.notify("no incident is open: I starts one (or lookout --incident DIR)", title="note")
+            return
+        from widgets.incident import NoteForm
+
+        self.push_screen(NoteForm(), lambda text: text and self.record_incident("note", text))
+
+    def action_timeline(self) -> None:
+        if self.incident is None:
+            self.notify("no incident is open: I starts one (or lookout --incident DIR)", title="timeline")
+            return
+        from widgets.incident import TimelineScreen
+
+        if isinstance(self.screen, TimelineScreen):
+            return
+        self.push_screen(TimelineScreen(self.incident), self._timeline_open)
+
+    def _timeline_open(self, entry: Any) -> None:
+        """enter on an entry: the object it rests on (describe), or the entry whole (a step's output)."""
+        if entry is None:
+            return
+        import json
+
+        parts = (entry.ref or "").split("/")
+        res = {"Pod": "pods", "Service": "services", "Rollout": "rollouts", "Deployment": "deployments",
+               "ReplicaSet": "replicasets", "EndpointSlice": "endpointslices"}.get(parts[0]) if parts else None
+        if res and len(parts) == 3 and parts[1] and parts[2] and entry.kind != "step":
+            screen = TextScreen(f"describe {res}/{parts[1]}/{parts[2]}")
+            self.push_screen(screen)
+            screen.run_worker(self._load_text(screen, "describe", res, parts[1], parts[2]), exit_on_error=False)
+            return
+        screen = TextScreen(f"{entry.kind} · {entry.author}")
+        self.push_screen(screen)
+        lines = [clean_line(entry.text), ""]
+        data = dict(entry.data)
+        excerpt = data.pop("output", None)
+        lines += [clean_line(ln) for ln in json.dumps(data, indent=2, ensure_ascii=False).splitlines()]
+        if excerpt:
+            lines += ["", "output:"] + [clean_line(ln) for ln in str(excerpt).splitlines()]
+        screen.show_lines(lines)
 
     # ---- help, command bar, palette --------------------------------------------------------------
     def action_findings(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from tui import __version__
 
@@ -31,9 +32,10 @@ commands:
   lookout demo-cluster [options] run only the demo cluster, for kubectl and other Lookouts to join
   lookout status [options]       print the rollout, its figures, the verdict and the findings; exit
                                  0 promote, 1 rollback/critical, 2 hold/no data/warning (for CI gates)
+  lookout incident report DIR    the incident report (Markdown, or --json) merged from every writer
 
 keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
-d describe, y YAML, z zoom pane, space freeze, q quit.
+d describe, y YAML, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
 
 exit codes: 0 ok, 3 API server unreachable, 4 usage or configuration error.
 """
@@ -68,8 +70,17 @@ def _add_app_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--prometheus", metavar="URL",
                    help="Prometheus for canary vs stable (default: [prometheus] url in the config, "
                         "else a direct scrape of each pod's /metrics through the API server)")
+    _add_incident_options(o)
     o.add_argument("--dns-server", metavar="HOST[:PORT]",
                    help="ask this DNS server about the rollout's external names (default: the system's resolvers)")
+
+
+def _add_incident_options(o) -> None:
+    o.add_argument("--incident", metavar="DIR", nargs="?", const="",
+                   help="start or join the incident in DIR (default: ./incident-logs/<UTC time>/): the timeline is "
+                        "written as it happens, one file per writer, so two Lookouts can share one incident")
+    o.add_argument("--severity", choices=("critical", "high", "medium", "low"), default="medium",
+                   help="severity of an incident --incident opens (004's classification; default: %(default)s)")
 
 
 def _add_demo_cluster_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
@@ -112,8 +123,17 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                        help="also start a real Prometheus (the `prometheus` binary) on 127.0.0.1 scraping the "
                             "demo pods, and read canary vs stable from it")
         o.add_argument("--prometheus", metavar="URL", help=argparse.SUPPRESS)
+        _add_incident_options(o)
         o.add_argument("--dns-server", metavar="HOST[:PORT]",
                        help="ask this DNS server about external names (default: the demo cluster's own)")
+    elif command == "incident":
+        p = _Parser(prog="lookout incident report",
+                    description="Print the incident report of DIR in the shape of the deployment-failure "
+                                "runbook: summary, severity, the timeline merged from every Lookout that wrote "
+                                "to DIR, root cause, resolution and action items pre-filled from what it saw.")
+        p.add_argument("directory", metavar="DIR", help="the incident directory (incident-logs/<id>)")
+        p.add_argument("--json", action="store_true", help="the incident and its merged timeline as JSON")
+        p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     elif command == "status":
         from tui.status import add_status_arguments
 
@@ -139,6 +159,10 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     command = "app"
     if argv and argv[0] in ("demo", "demo-cluster", "status"):
         command, argv = argv[0], argv[1:]
+    elif argv and argv[0] == "incident":
+        if len(argv) < 2 or argv[1] != "report":
+            raise UsageError("lookout incident: the one subcommand is `report DIR` (see lookout incident report --help)")
+        command, argv = "incident", argv[2:]
     ns = build_parser(command).parse_args(argv)
     if command in ("demo", "demo-cluster") and ns.server_version is not None:
         ok = {f"1.{n}" for n in range(27, 34)}
@@ -197,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         from tui.status import run_status
 
         return run_status(ns)
+    if command == "incident":
+        return run_incident_report(ns)
     from tui.launch import run_app, LaunchError
 
     try:
@@ -206,6 +232,29 @@ def main(argv: list[str] | None = None) -> int:
         return e.code
     except KeyboardInterrupt:
         return 130
+
+
+def run_incident_report(ns: argparse.Namespace) -> int:
+    from tui.incident.log import IncidentError, load
+    from tui.incident.report import render_json, render_markdown
+
+    try:
+        meta, entries, problems = load(ns.directory)
+    except IncidentError as e:
+        say(f"lookout incident report: {e}")
+        return EXIT_USAGE
+    for p in problems[:20]:
+        say(f"lookout incident report: {p}")
+    text = render_json(meta, entries) if ns.json else render_markdown(meta, entries)
+    if ns.output:
+        try:
+            Path(ns.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            say(f"lookout incident report: {ns.output}: {e.strerror or e}")
+            return EXIT_USAGE
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

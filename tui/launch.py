@@ -84,9 +84,10 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         )
         from tui.app import LookoutApp
 
+        incident = open_incident(ns, session)
         d = settings.defaults
         app = LookoutApp(session, events_buffer=d.event_buffer, refresh_ms=d.refresh_ms,
-                         log_buffer_lines=d.log_buffer_lines)
+                         log_buffer_lines=d.log_buffer_lines, incident=incident)
         app.run()
         return app.return_code or 0
     finally:
@@ -94,6 +95,22 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
             prom.stop()
         if demo is not None:
             demo.stop()
+
+
+def open_incident(ns: argparse.Namespace, session):
+    """--incident [DIR]: start the incident there (or join the one it holds) before the app starts."""
+    directory = getattr(ns, "incident", None)
+    if directory is None:
+        return None
+    from tui.incident.log import Incident, IncidentError, new_id
+
+    t = session.target
+    try:
+        return Incident.open(directory or f"incident-logs/{new_id()}", severity=getattr(ns, "severity", "medium"),
+                             environment=t.context or "",
+                             service=f"{t.namespace or ''}/{(t.rollout or '').split('/')[-1]}".strip("/"))
+    except IncidentError as e:
+        raise LaunchError(f"--incident: {e}") from None
 
 
 def start_demo_in_background(ns: argparse.Namespace):

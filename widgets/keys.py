@@ -53,6 +53,7 @@ def key_rows() -> list[KeyRow]:
     from widgets.describe import TextScreen
     from widgets.findings import FindingsScreen
     from widgets.help import HelpScreen
+    from widgets.incident import TimelineScreen
     from widgets.logs import LogScreen
     from widgets.panes import TablePane
     from widgets.table import VirtualTable
@@ -66,6 +67,7 @@ def key_rows() -> list[KeyRow]:
     out += rows_of("findings (f)", FindingsScreen, FindingsScreen.BINDINGS)
     out += rows_of("logs, describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
     out += rows_of("logs (l, L)", LogScreen, LogScreen.BINDINGS)
+    out += rows_of("incident timeline (t)", TimelineScreen, TimelineScreen.BINDINGS)
     out += rows_of("help (?)", HelpScreen, HelpScreen.BINDINGS)
     return out
 
@@ -100,6 +102,9 @@ EFFECTS: dict[str, str] = {
     "app.track_logs": "screen:LogScreen",
     "app.describe": "screen:TextScreen",
     "app.yaml": "screen:TextScreen",
+    "app.incident": "screen:IncidentForm",  # with an incident open: a notice naming it
+    "app.note": "incident:NoteForm",  # without an incident: a notice saying how to start one
+    "app.timeline": "incident:TimelineScreen",
     "quit": "quit",
     "command_palette": "screen:CommandPalette",
     "open_filter": "shown:.filter",
@@ -120,6 +125,9 @@ EFFECTS: dict[str, str] = {
     "top": "scroll:top",
     "bottom": "scroll:bottom",
     "toggle_previous": "log",
+    "filter": "shown:#search",
+    "open": "screen:TextScreen",
+    "note": "screen:NoteForm",
     "toggle_follow": "log",
     "scroll(1)": "scroll",
     "scroll(-1)": "scroll",
