@@ -61,3 +61,34 @@ def drift_finding(result: DiffResult | None):
     return Finding(DRIFT_CODE, "warning", b.track,
                    f"{a.track} and {b.track} differ in configuration: {result.kinds_text()} (b shows the diff)",
                    evidence, (f"{a.kind}/{a.name}", f"{b.kind}/{b.name}"))
+
+
+# what the drift finding reads: a change to any of these may change it
+DRIFT_KINDS = ("deployments", "replicasets", "rollouts", "configmaps", "secrets")
+
+
+def drift(store, target, resolver=None):
+    """The `environments-differ` finding for `target`, or None (tui.session runs it with the other findings)."""
+    try:
+        a, b = find_pair(store, target, resolver, None)
+    except NoPair:
+        return None
+    return drift_finding(compare(a, b, store.get))
+
+
+class StoreSnapshot:
+    """The kinds the diff reads, copied (the store replaces objects, never changes them), to compute off the UI
+    loop while the informers go on writing the store."""
+
+    def __init__(self, store, kinds=DIFF_KINDS):
+        self.objects = {k: dict(store.objects.get(k, {})) for k in kinds}
+        self.health = dict(getattr(store, "health", {}))
+
+    def get(self, kind: str, namespace: str, name: str):
+        return self.objects.get(kind, {}).get((namespace, name))
+
+    def list(self, kind: str, namespace: str | None = None) -> list[dict]:
+        objs = self.objects.get(kind, {})
+        if namespace is None:
+            return list(objs.values())
+        return [o for (ns, _), o in objs.items() if ns == namespace]

@@ -225,7 +225,13 @@ class SecretDigest:
 
     __str__ = __repr__
 
-    def __reduce__(self):  # never pickled, copied into a file or sent to another process
+    def __copy__(self) -> "SecretDigest":
+        return self  # immutable
+
+    def __deepcopy__(self, memo) -> "SecretDigest":
+        return self
+
+    def __reduce__(self):  # never pickled into a file or sent to another process
         raise TypeError("a Secret digest does not leave the process")
 
 
