@@ -51,6 +51,7 @@ def key_rows() -> list[KeyRow]:
     from tui.app import LookoutApp, MainScreen
     from widgets.compare import ComparePane
     from widgets.describe import TextScreen
+    from widgets.diff import DiffScreen
     from widgets.findings import FindingsScreen
     from widgets.help import HelpScreen
     from widgets.logs import LogScreen
@@ -66,6 +67,7 @@ def key_rows() -> list[KeyRow]:
     out += rows_of("findings (f)", FindingsScreen, FindingsScreen.BINDINGS)
     out += rows_of("logs (l, L)", LogScreen, LogScreen.BINDINGS)
     out += rows_of("describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
+    out += rows_of("diff (b)", DiffScreen, DiffScreen.BINDINGS)
     out += rows_of("help (?)", HelpScreen, HelpScreen.BINDINGS)
     return out
 
@@ -100,6 +102,7 @@ EFFECTS: dict[str, str] = {
     "app.track_logs": "screen:LogScreen",
     "app.describe": "screen:TextScreen",
     "app.yaml": "screen:TextScreen",
+    "app.diff": "screen:DiffScreen",
     "quit": "quit",
     "command_palette": "screen:CommandPalette",
     "open_filter": "shown:.filter",
@@ -121,4 +124,9 @@ EFFECTS: dict[str, str] = {
     "toggle_follow": "log",
     "scroll(1)": "scroll",
     "scroll(-1)": "scroll",
+    "next_change": "diff",
+    "previous_change": "diff",
+    "toggle_layout": "diff",
+    "toggle_switch": "diff",
+    "export": "diff",
 }
