@@ -276,7 +276,8 @@ async def test_config_drift_shows_exactly_its_differences():
     assert r.summary() == "image, 2 env vars, 3 ConfigMap keys, 1 Secret key differ"
     assert env.switch.safe and len(env.switch.warnings) >= 3
     f = next(f for f in a.findings if f.code == "environments-differ")
-    assert f.summary.startswith("blue and green differ in configuration: image, 2 env vars, 3 ConfigMap keys")
+    assert f.track == "blue" and f.summary.startswith("differs from green in configuration: image, 2 env vars, "
+                                                      "3 ConfigMap keys, 1 Secret key")
 
 
 async def test_bluegreen_switch_shows_the_image_difference_only_and_a_switch_to_nothing_blocks():

@@ -58,8 +58,8 @@ def drift_finding(result: DiffResult | None):
     names = ", ".join(sorted({f"{c.name}" for c in drift})[:6])
     evidence = (("differ", result.kinds_text()), (f"{a.kind}/{a.name}", a.track), (f"{b.kind}/{b.name}", b.track),
                 ("fields", names + (" …" if len({c.name for c in drift}) > 6 else "")))
-    return Finding(DRIFT_CODE, "warning", b.track,
-                   f"{a.track} and {b.track} differ in configuration: {result.kinds_text()} (b shows the diff)",
+    return Finding(DRIFT_CODE, "warning", a.track,  # the live side first: it sorts beside its own findings
+                   f"differs from {b.track} in configuration: {result.kinds_text()} (b shows the diff)",
                    evidence, (f"{a.kind}/{a.name}", f"{b.kind}/{b.name}"))
 
 
