@@ -148,6 +148,7 @@ async def test_drill_down_keys(size):
             ("d", "TextScreen", ["slash", "escape", "q"]),
             ("y", "TextScreen", ["escape"]),
             ("f", "FindingsScreen", ["j", "k", "escape"]),
+            ("b", "DiffScreen", ["n", "N", "s", "w", "j", "k", "q"]),  # e (export) writes a file: test_diff_e2e
             ("question_mark", "HelpScreen", ["j", "k", "escape"]),
         ):
             await _home(app, pilot, "pods")
