@@ -70,8 +70,8 @@ def test_config_drift_text_json_and_switch_check(drift, capsys):
     code, out, err = run(capsys, "--kubeconfig", kc)
     assert code == 1 and err == ""
     lines = out.splitlines()
-    assert lines[:4] == ["--- blue: Deployment demo/checkout-blue", "+++ green: Deployment demo/checkout-green",
-                         "state: blue 3/3 ready, green 3/3 ready",
+    assert lines[:5] == ["--- blue: Deployment demo/checkout-blue", "+++ green: Deployment demo/checkout-green",
+                         "state: blue 3/3 ready, green 3/3 ready", "services: blue ← checkout · green ← checkout-preview",
                          "summary: image, 2 env vars, 3 ConfigMap keys, 1 Secret key differ"]
     assert [ln for ln in lines if ln[:1] in "~+-=?" and not ln.startswith(("---", "+++"))] == [
         "~ image: registry.demo/checkout:1.4.2 → registry.demo/checkout:1.5.0",
@@ -122,11 +122,22 @@ def test_a_switch_to_green_scaled_to_zero_is_blocked(capsys):
     demo = DemoClusterThread(scenario="bluegreen-switch", speed=0.2).start()  # green scales up at 25 s
     try:
         code, out, _ = run(capsys, "--kubeconfig", demo.kubeconfig_path, "--app", "checkout")
-        assert code == 1 and out.splitlines()[3] == "summary: image differs"
+        assert code == 1 and out.splitlines()[4] == "summary: image differs"
         assert "state: blue 3/3 ready, green scaled to 0" in out
         code, out, _ = run(capsys, "--kubeconfig", demo.kubeconfig_path, "--app", "checkout", "--switch-check")
         assert code == 1 and out.startswith("switch blue → green: BLOCKED")
         assert "  ✗ green has no pods (scaled to 0): the switch would leave the Service without endpoints" in out
+    finally:
+        demo.stop()
+
+
+def test_a_forbidden_secret_reads_cannot_compare(capsys):
+    demo = DemoClusterThread(scenario="config-drift", speed=1.0, forbidden={"secrets"}).start()
+    try:
+        code, out, _ = run(capsys, "--kubeconfig", demo.kubeconfig_path, "--json")
+        doc = json.loads(out)
+        assert code == 1 and doc["notes"] == ["Secret checkout-secrets-blue: cannot compare: forbidden"]
+        assert doc["counts"] == {"image": 1, "env": 2, "configmap": 3}  # the rest is still compared
     finally:
         demo.stop()
 

@@ -79,6 +79,7 @@ class DiffResult:
     notes: tuple[str, ...] = ()  # what could not be compared ("Secret x: cannot compare: forbidden")
     configmaps: tuple[tuple[str | None, str | None], ...] = ()  # referenced pairs (A name, B name)
     secrets: tuple[tuple[str | None, str | None], ...] = ()
+    services: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (track, the Services selecting its pods)
 
     @property
     def identical(self) -> bool:

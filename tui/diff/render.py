@@ -28,6 +28,14 @@ def state_line(d: DiffResult) -> str:
     return f"{one(d.a)}, {one(d.b)}"
 
 
+def services_line(d: DiffResult) -> str | None:
+    """"services: blue ← checkout · green ← checkout-preview" (None when not looked up)."""
+    if not d.services:
+        return None
+    return "services: " + " · ".join(f"{clean_ident(t)} ← {', '.join(clean_ident(n) for n in names) or 'none'}"
+                                      for t, names in d.services)
+
+
 def side_title(s: Side) -> str:
     return f"{clean_ident(s.track)}: {s.kind} {clean_ident(s.namespace)}/{clean_ident(s.name)}"
 
@@ -57,6 +65,8 @@ def unified(d: DiffResult) -> list[DiffLine]:
     out = [DiffLine("h", f"--- {side_title(d.a)}"), DiffLine("h", f"+++ {side_title(d.b)}"),
            DiffLine("h", f"state: {state_line(d)}"),
            DiffLine("h", "summary: " + clean_line(d.summary()))]
+    if services_line(d):
+        out.insert(3, DiffLine("h", services_line(d)))
     for n in d.notes:
         out.append(DiffLine("?", f"note: {clean_line(n)}"))
     where = None
@@ -82,6 +92,8 @@ def side_by_side(d: DiffResult, width: int = 120) -> list[DiffLine]:
     out = [DiffLine("h", f"--- {side_title(d.a)}"), DiffLine("h", f"+++ {side_title(d.b)}"),
            DiffLine("h", f"state: {state_line(d)}"), DiffLine("h", "summary: " + clean_line(d.summary())),
            DiffLine("h", head)]
+    if services_line(d):
+        out.insert(3, DiffLine("h", services_line(d)))
     for n in d.notes:
         out.append(DiffLine("?", f"note: {clean_line(n)}"))
     where = None
@@ -115,6 +127,7 @@ def to_json(d: DiffResult, switch=None) -> dict:
     doc = {"a": side(d.a), "b": side(d.b), "identical": d.identical, "summary": d.summary(),
            "counts": d.counts(), "state": state_line(d),
            "configmaps": [list(p) for p in d.configmaps], "secrets": [list(p) for p in d.secrets],
+           "services": {t: list(names) for t, names in d.services},
            "changes": [c.to_json() for c in d.changes], "notes": list(d.notes)}
     if switch is not None:
         doc["switch"] = switch.to_json()

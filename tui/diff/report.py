@@ -40,7 +40,14 @@ def diff_rollout(store, target, resolver=None, baseline: str | None = None, find
 
 
 def diff_sides(store, a, b, findings: Iterable = (), forbidden: frozenset[str] | None = None) -> EnvDiff:
+    import dataclasses
+
+    from tui.diff.sides import services_selecting
+
     result = compare(a, b, store.get, forbidden=forbidden_kinds(store) if forbidden is None else forbidden)
+    labels = lambda s: (s.template.get("metadata") or {}).get("labels") or {}  # noqa: E731
+    result = dataclasses.replace(result, services=tuple(
+        (s.track, tuple(services_selecting(store, s.namespace, labels(s)))) for s in (a, b)))
     return EnvDiff(result, "", preview(store, result, findings))
 
 

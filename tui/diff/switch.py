@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from tui.diff.compare import DiffResult, Side
-from tui.diff.sides import pod_ready, pods_of
+from tui.diff.sides import BLUE_GREEN, pod_ready, pods_of
 from tui.textsafe import clean_ident, clean_line
 
 
@@ -113,9 +113,10 @@ def preview(store, diff: DiffResult, findings: Iterable = ()) -> SwitchPreview:
         blockers.append(f"{tgt.track} has no ready pods (0/{pods_b})")
     elif ready_b < pods_b:
         blockers.append(f"{tgt.track} is not ready: {pods_b - ready_b} of {pods_b} pods not ready")
-    if tgt.replicas is not None and pods_a and pods_b and tgt.replicas < pods_a:
-        warnings.append(f"{tgt.track} wants {tgt.replicas} replicas, {live.track} runs {pods_a} pods: "
-                        f"less capacity after the switch")
+    if ({live.track, tgt.track} <= BLUE_GREEN and tgt.replicas is not None and pods_a and pods_b
+            and tgt.replicas < pods_a):  # a canary grows as it is promoted: only a switch moves all at once
+        warnings.append(f"{tgt.track} wants {tgt.replicas} replica{'s' if tgt.replicas != 1 else ''}, "
+                        f"{live.track} runs {pods_a} pods: less capacity after the switch")
     for f in findings:
         if getattr(f, "track", None) != tgt.track or getattr(f, "code", "") == "environments-differ":
             continue
