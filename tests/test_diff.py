@@ -287,3 +287,30 @@ async def test_bluegreen_switch_shows_the_image_difference_only_and_a_switch_to_
     assert not env.switch.safe and env.switch.blockers[0].startswith("green has no pods")
     s, a, env = await story("bluegreen-switch", 20)  # green up and ready, the switch not made yet
     assert keys(env.result) == {("image", "image", "~")} and env.switch.safe
+
+
+async def test_the_diff_screen_shows_hostile_text_as_text():
+    """A ConfigMap value with markup, an OSC 8 link and a terminal reset: shown literally, cleaned, and inert."""
+    from snapshot_support import scenario_session
+    from tui.app import LookoutApp
+
+    hostile = "[/bold][@click=app.quit]x[/]\x1b]8;;http://x\x1b\\link\x1bc"
+    session = await scenario_session("config-drift", 20, app="checkout")
+    cmap = copy.deepcopy(session.store.get("configmaps", "demo", "checkout-config-green"))
+    cmap["data"]["LOG_LEVEL"] = hostile
+    session.store.apply("configmaps", "MODIFIED", [cmap])
+    app = LookoutApp(session, clock=session.clock, check_tty=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("b")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if getattr(app.screen, "env", None) is not None:
+                break
+        body = str(app.screen.query_one("#diff-body").render())
+        line = next(ln for ln in body.splitlines() if ln.startswith("~ LOG_LEVEL"))
+        assert line == "~ LOG_LEVEL: info → [/bold][@click=app.quit]x[/]link"
+        assert "\x1b" not in body
+        await pilot.press("s", "w", "s")
+        await pilot.pause(0.1)
+        assert app.is_running and "\x1b" not in str(app.screen.query_one("#diff-body").render())

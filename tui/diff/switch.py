@@ -35,6 +35,7 @@ class SwitchPreview:
     blockers: tuple[str, ...]
     warnings: tuple[str, ...]
     note: str = ""
+    endpoints: tuple[tuple[str, str], ...] = ()  # the target's ready pods (name, IP): the endpoints to be
 
     @property
     def safe(self) -> bool:
@@ -56,8 +57,12 @@ class SwitchPreview:
         else:
             out.append(f"  {self.note or 'none'}")
         out += ["", "traffic after the switch",
-                f"  {tgt.track}: {self.target_ready}/{self.target_pods} pods ready would take the traffic",
-                f"  {live.track}: {self.live_ready}/{self.live_pods} pods ready would stop taking it", ""]
+                f"  {tgt.track}: {self.target_ready}/{self.target_pods} pods ready would take the traffic"]
+        shown = self.endpoints[:ENDPOINTS_SHOWN]
+        out += [f"    {clean_ident(name)} {clean_ident(ip) if ip else '(no IP yet)'}" for name, ip in shown]
+        if len(self.endpoints) > len(shown):
+            out.append(f"    … and {len(self.endpoints) - len(shown)} more")
+        out += [f"  {live.track}: {self.live_ready}/{self.live_pods} pods ready would stop taking it", ""]
         out.append("blocking" if self.blockers else "blocking: nothing")
         out += [f"  ✗ {clean_line(b)}" for b in self.blockers]
         out.append("warnings" if self.warnings else "warnings: none")
@@ -66,6 +71,7 @@ class SwitchPreview:
 
     def to_json(self) -> dict:
         return {"from": self.live.track, "to": self.target.track, "safe": self.safe,
+                "endpoints": [{"pod": n, "ip": ip or None} for n, ip in self.endpoints],
                 "selectors": [{"service": c.service, "key": c.key, "from": c.old, "to": c.new} for c in self.changes],
                 "ready": {self.live.track: {"ready": self.live_ready, "pods": self.live_pods},
                           self.target.track: {"ready": self.target_ready, "pods": self.target_pods}},
@@ -76,9 +82,18 @@ def _labels(side: Side) -> dict:
     return ((side.template.get("metadata") or {}).get("labels")) or {}
 
 
+ENDPOINTS_SHOWN = 6
+
+
 def _ready(store, side: Side) -> tuple[int, int]:
     pods = pods_of(store, side.namespace, _labels(side))
     return sum(1 for p in pods if pod_ready(p)), len(pods)
+
+
+def _endpoints(store, side: Side) -> tuple[tuple[str, str], ...]:
+    pods = [p for p in pods_of(store, side.namespace, _labels(side)) if pod_ready(p)]
+    return tuple(sorted(((p.get("metadata") or {}).get("name", ""), str((p.get("status") or {}).get("podIP") or ""))
+                        for p in pods))
 
 
 def preview(store, diff: DiffResult, findings: Iterable = ()) -> SwitchPreview:
@@ -137,4 +152,4 @@ def preview(store, diff: DiffResult, findings: Iterable = ()) -> SwitchPreview:
             what = f"{c.where}: key {c.name}" if c.kind == "configmap" else f"{c.name} ({c.where})"
             warnings.append(f"{what} only on {side}")
     return SwitchPreview(live, tgt, tuple(changes), ready_a, pods_a, ready_b, pods_b, tuple(blockers),
-                         tuple(warnings), note)
+                         tuple(warnings), note, _endpoints(store, tgt))
