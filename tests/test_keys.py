@@ -150,6 +150,7 @@ DRILL = {
     "logs (l, L)": [("pods", "l", "LogScreen"), ("pods", "L", "LogScreen")],
     "findings (f)": [("pods", "f", "FindingsScreen")],
     "help (?)": [("pods", "question_mark", "HelpScreen")],
+    "diff (b)": [("pods", "b", "DiffScreen")],
 }
 
 
@@ -171,11 +172,17 @@ async def _check_drill(app, pilot, r, opener: tuple[str, str, str]) -> bool:
         await pilot.pause(0.05)
     before = (getattr(screen, "previous", None), getattr(screen, "following", None))
     lst = screen.query("#findings-list").first() if screen_name == "FindingsScreen" and screen.findings else None
-    body = screen.query_one("#help-body") if screen_name == "HelpScreen" else None
+    body = {"HelpScreen": "#help-body", "DiffScreen": "#diff-scroll"}.get(screen_name)
+    body = screen.query_one(body) if body else None
+    if body is not None:
+        body.scroll_home(animate=False)
+        await pilot.pause(0.05)
     if lst is not None and r.action == "cursor_up":
         lst.highlighted = len(screen.findings) - 1  # from the last, so up cannot wrap
         await pilot.pause(0.05)
     before_highlight = lst.highlighted if lst is not None else None
+    before_diff = (getattr(screen, "side_by_side", None), getattr(screen, "switch_view", None),
+                   getattr(screen, "current", None))
     await pilot.press(first_key(r.keys))
     await pilot.pause(0.15)
     assert app.is_running, f"the app died on {where}"
@@ -201,6 +208,16 @@ async def _check_drill(app, pilot, r, opener: tuple[str, str, str]) -> bool:
         word = ("previous container" if after[0] else "current container") if flipped == 0 else (
             "following" if after[1] else "paused")
         assert word in str(screen.query_one(".screen-title").render()), where
+    elif kind == "diff":
+        if r.action == "export":
+            return False  # writes a file in the working directory: tests/test_diff_e2e.py presses it
+        after = (screen.side_by_side, screen.switch_view, screen.current)
+        if r.action == "toggle_layout":
+            assert after[0] != before_diff[0], where
+        elif r.action == "toggle_switch":
+            assert after[1] != before_diff[1], where
+        else:
+            assert after[2] is not None and after[2] != before_diff[2], where
     elif kind == "cursor":
         moved = lst is not None and len(screen.findings) > 1
         if moved:

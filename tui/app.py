@@ -76,6 +76,8 @@ class MainScreen(Screen):
         Binding("i", "app.note", "Note", tooltip="add a note to the incident timeline"),
         Binding("t", "app.timeline", "Timeline",
                 tooltip="the incident timeline, merged from every Lookout on the incident, newest last"),
+        Binding("b", "app.diff", "Blue/green diff",
+                tooltip="blue vs green (stable vs canary): the configuration diff; w the switch preview"),
     ]
 
     def on_screen_resume(self) -> None:
@@ -805,6 +807,28 @@ class LookoutApp(App[int]):
         findings = list(a.findings) if a is not None else []
         self.push_screen(FindingsScreen(findings, f"findings · {len(findings)} · {a.rollout if a else ''}"),
                          self._jump_to_finding)
+
+    def action_diff(self) -> None:
+        """`b`: the two environments' configuration diff (tui.diff), computed off the UI loop."""
+        if not self.screen_is_main():
+            return
+        from widgets.diff import DiffScreen
+
+        target = self.session.target
+        self.push_screen(DiffScreen(self.environment_diff, self.session.store.subscribe,
+                                    target.rollout or target.selector or "app", self.clock))
+
+    async def environment_diff(self) -> Any:
+        """The rollout's two environments compared, with the switch preview, on a copy of the store in a thread;
+        the baseline and the findings come from the one assessment."""
+        from tui.diff.report import StoreSnapshot, diff_rollout
+
+        s = self.session
+        snapshot = StoreSnapshot(s.store)
+        a = self.assessment
+        baseline = a.roles.baseline if a is not None else None
+        findings = tuple(a.findings) if a is not None else ()
+        return await asyncio.to_thread(diff_rollout, snapshot, s.choice.target, s.resolver, baseline, findings)
 
     def _jump_to_finding(self, finding: Any) -> None:
         if finding is None:

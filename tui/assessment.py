@@ -28,7 +28,7 @@ EXIT_OK, EXIT_BAD, EXIT_HOLD = 0, 1, 2
 
 CELLS = ("pods", "rollout", "metrics", "endpoints", "DNS")
 
-ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing")
+ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing", "environments-differ")
 POD_CODES = ("track-pods-failing", "track-pods-not-ready", "track-restarts", "cpu-near-limit", "memory-near-limit",
              "memory-leak-suspected")
 METRICS_CODES = NO_DATA_CODES + ("verdict-rollback", "source-stale")

@@ -33,9 +33,11 @@ commands:
   lookout status [options]       print the rollout, its figures, the verdict and the findings; exit
                                  0 promote, 1 rollback/critical, 2 hold/no data/warning (for CI gates)
   lookout incident report DIR    the incident report (Markdown, or --json) merged from every writer
+  lookout diff [options] [A B]   the two environments' configuration diff (blue/green, stable/canary);
+                                 exit 0 identical, 1 different; --switch-check: 0 safe to switch, 1 blocked
 
 keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
-d describe, y YAML, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
+d describe, y YAML, b blue/green diff, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
 
 exit codes: 0 ok, 3 API server unreachable, 4 usage or configuration error.
 """
@@ -144,6 +146,16 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                                 "4 usage or configuration error. --json prints the document described in "
                                 "docs/status.md.")
         add_status_arguments(p)
+    elif command == "diff":
+        from tui.diff.cli import add_diff_arguments
+
+        p = _Parser(prog="lookout diff",
+                    description="Compare the two environments of an app (blue/green, active/preview, stable/canary) "
+                                "or two named objects: pod templates container by container, the ConfigMaps they "
+                                "read key by key, the Secrets they read by key (same or differs; values are never "
+                                "shown). Exit 0 identical, 1 different; --switch-check: 0 safe to switch, 1 "
+                                "blocked; 3 cluster unreachable, 4 usage or configuration error.")
+        add_diff_arguments(p)
     else:
         p = _Parser(prog="lookout", description="Terminal live monitor for Kubernetes rollouts: pods of every "
                     "track, events, findings, canary vs stable metrics with a verdict, DNS and endpoints with the "
@@ -157,7 +169,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     command = "app"
-    if argv and argv[0] in ("demo", "demo-cluster", "status"):
+    if argv and argv[0] in ("demo", "demo-cluster", "status", "diff"):
         command, argv = argv[0], argv[1:]
     elif argv and argv[0] == "incident":
         if len(argv) < 2 or argv[1] != "report":
@@ -223,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_status(ns)
     if command == "incident":
         return run_incident_report(ns)
+    if command == "diff":
+        from tui.diff.cli import run_diff
+
+        return run_diff(ns)
     from tui.launch import run_app, LaunchError
 
     try:

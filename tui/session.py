@@ -275,6 +275,17 @@ class Session:
             import logging
 
             logging.getLogger(__name__).exception("network evaluation failed")
+        try:  # blue and green differing in configuration (tui.diff): `b` shows how
+            from tui.diff.report import DRIFT_KINDS, drift
+
+            found = self._derived("diff", (sig, self.store.generations(DRIFT_KINDS)), now, DRIFT_KINDS,
+                                  lambda store: drift(store, t, resolver), None)
+            if found is not None:
+                raw = [*raw, found]
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("environment diff failed")
         return self._tracker.update(raw, now)
 
     def _derived(self, name: str, key, now: float, kinds: tuple[str, ...], compute, default):
@@ -524,6 +535,9 @@ class Session:
             specs.append(("analysisruns", ns, None, None))  # a failed analysis says why the rollout aborted
         # every Deployment of the namespace: a track with no pods yet is checked from its template
         specs.append(("deployments", ns, None, None))
+        # what the environments read, for the blue/green diff (Secrets: keys and keyed digests only, tui.kube.slim)
+        specs.append(("configmaps", ns, None, None))
+        specs.append(("secrets", ns, None, None))
         # what routes traffic: absent CRDs answer 404 and show as "not installed", never as errors
         from tui.network.kinds import HTTPROUTES, VIRTUALSERVICES
 

@@ -51,6 +51,7 @@ def key_rows() -> list[KeyRow]:
     from tui.app import LookoutApp, MainScreen
     from widgets.compare import ComparePane
     from widgets.describe import TextScreen
+    from widgets.diff import DiffScreen
     from widgets.findings import FindingsScreen
     from widgets.help import HelpScreen
     from widgets.incident import TimelineScreen
@@ -68,6 +69,7 @@ def key_rows() -> list[KeyRow]:
     out += rows_of("logs, describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
     out += rows_of("logs (l, L)", LogScreen, LogScreen.BINDINGS)
     out += rows_of("incident timeline (t)", TimelineScreen, TimelineScreen.BINDINGS)
+    out += rows_of("diff (b)", DiffScreen, DiffScreen.BINDINGS)
     out += rows_of("help (?)", HelpScreen, HelpScreen.BINDINGS)
     return out
 
@@ -105,6 +107,7 @@ EFFECTS: dict[str, str] = {
     "app.incident": "screen:IncidentForm",  # with an incident open: a notice naming it
     "app.note": "incident:NoteForm",  # without an incident: a notice saying how to start one
     "app.timeline": "incident:TimelineScreen",
+    "app.diff": "screen:DiffScreen",
     "quit": "quit",
     "command_palette": "screen:CommandPalette",
     "open_filter": "shown:.filter",
@@ -131,4 +134,9 @@ EFFECTS: dict[str, str] = {
     "toggle_follow": "log",
     "scroll(1)": "scroll",
     "scroll(-1)": "scroll",
+    "next_change": "diff",
+    "previous_change": "diff",
+    "toggle_layout": "diff",
+    "toggle_switch": "diff",
+    "export": "diff",
 }
