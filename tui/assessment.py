@@ -170,8 +170,11 @@ def _age(s: float | None) -> str:
 
 
 def source_staleness(health: Iterable, compare: CompareState | None, now: float,
-                     metrics_bound: float) -> tuple[Staleness, ...]:
-    """One entry per store kind (the worst of its informers) and one for metrics."""
+                     metrics_bound: float, link=None) -> tuple[Staleness, ...]:
+    """One entry per store kind (the worst of its informers) and one for metrics.
+
+    `link` (tui.kube.liveness.LinkState): when the API server stopped answering, every kind the store watches is
+    stale since its last answer, whatever its informer believes (a stalled watch says nothing)."""
     by_kind: dict[str, list] = {}
     for h in health:
         by_kind.setdefault(h.kind, []).append(h)
@@ -194,6 +197,10 @@ def source_staleness(health: Iterable, compare: CompareState | None, now: float,
             out.append(Staleness(kind, "syncing"))
         else:
             out.append(Staleness(kind, "live", max((h.age(now) or 0.0) for h in hs)))
+    if link is not None and not link.ok:
+        lost = f"connection lost: {clean_line(link.error or 'no answer')}"
+        out = [st if st.state in ("forbidden", "not-installed", "stale")
+               else Staleness(st.source, "stale", max(0.0, now - link.last_ok), lost) for st in out]
     if compare is not None and compare.updated_at is not None:
         age = max(0.0, now - compare.updated_at)
         if compare.stale or age > metrics_bound:
@@ -439,7 +446,7 @@ def _dns_cell(view) -> HealthCell:
 def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None, summary, pod_rows: Iterable,
            findings: Iterable[Finding], compare: CompareState | None, network_view, health: Iterable = (),
            roles: Roles = Roles(), sighting: CandidateSighting | None = None, analysis_runs: Sequence[dict] = (),
-           metrics_bound: float = 30.0) -> Assessment:
+           metrics_bound: float = 30.0, link=None) -> Assessment:
     """The assessment, by these rules, in this order:
 
     1. The controller's outcome: aborted or failed means `rollback`, reason `rollout-aborted` with the
@@ -454,7 +461,7 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     """
     findings = sort_findings(findings)
     outcome = rollout_outcome(kind, workload, summary)
-    staleness = source_staleness(health, compare, now, metrics_bound)
+    staleness = source_staleness(health, compare, now, metrics_bound, link)
     base = compare.verdict if compare is not None else NO_READING
 
     front: list[Reason] = []

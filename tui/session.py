@@ -29,6 +29,7 @@ DERIVED_THROTTLE_FROM = 0.01  # s: evaluations cheaper than this run on every ti
 DERIVED_MAX_SHARE = 0.05  # the expensive ones: at most this share of a core (0.5 s -> every 10 s)
 DERIVED_THREAD_FROM = 0.05  # s: evaluations that cost more run in a thread, off the UI loop,
 DERIVED_THREAD_PODS = 2000  # and so do all of them from this many pods on
+STOP_TIMEOUT = 3.0  # s: Session.stop() waits at most this long for its tasks and connections
 
 
 @dataclass
@@ -200,6 +201,9 @@ class Session:
         self._client = None
         self._tasks: list[asyncio.Task] = []
         self._connection = Connection(True, clock(), None)
+        self.probe_link = True  # start() runs the liveness probe (tui.kube.liveness)
+        self._link = None  # its LinkProbe while running
+        self._informers: list = []  # (Informer, its task), for restarting stalled streams
         self.store.subscribe(self._on_deltas)
         self._row_cache: dict = {}  # pod key -> (pod object, resolver signature, PodRow, valid until)
         self._derived_cache: dict = {}  # "rollout"/"network" -> (key, now, monotonic, cost s, result)
@@ -225,7 +229,19 @@ class Session:
         )
 
     @property
+    def link(self):
+        """The liveness probe's newest LinkState, or None when no probe runs."""
+        return self._link.state if self._link is not None else None
+
+    @property
     def connection(self) -> Connection:
+        link = self.link
+        if link is not None and not link.ok:  # the server stopped answering: since its last answer
+            err = f"no answer from {self.kube_target.server} ({link.error or 'no answer'})"
+            if self._connection.ok or self._connection.since != link.last_ok:
+                self._connection = Connection(False, link.last_ok, err)
+            self._connection.error = err
+            return self._connection
         hs = list(self.store.health.values())
         down = [h for h in hs if not h.connected and h.error and not h.forbidden and not h.not_installed]
         ok = not hs or len(down) < len(hs)
@@ -445,7 +461,7 @@ class Session:
                       pod_rows=self.pod_rows(), findings=findings, compare=self.metrics,
                       network_view=self.network_view, health=list(self.store.health.values()), roles=roles,
                       sighting=self._candidates.for_revision(revision), analysis_runs=self.analysis_runs(),
-                      metrics_bound=self.metrics_bound())
+                      metrics_bound=self.metrics_bound(), link=self.link)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -453,6 +469,12 @@ class Session:
 
         self._client = KubeClient(self.kube_target)
         self._start_informers()
+        if self.probe_link:
+            from tui.kube.liveness import LinkProbe
+
+            self._link = LinkProbe(self.kube_target, clock=self.clock, on_change=lambda _s: self._link_changed(),
+                                   on_restore=self._restart_informers)
+            self._tasks.append(asyncio.create_task(self._link.run(), name="liveness"))
         # the demo cluster answers DNS for its scenario's names: the app in demo mode, and `lookout status` run
         # against its kubeconfig (context lookout-demo), ask it rather than the system's resolvers
         if (self.demo or getattr(self.kube_target, "context", "") == "lookout-demo") and self.network.dns_server is None:
@@ -496,13 +518,20 @@ class Session:
             self.network.dns_server = server
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Cancel every task and wait for them, within STOP_TIMEOUT: a task that swallows its cancellation (Python
+        3.11's wait_for can) is cancelled again, and after the bound left behind rather than waited for."""
+        tasks, self._tasks = self._tasks, []
+        tasks += [t for _, t in self._informers]
+        self._informers = []
+        self._link = None
+        await cancel_and_wait(tasks, STOP_TIMEOUT)
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await client.aclose()
+            except TimeoutError:
+                pass
 
     def _start_informers(self) -> None:
         from tui.kube.informer import Informer
@@ -534,7 +563,29 @@ class Session:
             # 250-object pages: parsing one blocks the loop, so keep each bite short for the UI.
             inf = Informer(self._client, self.store, refs[kind], namespace=namespace,
                            label_selector=labels, field_selector=fields, page_size=250)
-            self._tasks.append(asyncio.create_task(inf.run(), name=f"informer-{kind}"))
+            self._informers.append((inf, asyncio.create_task(inf.run(), name=f"informer-{kind}")))
+
+    def _restart_informers(self) -> None:
+        """The link is back after being lost: a watch whose connection stalled meanwhile may never say so (no
+        FIN, no bytes), so every informer starts again, resuming its watch from its resourceVersion (a relist
+        only where the server no longer has it: 410 Gone)."""
+        old, self._informers = self._informers, []
+        for inf, task in old:
+            task.cancel()
+            self._informers.append((inf, asyncio.create_task(self._resume(inf, task), name=task.get_name())))
+
+    @staticmethod
+    async def _resume(inf, old: asyncio.Task) -> None:
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await asyncio.gather(old, return_exceptions=True)
+        except TimeoutError:
+            pass
+        await inf.run()
+
+    def _link_changed(self) -> None:
+        if self.on_derived is not None:  # the app refreshes what it shows, as after a threaded evaluation
+            self.on_derived()
 
     async def switch(self, namespace: str | None = None, context: str | None = None,
                      rollout: str | None = None) -> None:
@@ -633,6 +684,28 @@ class Session:
         rss = tuple(self.store.objects.get("replicasets", {}).values()) if t is not None and t.kind == "Deployment" else ()
         self.resolver = TrackResolver(self.conventions, workload, replicasets=rss,
                                       workload_kind=getattr(t, "kind", None))
+
+
+async def cancel_and_wait(tasks, timeout: float) -> list:
+    """Cancel the tasks and wait until they end, cancelling again every 0.2 s (a cancel can be lost), for at most
+    `timeout` seconds; returns the ones that would not end."""
+    pending = {t for t in tasks if not t.done()}
+    end = time.monotonic() + timeout
+    while pending:
+        for t in pending:
+            t.cancel()
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(0.2, left))
+    for t in tasks:  # retrieve their outcome, so asyncio does not log "exception never retrieved"
+        if t.done() and not t.cancelled():
+            t.exception()
+    if pending:
+        import logging
+
+        logging.getLogger(__name__).debug("tasks that would not end: %s", sorted(t.get_name() for t in pending))
+    return list(pending)
 
 
 def t_has_target(session) -> bool:
