@@ -29,6 +29,7 @@ DERIVED_THROTTLE_FROM = 0.01  # s: evaluations cheaper than this run on every ti
 DERIVED_MAX_SHARE = 0.05  # the expensive ones: at most this share of a core (0.5 s -> every 10 s)
 DERIVED_THREAD_FROM = 0.05  # s: evaluations that cost more run in a thread, off the UI loop,
 DERIVED_THREAD_PODS = 2000  # and so do all of them from this many pods on
+FIRST_ANSWER_TIMEOUT = 10.0  # s: start-up gives up on a server that accepted the connection and says nothing
 STOP_TIMEOUT = 3.0  # s: Session.stop() waits at most this long for its tasks and connections
 
 
@@ -105,7 +106,7 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
                           all_namespaces: bool) -> RolloutChoice:
     """Reach the API server once and find the rollout to watch (exit 3 if unreachable, 4 if ambiguous)."""
     from tui.kube.client import ApiError, KubeClient, Unreachable
-    from tui.kube.config import KubeConfigError
+    from tui.kube.config import ExecPluginTimeout, KubeConfigError
     from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, LaunchError
     from tui.rollout.target import AmbiguousTarget, BadSelector, TargetNotFound, candidates, resolve_target
 
@@ -113,8 +114,16 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
     client = KubeClient(kube_target)
     try:
         try:
-            await client.get_json("/version")
+            await client.credentials_ready()  # an exec plugin: bounded by its own timeout (or the user's login)
+            try:
+                async with asyncio.timeout(FIRST_ANSWER_TIMEOUT):
+                    await client.get_json("/version")
+            except TimeoutError:
+                raise LaunchError(f"the API server at {kube_target.server} did not answer within "
+                                  f"{FIRST_ANSWER_TIMEOUT:g} s", EXIT_UNREACHABLE) from None
         except Unreachable as e:
+            raise LaunchError(str(e), EXIT_UNREACHABLE) from None
+        except ExecPluginTimeout as e:  # a plugin that hangs: as good as an unreachable server
             raise LaunchError(str(e), EXIT_UNREACHABLE) from None
         except KubeConfigError as e:  # credentials resolved on first use: an exec plugin that fails
             raise LaunchError(str(e), EXIT_USAGE) from None

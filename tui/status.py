@@ -106,7 +106,9 @@ def run_status(ns: argparse.Namespace) -> int:
     except LaunchError as e:
         return fail(str(e), e.code)
     except KubeConfigError as e:  # credentials resolved on first use (an exec plugin) after the first request
-        return fail(str(e), EXIT_USAGE)
+        from tui.kube.config import ExecPluginTimeout
+
+        return fail(str(e), EXIT_UNREACHABLE if isinstance(e, ExecPluginTimeout) else EXIT_USAGE)
     except TimeoutError:
         return fail(f"no decision within the {deadline:g} s deadline (--deadline): {progress.step}"
                     + (f"; last error: {progress.error}" if progress.error else ""), EXIT_UNREACHABLE)
