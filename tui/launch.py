@@ -20,6 +20,11 @@ class LaunchError(Exception):
         self.code = code
 
 
+class ForbiddenTarget(LaunchError):
+    """The rollout could not be found because the API server refused to list (403), not because it is absent:
+    the app exits 4 (its access must be fixed); `lookout status` exits 2 (it cannot decide)."""
+
+
 def run_app(command: str, ns: argparse.Namespace) -> int:
     from tui.config import ConfigError, load_config
 

@@ -40,6 +40,7 @@ class RolloutChoice:
     target: object | None  # tui.rollout.target.Target
     namespace: str
     candidates: list = field(default_factory=list)
+    forbidden: dict = field(default_factory=dict)  # kind -> the server's 403 message, for kinds start-up was refused
 
 
 @dataclass
@@ -107,7 +108,7 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
     """Reach the API server once and find the rollout to watch (exit 3 if unreachable, 4 if ambiguous)."""
     from tui.kube.client import ApiError, KubeClient, Unreachable
     from tui.kube.config import ExecPluginTimeout, KubeConfigError
-    from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, LaunchError
+    from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, ForbiddenTarget, LaunchError
     from tui.rollout.target import AmbiguousTarget, BadSelector, TargetNotFound, candidates, resolve_target
 
     namespace = None if all_namespaces else kube_target.namespace
@@ -132,35 +133,50 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
                 raise LaunchError(f"the API server at {kube_target.server} refused us: {e}") from None
             raise LaunchError(str(e), EXIT_UNREACHABLE) from None
 
-        async def items(path: str, params: dict | None = None) -> list[dict]:
+        forbidden: dict[str, str] = {}
+
+        async def items(path: str, params: dict | None = None, kind: str = "") -> list[dict]:
             try:
                 return (await client.get_json(path, params)).get("items") or []
             except ApiError as e:
-                if e.status in (403, 404):  # Argo not installed, or not allowed: not an error here
+                if e.status == 403:  # not allowed: remembered, and named wherever it matters, never "none"
+                    forbidden[kind] = e.message or str(e)
+                    return []
+                if e.status == 404:  # Argo not installed: not an error here
                     return []
                 raise LaunchError(f"listing {path} failed: {e}") from None
 
         scope = f"/namespaces/{namespace}" if namespace else ""
-        rollouts = await items(f"/apis/argoproj.io/v1alpha1{scope}/rollouts")
-        deployments = await items(f"/apis/apps/v1{scope}/deployments")
+        rollouts = await items(f"/apis/argoproj.io/v1alpha1{scope}/rollouts", kind="rollouts")
+        deployments = await items(f"/apis/apps/v1{scope}/deployments", kind="deployments")
         pods: list[dict] = []
         if app_name and not any(
             (o.get("metadata") or {}).get("name") == app_name for o in rollouts + deployments
         ):
             for key in ("app", "app.kubernetes.io/name"):
-                pods += await items(f"/api/v1{scope}/pods", {"labelSelector": f"{key}={app_name}", "limit": 500})
+                pods += await items(f"/api/v1{scope}/pods", {"labelSelector": f"{key}={app_name}", "limit": 500},
+                                    kind="pods")
         elif selector:
-            pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500})
+            pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500}, kind="pods")
+        where = f"in namespace {namespace}" if namespace else "in any namespace"
         try:
             target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace)
         except AmbiguousTarget as e:
             if app_name or selector:
                 raise LaunchError(str(e)) from None
-            return RolloutChoice(None, namespace or "", list(e.candidates))
-        except (TargetNotFound, BadSelector) as e:
+            return RolloutChoice(None, namespace or "", list(e.candidates), dict(forbidden))
+        except TargetNotFound as e:
+            if forbidden:  # refused, not absent: say what was refused, to whom
+                from tui.rollout.forbidden import TITLES, who
+
+                refused = "; ".join(f"{TITLES.get(k, k)} {where}: {who(m)}" for k, m in forbidden.items())
+                raise ForbiddenTarget(f"cannot tell whether {app_name or selector} exists, the API server refused "
+                                      f"to list {refused}") from None
+            raise LaunchError(str(e)) from None
+        except BadSelector as e:
             raise LaunchError(str(e)) from None
         return RolloutChoice(target, target.namespace or (namespace or ""),
-                             candidates(rollouts, deployments, (), namespace))
+                             candidates(rollouts, deployments, (), namespace), dict(forbidden))
     except Unreachable as e:
         raise LaunchError(str(e), EXIT_UNREACHABLE) from None
     finally:
@@ -288,6 +304,7 @@ class Session:
                             lambda store: evaluate(store, resolver, t, now, history), [])
         if self.metrics is not None:  # "no data" diagnoses and resource checks are findings too
             raw = [*raw, *self.metrics.findings]
+
         try:
             # DNS is looked up again every 10 s: what counts is whether the answers changed, not when they came
             dns = tuple((a.name, a.server, a.addresses, a.cnames, a.error, a.service) for a in self.network.answers)
@@ -300,7 +317,34 @@ class Session:
             import logging
 
             logging.getLogger(__name__).exception("network evaluation failed")
+        from tui.rollout.forbidden import forbidden_findings, forbidden_kinds, without_blind_findings
+
+        refused = forbidden_kinds(self.store.health.values(), self.choice.forbidden)
+        if refused:  # a 403 is named, never taken for "none exist" (no "Service selects no pods" when pods are)
+            by_label = getattr(t, "kind", None) not in ("Rollout", "Deployment")
+            named = forbidden_findings(refused, by_label=by_label)
+            raw = [*without_blind_findings(raw, refused), *named]
+            self._name_refused_in_network_view(refused, named)
         return self._tracker.update(raw, now)
+
+    def _name_refused_in_network_view(self, refused: dict, named: list) -> None:
+        """The DNS / endpoints pane says which of its kinds were refused, instead of "no Service selects…"."""
+        import dataclasses
+
+        from tui.rollout.forbidden import without_blind_findings
+
+        view = self.network_view
+        if view is None or not ({"pods", "services", "endpointslices"} & set(refused)):
+            return
+        key = tuple(sorted(refused.items()))
+        memo = getattr(self, "_refused_view", None)  # (raw view, key, the view shown)
+        if memo is not None and memo[1] == key and view in (memo[0], memo[2]):
+            self.network_view = memo[2]  # the same object while nothing changed: the pane does not redraw
+            return
+        mine = tuple(f for f in named if f.code in ("forbidden-endpoints", "forbidden-pods"))
+        shown = dataclasses.replace(view, findings=mine + tuple(without_blind_findings(view.findings, refused)))
+        self._refused_view = (view, key, shown)
+        self.network_view = shown
 
     def _derived(self, name: str, key, now: float, kinds: tuple[str, ...], compute, default):
         """`compute(store)`, or its last result while nothing it reads changed (same store generations, resolver

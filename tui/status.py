@@ -76,7 +76,7 @@ def run_status(ns: argparse.Namespace) -> int:
 
     from tui.config import ConfigError, load_config
     from tui.kube.config import KubeConfigError, load_target
-    from tui.launch import LaunchError
+    from tui.launch import ForbiddenTarget, LaunchError
 
     wait = getattr(ns, "wait", 0.0) or 0.0
     if wait < 0 or wait != wait:
@@ -103,6 +103,8 @@ def run_status(ns: argparse.Namespace) -> int:
         report = run_bounded(collect(target, settings, app=getattr(ns, "app", None),
                                      selector=getattr(ns, "selector", None), prometheus=prom, wait=wait,
                                      kubeconfig=getattr(ns, "kubeconfig", None), progress=progress), deadline)
+    except ForbiddenTarget as e:
+        return fail(str(e), EXIT_HOLD)
     except LaunchError as e:
         return fail(str(e), e.code)
     except KubeConfigError as e:  # credentials resolved on first use (an exec plugin) after the first request
