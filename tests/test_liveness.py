@@ -105,3 +105,24 @@ async def test_probe_says_lost_only_after_the_bound_and_restores_once():
                 await client.aclose()
         finally:
             await proxy.aclose()
+
+
+async def test_app_started_against_a_silent_link_says_connecting_then_lost_then_shows_the_pods(tmp_path):
+    async with demo_cluster(scenario="healthy-canary", speed=1) as cluster:
+        proxy = await StallingProxy(cluster.port).start()
+        try:
+            session = await _session_via(cluster, proxy.port, tmp_path)  # start-up got its answers
+            proxy.stall()  # then the link goes silent before the screen opens
+            app = LookoutApp(session)
+            async with app.run_test(size=(120, 40)) as pilot:
+                header = app.query_one("#header")
+                await until(pilot, lambda: f"… connecting to https://127.0.0.1:{proxy.port}" in str(header._last),
+                            timeout=5, what="the header to say where it connects")
+                assert app.pods_pane.staleness == "loading …"
+                await until(pilot, lambda: "disconnected" in str(header._last), timeout=25,
+                            what="the header to say the connection is lost")
+                proxy.forward()
+                await until(pilot, lambda: "● connected" in str(header._last), timeout=15, what="connected")
+                await until(pilot, lambda: len(app.pods_pane.table.rows) >= 3, timeout=15, what="the pods")
+        finally:
+            await proxy.aclose()

@@ -62,6 +62,8 @@ class Connection:
     ok: bool = True
     since: float = 0.0  # when the current state began
     error: str | None = None
+    connecting: bool = False  # no answer from the server yet: the header says "connecting to …"
+    server: str = ""
 
 
 class SessionView(Protocol):
@@ -268,10 +270,16 @@ class Session:
             self._connection.error = err
             return self._connection
         hs = list(self.store.health.values())
+        connecting = (not any(h.synced or h.last_event or h.connected or h.error for h in hs)
+                      and not (link is not None and link.answered))
+        if connecting != self._connection.connecting:
+            self._connection = Connection(self._connection.ok, self._connection.since, self._connection.error,
+                                          connecting, self.kube_target.server)
         down = [h for h in hs if not h.connected and h.error and not h.forbidden and not h.not_installed]
         ok = not hs or len(down) < len(hs)
         if ok != self._connection.ok:
-            self._connection = Connection(ok, self.clock(), None if ok else down[0].error)
+            self._connection = Connection(ok, self.clock(), None if ok else down[0].error, connecting,
+                                          self.kube_target.server)
         elif not ok:
             self._connection.error = down[0].error
         return self._connection

@@ -27,6 +27,7 @@ class LinkState:
     last_ok: float = 0.0  # wall time of the last answer (or of the start, before the first one)
     error: str | None = None  # why the last probe failed
     lost_at: float | None = None  # wall time the link was declared lost (None while ok)
+    answered: bool = False  # the server has answered at least once
 
 
 class LinkProbe:
@@ -85,7 +86,7 @@ class LinkProbe:
         now = self.clock()
         st = self.state
         if error is None:
-            self.state = LinkState(True, now)
+            self.state = LinkState(True, now, answered=True)
             if not st.ok:
                 if self.on_restore is not None:
                     self.on_restore()
@@ -93,7 +94,7 @@ class LinkProbe:
                     self.on_change(self.state)
             return True
         lost = not st.ok or now - st.last_ok >= self.lost_after
-        self.state = LinkState(not lost, st.last_ok, error, (st.lost_at or now) if lost else None)
+        self.state = LinkState(not lost, st.last_ok, error, (st.lost_at or now) if lost else None, st.answered)
         if st.ok and lost and self.on_change is not None:
             self.on_change(self.state)
         return False
