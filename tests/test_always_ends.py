@@ -346,3 +346,32 @@ async def test_exec_plugin_failures_end_with_their_code_and_one_line(tmp_path, p
             err = one_line(p)
             assert words in err and "exec plugin" in err, err
             assert took < 30, took
+
+
+async def test_exec_plugin_that_needs_a_terminal_says_so_without_one(tmp_path):
+    """interactiveMode Always with no terminal (CI, stdin not a TTY): one line, exit 4, the plugin never runs."""
+    async with demo_cluster(scenario="healthy-canary") as cluster:
+        kc = _plugin_kubeconfig(tmp_path, cluster, "fails")
+        with open(kc) as f:
+            cfg = yaml.safe_load(f)
+        marker = tmp_path / "ran"
+        with open(tmp_path / "plugin-fails.sh", "w") as f:
+            f.write(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+        for u in cfg["users"]:
+            u["user"]["exec"]["interactiveMode"] = "Always"
+        with open(kc, "w") as f:
+            yaml.safe_dump(cfg, f)
+        p, _ = await asyncio.to_thread(lookout, "status", "--kubeconfig", kc, "--app", "checkout")
+        assert p.returncode == 4 and "needs a terminal" in one_line(p)
+        assert not marker.exists()
+
+
+async def test_wait_ends_early_once_the_rollout_is_aborted():
+    """bad-canary at speed 10 aborts at 4.6 s: --wait 60 does not wait 60 s for a decision that cannot change."""
+    async with demo_cluster(scenario="bad-canary", speed=10) as cluster:
+        await asyncio.sleep(6)
+        p, took = await asyncio.to_thread(lookout, "status", "--kubeconfig", cluster.kubeconfig_path,
+                                          "--app", "checkout", "--wait", "60", "--json")
+        out = json.loads(p.stdout)
+        assert out["rollout"]["outcome"] == "aborted" and out["verdict"]["decision"] == "rollback"
+        assert p.returncode == 1 and took < 30, took

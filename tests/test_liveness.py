@@ -126,3 +126,20 @@ async def test_app_started_against_a_silent_link_says_connecting_then_lost_then_
                 await until(pilot, lambda: len(app.pods_pane.table.rows) >= 3, timeout=15, what="the pods")
         finally:
             await proxy.aclose()
+
+
+def test_a_lost_link_makes_every_watched_kind_stale_but_keeps_forbidden_named():
+    from tui.assessment import source_staleness
+    from tui.kube.liveness import LinkState
+    from tui.kube.store import SourceHealth
+
+    now = 1000.0
+    health = [SourceHealth("pods/demo", "pods", connected=True, synced=True, last_event=now - 1),
+              SourceHealth("services/demo", "services", connected=True, synced=True, last_event=now - 1),
+              SourceHealth("events/demo", "events", connected=True, error="forbidden: no", forbidden=True)]
+    live = {s.source: s.state for s in source_staleness(health, None, now, 30.0, LinkState(True, now - 1))}
+    assert live == {"pods": "live", "services": "live", "events": "forbidden"}
+    lost = LinkState(False, now - 9, "no answer within 3 s", now - 3, True)
+    got = {s.source: s for s in source_staleness(health, None, now, 30.0, lost)}
+    assert got["pods"].state == got["services"].state == "stale" and got["events"].state == "forbidden"
+    assert got["pods"].age == 9 and got["pods"].text() == "stale 9s: connection lost: no answer within 3 s"
