@@ -47,7 +47,12 @@ MERGED_LOG_POD_LIMIT = 30
 
 class MainScreen(Screen):
     """The panes' screen. It owns the main screen's keys: `?`, the footer, the command palette and the README's key
-    table are all generated from MAIN_KEYS (tests/test_keys.py presses every one of them in every pane)."""
+    table are all generated from MAIN_KEYS (tests/test_keys.py presses every one of them in every pane).
+    Zoom is Textual's own maximize: the zoomed pane fills the screen below the header, matrix, banners and
+    findings strip, which stay in view."""
+
+    ALLOW_IN_MAXIMIZED_VIEW = "#header, #health, .banner, #findings, Footer"
+    ESCAPE_TO_MINIMIZE = False  # esc is our own `back`: it unzooms, then clears the filter
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "app.help", "Help", key_display="?", tooltip="every key, and the demo kubeconfig"),
@@ -209,7 +214,12 @@ class LookoutApp(App[int]):
     def on_compare_pane_show_prom_ql(self, event: Any) -> None:
         screen = TextScreen(f"PromQL · {event.figure}")
         self.push_screen(screen)
-        screen.show_lines(["# paste into Prometheus or Grafana", *event.promql.splitlines()])
+        if event.promql:
+            screen.show_lines(["# paste into Prometheus or Grafana", *event.promql.splitlines()])
+        else:
+            screen.show_lines([f"# {event.figure}: not a Prometheus figure",
+                               "# it is read from the Kubernetes API (pods, metrics.k8s.io) or a direct scrape of the"
+                               " pods' /metrics, so there is no PromQL behind it"])
 
     def set_terminal_title(self, title: str | None) -> None:
         """OSC 2 through the driver; the text is cleaned of control characters first."""
@@ -511,16 +521,14 @@ class LookoutApp(App[int]):
         self._step_pane(-1)
 
     def zoom(self, pane: Pane | None) -> None:
-        grid = self.query_one("#grid")
-        if self.zoomed is not None:
-            self.zoomed.remove_class("-zoomed")
+        """Zoom `pane` (or unzoom with None) through the main screen's `maximize`/`minimize`."""
+        main = self.screen_stack[0] if self.screen_stack else self.screen
         self.zoomed = pane
-        grid.set_class(pane is not None, "-zoom")
-        if pane is not None:
-            pane.add_class("-zoomed")
-            self.screen.add_class("-zoomed")
+        if pane is None:
+            main.minimize()
         else:
-            self.screen.remove_class("-zoomed")
+            main.maximize(pane, container=False)
+        main.set_class(pane is not None, "-zoomed")
         self._apply_size_classes()
         self.call_after_refresh(self._catch_up_visible)
 
@@ -784,7 +792,7 @@ class LookoutApp(App[int]):
                         or r.action in seen:
                     continue
                 seen.add(r.action)
-                title = {"app.help": "Lookout keys", "toggle_promql": "PromQL of the selected figure",
+                title = {"app.help": "Lookout keys", "promql": "PromQL of the selected figure",
                          "open_filter": "Filter the focused pane", "app.freeze": "Freeze / resume",
                          "app.zoom": "Zoom pane", "app.command": "Command bar", "app.back": "Back / unzoom"
                          }.get(r.action, r.title)
@@ -796,8 +804,8 @@ class LookoutApp(App[int]):
 
     def _palette_action(self, action: str) -> Callable[[], Any]:
         def run() -> None:
-            if action == "toggle_promql":
-                self.query_one("#compare-body").action_toggle_promql()
+            if action == "promql":
+                self.query_one("#compare-body").action_promql()
             elif action == "open_filter":
                 pane = self.focused_pane()
                 (pane if isinstance(pane, TablePane) else self.pods_pane).action_open_filter()

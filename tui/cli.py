@@ -127,7 +127,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         add_status_arguments(p)
     else:
         p = _Parser(prog="lookout", description="Terminal live monitor for Kubernetes rollouts: pods of every "
-                    "track, events, findings, canary vs stable metrics with a verdict; DNS/endpoints coming next.",
+                    "track, events, findings, canary vs stable metrics with a verdict, DNS and endpoints with the "
+                    "traffic split: one assessment behind every view and `lookout status`.",
                     epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_cluster_options(p)
         _add_app_options(p)

@@ -64,8 +64,8 @@ def key_rows() -> list[KeyRow]:
     out += rows_of("pods and events panes", TablePane, TablePane.BINDINGS)
     out += rows_of("canary vs stable pane", ComparePane, ComparePane.BINDINGS)
     out += rows_of("findings (f)", FindingsScreen, FindingsScreen.BINDINGS)
+    out += rows_of("logs, describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
     out += rows_of("logs (l, L)", LogScreen, LogScreen.BINDINGS)
-    out += rows_of("describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
     out += rows_of("help (?)", HelpScreen, HelpScreen.BINDINGS)
     return out
 
@@ -103,7 +103,7 @@ EFFECTS: dict[str, str] = {
     "quit": "quit",
     "command_palette": "screen:CommandPalette",
     "open_filter": "shown:.filter",
-    "toggle_promql": "screen:TextScreen",
+    "promql": "screen:TextScreen",
     "move(1)": "figure:+1",
     "move(-1)": "figure:-1",
     "cursor_down": "cursor",
@@ -117,6 +117,8 @@ EFFECTS: dict[str, str] = {
     "close": "main",
     "jump": "main",
     "search": "shown:#search",
+    "top": "scroll:top",
+    "bottom": "scroll:bottom",
     "toggle_previous": "log",
     "toggle_follow": "log",
     "scroll(1)": "scroll",
