@@ -147,7 +147,8 @@ def run_bounded(coro, deadline: float):
                 t.cancel()
             if left:
                 loop.run_until_complete(asyncio.wait(left, timeout=STOP_GRACE))
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            closing = loop.create_task(loop.shutdown_asyncgens())  # a generator closing a stalled stream: bounded
+            loop.run_until_complete(asyncio.wait({closing}, timeout=STOP_GRACE))
         finally:
             asyncio.set_event_loop(None)
             loop.close()
