@@ -39,7 +39,8 @@ commands:
 keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
 d describe, y YAML, b blue/green diff, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
 
-exit codes: 0 ok, 3 API server unreachable, 4 usage or configuration error.
+exit codes: 0 ok, 3 API server unreachable (or silent for 10 s, or an exec credential plugin hung for
+15 s), 4 usage or configuration error (a missing or failing exec credential plugin included).
 """
 
 

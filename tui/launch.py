@@ -20,6 +20,11 @@ class LaunchError(Exception):
         self.code = code
 
 
+class ForbiddenTarget(LaunchError):
+    """The rollout could not be found because the API server refused to list (403), not because it is absent:
+    the app exits 4 (its access must be fixed); `lookout status` exits 2 (it cannot decide)."""
+
+
 def run_app(command: str, ns: argparse.Namespace) -> int:
     from tui.config import ConfigError, load_config
 
@@ -164,11 +169,21 @@ def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces,
         return Session(target, RolloutChoice(known_target, known_target.namespace), settings,
                        read_only=read_only, demo=demo, kubeconfig_path=kubeconfig, prometheus_url=prometheus_url,
                        dns_server=dns_server)
+    from tui.kube import config as kubeconfig_module
+
+    # nothing is drawn yet: the terminal is the user's, so say where we are going (a silent server is given
+    # FIRST_ANSWER_TIMEOUT seconds), and let an exec plugin that asks for it talk to the user (a device-code login)
+    tty = sys.stdin.isatty() and sys.stderr.isatty()
+    if sys.stderr.isatty():
+        from tui.textsafe import clean_line, mask_url
+
+        print(clean_line(mask_url(f"lookout: connecting to {target.server} …")), file=sys.stderr, flush=True)
+    kubeconfig_module.EXEC_INTERACTIVE = tty
     try:
         choice = asyncio.run(resolve_rollout(target, app_name=app_name, selector=selector,
                                              all_namespaces=all_namespaces))
-    except LaunchError:
-        raise
+    finally:
+        kubeconfig_module.EXEC_INTERACTIVE = False  # from here on the TUI owns the terminal
     return Session(target, choice, settings, read_only=read_only, demo=demo,
                    kubeconfig_path=kubeconfig or os.environ.get("KUBECONFIG"), prometheus_url=prometheus_url,
                    dns_server=dns_server)

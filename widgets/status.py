@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.rollout.findings import sort_findings
-from tui.textsafe import clean_ident, clean_line
+from tui.textsafe import clean_ident, clean_line, mask_url
 from widgets.table import age_text
 
 LEVEL_STYLE = {
@@ -57,7 +57,10 @@ class StatusHeader(_TextStatic):
             t.append(" DEMO ", style="bold reverse magenta")
             t.append(" ")
         ok = bool(_attr(connection, "ok", True))
-        if ok:
+        if ok and _attr(connection, "connecting", False):  # no answer yet: say where we are knocking
+            server = clean_line(mask_url(str(_attr(connection, "server", "") or "the API server")))
+            t.append(f"… connecting to {server}", style="yellow")
+        elif ok:
             t.append("● connected", style="green")
         else:
             since = _attr(connection, "since")
