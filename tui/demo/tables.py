@@ -20,6 +20,7 @@ a PartialObjectMetadata), "Object" (the whole object) or "None".
 from __future__ import annotations
 
 import ipaddress
+import json
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -729,7 +730,8 @@ def _crd_printer(columns: list[tuple[str, str, str, str]]) -> tuple[list[dict], 
             elif typ == "integer":
                 cells.append(_int(v) if not isinstance(v, bool) else v)
             elif typ == "string":
-                cells.append(v if isinstance(v, str) else str(v))
+                cells.append(v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+                             if isinstance(v, (list, dict)) else str(v))
             else:
                 cells.append(v)
         return cells
@@ -817,8 +819,20 @@ def _partial(obj: dict) -> dict:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": _meta(obj)}
 
 
-def _row(res: str, obj: dict, now: float, include_object: str | None) -> dict:
-    cells, conditions = row_cells(res, obj, now)
+def crd_printer(columns: list[dict]) -> tuple[list[dict], Callable[[dict, float], list]]:
+    """Column definitions and a row function from a CRD's additionalPrinterColumns (dicts with name, type,
+    jsonPath, description, priority), as kube-apiserver's CRD table convertor renders them."""
+    spec = [(str(c.get("name", "")), str(c.get("type", "string")), str(c.get("jsonPath", "")),
+             str(c.get("description", ""))) for c in columns]
+    defs, row = _crd_printer(spec)
+    for d, c in zip(defs[1:], columns):
+        if isinstance(c.get("priority"), int):
+            d["priority"] = c["priority"]
+    return defs, row
+
+
+def _row(res: str, obj: dict, now: float, include_object: str | None, printer=None) -> dict:
+    cells, conditions = (printer[1](obj, now), None) if printer else row_cells(res, obj, now)
     row: dict[str, Any] = {"cells": cells}
     if conditions:
         row["conditions"] = conditions
@@ -832,27 +846,29 @@ def _row(res: str, obj: dict, now: float, include_object: str | None) -> dict:
 
 def to_table(res: str, objs: list[dict], list_meta: dict | None, now: float | None = None, *,
              include_object: str | None = "Metadata", no_headers: bool = False,
-             api_version: str = "meta.k8s.io/v1") -> dict:
+             api_version: str = "meta.k8s.io/v1", columns: list[dict] | None = None) -> dict:
     """A Table for a list (``objs``) or a single get (``objs=[obj]``, ``list_meta`` with its resourceVersion).
 
     ``res`` is the resource's plural ("pods", "deployments", "rollouts"; "apps/deployments" works too),
     ``list_meta`` goes to the Table's metadata (resourceVersion, continue, remainingItemCount),
     ``include_object`` is the includeObject query parameter ("Metadata" default, "Object", "None"),
-    ``no_headers`` leaves the column definitions out (watch frames after the first)."""
+    ``no_headers`` leaves the column definitions out (watch frames after the first); ``columns``: a CRD's
+    additionalPrinterColumns, for a kind served from a CRD."""
     now = time.time() if now is None else now
+    printer = crd_printer(columns) if columns else None
     table: dict[str, Any] = {
         "kind": "Table",
         "apiVersion": api_version,
         "metadata": dict(list_meta or {}),
-        "columnDefinitions": [] if no_headers else columns_for(res),
-        "rows": [_row(res, o, now, include_object) for o in objs],
+        "columnDefinitions": [] if no_headers else (printer[0] if printer else columns_for(res)),
+        "rows": [_row(res, o, now, include_object, printer) for o in objs],
     }
     return table
 
 
 def to_table_row_event(res: str, event_type: str, obj: dict, now: float | None = None, *,
                        include_headers: bool = False, include_object: str | None = "Metadata",
-                       api_version: str = "meta.k8s.io/v1") -> dict:
+                       api_version: str = "meta.k8s.io/v1", columns: list[dict] | None = None) -> dict:
     """One watch frame for a Table watch: ``{"type": ..., "object": Table with one row}``.
 
     kube-apiserver sends the column definitions with the first event of a watch only
@@ -860,5 +876,6 @@ def to_table_row_event(res: str, event_type: str, obj: dict, now: float | None =
     with only its resourceVersion: pass those through untouched, do not call this for them."""
     rv = _meta(obj).get("resourceVersion")
     table = to_table(res, [obj], {"resourceVersion": rv} if rv else {}, now,
-                     include_object=include_object, no_headers=not include_headers, api_version=api_version)
+                     include_object=include_object, no_headers=not include_headers, api_version=api_version,
+                     columns=columns)
     return {"type": event_type, "object": table}
