@@ -12,7 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from tui.demo.cluster import DemoClusterError, load_manifest_dir, start_demo_cluster
+from tui.demo.cluster import DemoClusterError, load_manifest_dir, servable, start_demo_cluster
+from tui.demo.state import ClusterState
 
 NS = "demo"
 
@@ -460,8 +461,11 @@ def test_manifest_errors_name_file_and_line(tmp_path):
     os.unlink(tmp_path / "zbad.yml")
     (tmp_path / "zkind.yaml").write_text("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
                                          "apiVersion: foo/v1\nkind: Widget\nmetadata: {name: w}\n")
-    with pytest.raises(DemoClusterError, match=r"zkind.yaml:6: no matches for kind \"Widget\""):
-        load_manifest_dir(str(tmp_path))
+    # a kind the cluster does not serve is no longer an error: servable() leaves it out with a warning
+    docs = load_manifest_dir(str(tmp_path))
+    _crds, rest, warnings = servable(ClusterState(), docs)
+    assert [d["metadata"]["name"] for d in rest] == ["a", "b", "c"]
+    assert len(warnings) == 1 and "zkind.yaml:6: skipped Widget w" in warnings[0], warnings
 
 
 async def test_manifests_are_loaded_at_start(tmp_path):

@@ -565,7 +565,8 @@ class ListPage:
 class ClusterState:
     """All objects of the demo cluster, with kube-apiserver semantics for resourceVersions and watches."""
 
-    def __init__(self, *, history: int = 10_000, watch_queue: int = 20_000, seed_crds: bool = True):
+    def __init__(self, *, history: int = 10_000, watch_queue: int = 20_000, seed_crds: bool = True,
+                 without_crds: Iterable[str] = ()):
         self.resource_version = 0
         self.history_size = history
         self.watch_queue = watch_queue
@@ -587,7 +588,7 @@ class ClusterState:
         self.kinds_generation = 0  # +1 whenever the served kinds change (discovery and OpenAPI caches key on it)
         if seed_crds:
             from tui.demo.custom import preinstalled_crds  # noqa: PLC0415 - custom imports nothing from here
-            for crd in preinstalled_crds(() if seed_crds is True else seed_crds):
+            for crd in preinstalled_crds(without_crds):
                 self.create(crd)
 
     # ------------------------------------------------------------------ custom resources
