@@ -32,7 +32,7 @@ from aiohttp import web
 
 from tui.demo import state as st
 from tui.demo.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
-from tui.demo import custom
+from tui.demo import custom, protobuf
 from tui.demo.state import BadRequest, ClusterState, Gone, Kind, NotFound, StateError
 from tui.kube.quantities import parse_quantity
 
@@ -831,6 +831,12 @@ class ApiServer:
             raise BadRequest("the body of the request was in an unknown format - accepted media types include: "
                              "application/json, application/yaml")
         ctype = request.headers.get("Content-Type", JSON).split(";")[0].strip().lower()
+        if ctype == protobuf.CONTENT_TYPE:
+            try:
+                return protobuf.decode(raw)
+            except protobuf.ProtobufError as e:
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: "
+                               f"{e}") from None
         try:
             if ctype.endswith("yaml"):
                 return yaml.safe_load(raw)

@@ -765,6 +765,163 @@ def _generic_row(obj: dict, now: float) -> list:
     return [_meta(obj).get("name", ""), _age(obj, now)]
 
 
+# ------------------------------------------------------------- more built-in kinds (kubectl's printers)
+def _n(v: Any) -> int:
+    return _int(v) if v is not None else 0
+
+
+_SA_COLUMNS = [_name_col(), _col("Secrets", "integer", "Secrets is a list of the secrets in the same namespace that "
+                                                      "pods running using this ServiceAccount are allowed to use."),
+               _age_col()]
+_STS_COLUMNS = [_name_col(), _col("Ready", desc="Number of the pod with ready state"), _age_col(),
+                _col("Containers", desc="Names of each container in the template.", priority=1),
+                _col("Images", desc="Images referenced by each container in the template.", priority=1)]
+
+
+def _sts_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    names, images = _containers_images(((spec.get("template") or {}).get("spec")))
+    return [_meta(o).get("name", ""), f"{_n(st.get('readyReplicas'))}/{_replicas(spec)}", _age(o, now), names, images]
+
+
+_DS_COLUMNS = [_name_col()] + [_col(n, "integer", d) for n, d in (
+    ("Desired", "The desired number of nodes that should be running the daemon pod."),
+    ("Current", "The number of nodes that are running at least 1 daemon pod."),
+    ("Ready", "The number of nodes that should be running the daemon pod and have one or more ready."),
+    ("Up-to-date", "The total number of nodes that are running updated daemon pod"),
+    ("Available", "The number of nodes that should be running the daemon pod and have one or more of the daemon "
+                  "pod running and available."))] + [
+    _col("Node Selector", desc="NodeSelector is a selector which must be true for the pod to fit on a node."),
+    _age_col(), _col("Containers", desc="Names of each container in the template.", priority=1),
+    _col("Images", desc="Images referenced by each container in the template.", priority=1)]
+
+
+def _ds_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    tspec = (spec.get("template") or {}).get("spec") or {}
+    names, images = _containers_images(tspec)
+    return [_meta(o).get("name", ""), _n(st.get("desiredNumberScheduled")), _n(st.get("currentNumberScheduled")),
+            _n(st.get("numberReady")), _n(st.get("updatedNumberScheduled")), _n(st.get("numberAvailable")),
+            format_labels(tspec.get("nodeSelector")) if tspec.get("nodeSelector") else "<none>", _age(o, now),
+            names, images]
+
+
+_JOB_COLUMNS = [_name_col(), _col("Status", desc="Status of the job."),
+                _col("Completions", desc="The desired number of successfully finished pods the job should be run "
+                                         "with."),
+                _col("Duration", desc="Time required to complete the job."), _age_col(),
+                _col("Containers", desc="Names of each container in the template.", priority=1),
+                _col("Images", desc="Images referenced by each container in the template.", priority=1)]
+
+
+def _job_status(o: dict) -> str:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    conds = {c.get("type"): c.get("status") for c in st.get("conditions") or () if isinstance(c, dict)}
+    if conds.get("Complete") == "True":
+        return "Complete"
+    if conds.get("Failed") == "True":
+        return "Failed"
+    if conds.get("Suspended") == "True" or spec.get("suspend") is True:
+        return "Suspended"
+    return "Running"
+
+
+def _job_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    comp = spec.get("completions")
+    completions = f"{_n(st.get('succeeded'))}/{_int(comp)}" if comp is not None else (
+        f"{_n(st.get('succeeded'))}/1 of {_n(spec.get('parallelism'))}")
+    start, end = _parse_ts(st.get("startTime")), _parse_ts(st.get("completionTime"))
+    duration = "" if start is None else human_duration((end if end is not None else now) - start)
+    names, images = _containers_images(((spec.get("template") or {}).get("spec")))
+    return [_meta(o).get("name", ""), _job_status(o), completions, duration, _age(o, now), names, images]
+
+
+_CRONJOB_COLUMNS = [_name_col(), _col("Schedule", desc="The schedule in Cron format"),
+                    _col("Timezone", desc="The time zone name for the given schedule"),
+                    _col("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions."),
+                    _col("Active", "integer", "A list of pointers to currently running jobs."),
+                    _col("Last Schedule", desc="Information when was the last time the job was successfully "
+                                               "scheduled."), _age_col()]
+
+
+def _cronjob_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    last = _parse_ts(st.get("lastScheduleTime"))
+    return [_meta(o).get("name", ""), spec.get("schedule") or "", spec.get("timeZone") or "<none>",
+            bool(spec.get("suspend")), len(st.get("active") or ()),
+            "<none>" if last is None else human_duration(now - last), _age(o, now)]
+
+
+_ACCESS = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+_PVC_COLUMNS = [_name_col(), _col("Status"), _col("Volume"), _col("Capacity"), _col("Access Modes"),
+                _col("StorageClass"), _col("VolumeAttributesClass"), _age_col(),
+                _col("VolumeMode", priority=1)]
+
+
+def _pvc_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    modes = ",".join(_ACCESS.get(m, m) for m in st.get("accessModes") or () if isinstance(m, str))
+    return [_meta(o).get("name", ""), st.get("phase") or "Pending", spec.get("volumeName") or "",
+            (st.get("capacity") or {}).get("storage") or "", modes, spec.get("storageClassName") or "",
+            spec.get("volumeAttributesClassName") or "<unset>", _age(o, now), spec.get("volumeMode") or "<unset>"]
+
+
+_HPA_COLUMNS = [_name_col(), _col("Reference", desc="reference to the target resource"),
+                _col("Targets", desc="the current and target metrics"),
+                _col("MinPods", desc="the minimum number of replicas"),
+                _col("MaxPods", "integer", "the maximum number of replicas"),
+                _col("Replicas", "integer", "the current number of replicas"), _age_col()]
+
+
+def _hpa_targets(o: dict) -> str:
+    out = []
+    for m in (o.get("spec") or {}).get("metrics") or ():
+        if not isinstance(m, dict):
+            continue
+        src = m.get(("containerResource" if m.get("type") == "ContainerResource" else "resource")) or {}
+        target = src.get("target") or {}
+        if m.get("type") in ("Resource", "ContainerResource") and src.get("name"):
+            want = (f"{target['averageUtilization']}%" if "averageUtilization" in target
+                    else str(target.get("averageValue") or target.get("value") or "<unset>"))
+            out.append(f"{src['name']}: <unknown>/{want}")
+        else:
+            out.append("<unknown>/<unset>")
+    return ", ".join(out) if out else "<none>"
+
+
+def _hpa_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    return [_meta(o).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", _hpa_targets(o),
+            str(spec.get("minReplicas")) if spec.get("minReplicas") is not None else "<unset>",
+            _n(spec.get("maxReplicas")), _n(st.get("currentReplicas")), _age(o, now)]
+
+
+_PDB_COLUMNS = [_name_col(), _col("Min Available"), _col("Max Unavailable"),
+                _col("Allowed Disruptions", "integer"), _age_col()]
+
+
+def _pdb_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    mn, mx = spec.get("minAvailable"), spec.get("maxUnavailable")
+    return [_meta(o).get("name", ""), "N/A" if mn is None else str(mn), "N/A" if mx is None else str(mx),
+            _n(st.get("disruptionsAllowed")), _age(o, now)]
+
+
+_ROLEBINDING_COLUMNS = [_name_col(), _col("Role"), _age_col(), _col("Users", priority=1),
+                        _col("Groups", priority=1), _col("ServiceAccounts", priority=1)]
+
+
+def _rolebinding_row(o: dict, now: float) -> list:
+    ref = o.get("roleRef") or {}
+    subs = [x for x in o.get("subjects") or () if isinstance(x, dict)]
+    users = ", ".join(x.get("name", "") for x in subs if x.get("kind") == "User")
+    groups = ", ".join(x.get("name", "") for x in subs if x.get("kind") == "Group")
+    sas = ", ".join(f"{x.get('namespace', '')}/{x.get('name', '')}" for x in subs if x.get("kind") == "ServiceAccount")
+    return [_meta(o).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(o, now), users, groups, sas]
+
+
 _PRINTERS: dict[str, tuple[list[dict], Callable[[dict, float], list]]] = {
     "events": (_EVENT_COLUMNS, _event_row),
     "services": (_SERVICE_COLUMNS, _service_row),
@@ -784,6 +941,19 @@ _PRINTERS: dict[str, tuple[list[dict], Callable[[dict, float], list]]] = {
         _meta(o).get("name", ""), label_selector_string((o.get("spec") or {}).get("podSelector") or {}) or "<none>",
         _age(o, now)]),
     "customresourcedefinitions": (_CRD_COLUMNS, _crd_row),
+    "serviceaccounts": (_SA_COLUMNS, lambda o, now: [_meta(o).get("name", ""), len(o.get("secrets") or ()),
+                                                     _age(o, now)]),
+    "statefulsets": (_STS_COLUMNS, _sts_row),
+    "daemonsets": (_DS_COLUMNS, _ds_row),
+    "jobs": (_JOB_COLUMNS, _job_row),
+    "cronjobs": (_CRONJOB_COLUMNS, _cronjob_row),
+    "persistentvolumeclaims": (_PVC_COLUMNS, _pvc_row),
+    "horizontalpodautoscalers": (_HPA_COLUMNS, _hpa_row),
+    "poddisruptionbudgets": (_PDB_COLUMNS, _pdb_row),
+    "roles": (_CRD_COLUMNS, _crd_row),
+    "clusterroles": (_CRD_COLUMNS, _crd_row),
+    "rolebindings": (_ROLEBINDING_COLUMNS, _rolebinding_row),
+    "clusterrolebindings": (_ROLEBINDING_COLUMNS, _rolebinding_row),
     "rollouts": (_ROLLOUT_COLUMNS, _rollout_row),
     "analysisruns": (_ANALYSISRUN_COLUMNS, _analysisrun_row),
     "experiments": (_EXPERIMENT_COLUMNS, _experiment_row),
