@@ -100,7 +100,7 @@ def servable(state: ClusterState, docs: list[dict]) -> tuple[list[dict], list[di
 
     crds = [d for d in docs if d.get("apiVersion") == "apiextensions.k8s.io/v1"
             and d.get("kind") == "CustomResourceDefinition"]
-    known = set(state.by_type)
+    known = {(k.api_version, k.kind) for _key, k in state.served()}
     for crd in crds:
         known |= {(k.api_version, k.kind) for k in crd_kinds(crd, {}).values()}
     rest, warnings = [], []

@@ -318,7 +318,7 @@ class ApiServer:
 
     def _groups(self) -> dict[str, list[str]]:
         groups: dict[str, list[str]] = {}
-        for k in self.state.kinds.values():
+        for _key, k in self.state.served():
             if k.group:
                 vs = groups.setdefault(k.group, [])
                 if k.version not in vs:
@@ -339,7 +339,7 @@ class ApiServer:
                 "groups": [self.group_info(g) for g in self._groups()]}
 
     def resource_list(self, group: str, version: str) -> dict | None:
-        kinds = [k for k in self.state.kinds.values() if k.group == group and k.version == version]
+        kinds = [k for _key, k in self.state.served() if k.group == group and k.version == version]
         if not kinds:
             return None
         out = []
@@ -422,7 +422,7 @@ class ApiServer:
         at, from their CRDs' schemas (replacing the built-in documents of argoproj.io and the routes)."""
         by_gv: dict[str, list[dict]] = {}
         sig: list = [self.state.kinds_generation]
-        for k in self.state.kinds.values():
+        for _key, k in self.state.served():
             if not k.custom or not k.stored:
                 continue
             v = self.state.crd_version(k)

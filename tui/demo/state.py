@@ -602,7 +602,8 @@ class ClusterState:
         self.callback_errors: list[str] = []
         # the kinds this cluster serves: the built-in ones, plus those of its stored CustomResourceDefinitions
         self.kinds: dict[str, Kind] = dict(KINDS)
-        self.routes: dict[tuple[str, str, str], str] = dict(ROUTES)
+        # served over HTTP: the built-in custom kinds (rollouts, ...) only while their CRD is stored
+        self.routes: dict[tuple[str, str, str], str] = {r: key for r, key in ROUTES.items() if not KINDS[key].custom}
         self.by_type: dict[tuple[str, str], str] = dict(_BY_TYPE)
         self.kinds_generation = 0  # +1 whenever the served kinds change (discovery and OpenAPI caches key on it)
         if seed_crds:
@@ -619,8 +620,9 @@ class ClusterState:
         """Serve what a stored (or, with None, deleted) CustomResourceDefinition defines; drop what it no
         longer does (its objects go with its storage version, as kube-apiserver deletes them)."""
         builtin = {(k.group, k.plural): key for key, k in KINDS.items() if k.group and k.stored}
-        new = crd_kinds(crd, builtin) if crd is not None and not (crd.get("metadata") or {}).get(
-            "deletionTimestamp") else {}
+        alive = crd is not None and not (crd.get("metadata") or {}).get("deletionTimestamp")
+        new = crd_kinds(crd, builtin) if alive else {}
+        self._route_builtin(name, crd if alive else None, builtin)
         old = {key: k for key, k in self.kinds.items() if k.crd == name}
         if new == old:
             return
@@ -646,6 +648,24 @@ class ClusterState:
             if not k.store and key not in self._objs:
                 self._objs[key], self._raw[key], self._sorted[key], self._watchers[key] = {}, {}, None, set()
         self.kinds_generation += 1
+
+    def _route_builtin(self, name: str, crd: dict | None, builtin: dict[tuple[str, str], str]) -> None:
+        """Serve a built-in custom kind (rollouts) while a CRD for it, serving its version, is stored."""
+        for key, k in KINDS.items():
+            if k.custom and f"{k.plural}.{k.group}" == name:
+                route = (k.group, k.version, k.plural)
+                spec = (crd or {}).get("spec") or {}
+                served = {v.get("name") for v in spec.get("versions") or () if isinstance(v, dict)
+                          and v.get("served", True)} if crd is not None else set()
+                if k.version in served:
+                    self.routes[route] = key
+                elif self.routes.get(route) == key:
+                    del self.routes[route]
+                self.kinds_generation += 1
+
+    def served(self) -> list[tuple[str, Kind]]:
+        """(resource key, kind) of every kind served over HTTP now."""
+        return [(key, self.kinds[key]) for key in self.routes.values()]
 
     def crd_version(self, kind: Kind) -> dict | None:
         """The `spec.versions[]` entry of the CRD behind a kind (its schema, columns), or None."""
