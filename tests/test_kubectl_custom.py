@@ -356,3 +356,27 @@ def test_describe_every_served_kind_without_a_panic(cluster, tmp_path_factory, t
     assert r.out.split()[1] == "Bound" and "1Gi" in r.out and "RWO" in r.out, r
     r = k.run("get", "vs", "vs3", "-o", "jsonpath={.apiVersion}")
     assert r.out == "networking.istio.io/v1"  # served at every version, read at the preferred one
+
+
+def test_server_side_apply_records_managed_fields_per_manager(cluster, tmp_path_factory):
+    k = kubectl_v(cluster, tmp_path_factory, "1.33", "ssa")
+    canary = fixture("flagger", "istio-canary.yaml")
+    text = open(canary).read().replace("namespace: test", "namespace: ssa")
+    f = tmp_path_factory.mktemp("ssa") / "canary.yaml"
+    f.write_text(text)
+    assert "serverside-applied" in k.run("apply", "--server-side", "-f", str(f)).out
+    rv = stored(cluster, "canaries.flagger.app", "ssa", "podinfo")["metadata"]["resourceVersion"]
+    k.run("apply", "--server-side", "-f", str(f))  # the same fields again: nothing changes
+    assert stored(cluster, "canaries.flagger.app", "ssa", "podinfo")["metadata"]["resourceVersion"] == rv
+    k.run("patch", "canary", "podinfo", "--type=merge", "-p", '{"spec":{"skipAnalysis":true}}')
+    k.run("label", "canary", "podinfo", "team=payments")
+    out = json.loads(k.run("get", "canary", "podinfo", "-o", "json", "--show-managed-fields").out)
+    entries = {(e["manager"], e["operation"]): e for e in out["metadata"]["managedFields"]}
+    assert set(entries) == {("kubectl", "Apply"), ("kubectl-patch", "Update"), ("kubectl-label", "Update")}
+    applied = entries[("kubectl", "Apply")]["fieldsV1"]["f:spec"]
+    assert "f:stepWeight" in applied["f:analysis"] and "f:skipAnalysis" not in applied  # moved to the patcher
+    assert 'k:{"name":"request-success-rate"}' in applied["f:analysis"]["f:metrics"]
+    assert entries[("kubectl-patch", "Update")]["fieldsV1"] == {"f:spec": {"f:skipAnalysis": {}}}
+    assert entries[("kubectl-label", "Update")]["fieldsV1"] == {"f:metadata": {"f:labels": {"f:team": {}}}}
+    assert all(e["apiVersion"] == "flagger.app/v1beta1" and e["fieldsType"] == "FieldsV1"
+               for e in entries.values())

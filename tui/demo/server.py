@@ -32,7 +32,7 @@ from aiohttp import web
 
 from tui.demo import state as st
 from tui.demo.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
-from tui.demo import custom, protobuf
+from tui.demo import custom, managed, protobuf
 from tui.demo.state import BadRequest, ClusterState, Gone, Kind, NotFound, StateError
 from tui.kube.quantities import parse_quantity
 
@@ -924,6 +924,7 @@ class ApiServer:
         if self._dry_run(request):
             return self._warn(_json_response(self._dry_create(req, obj), 201), warnings)
         self._check_schema(req, obj)
+        self._record_manager(request, req, obj, None)
         created = self.state.create(obj, res=req.store, owned=True)
         return self._warn(_json_response(self._view(req, self.state.get_raw(
             req.store, self._ns(req), created["metadata"]["name"]) or created), 201), warnings)
@@ -944,8 +945,16 @@ class ApiServer:
         st.drop_empty_maps(obj)
         return obj
 
+    def _record_manager(self, request: web.Request, req: _Req, new: dict, cur: dict | None,
+                        applied: dict | None = None) -> None:
+        """metadata.managedFields for this write: the client's fieldManager (or program name) and operation."""
+        managed.record(new, cur, manager=managed.manager_for(request.query.get("fieldManager"),
+                                                             request.headers.get("User-Agent")),
+                       operation="Apply" if applied is not None else "Update", api_version=req.kind.api_version,
+                       now=st.now_rfc3339(), subresource=req.sub if req.sub == "status" else None, applied=applied)
+
     def _finish_write(self, request: web.Request, req: _Req, cur: dict, new: dict, expect_rv: str | None,
-                      status: int = 200) -> web.Response:
+                      status: int = 200, applied: dict | None = None) -> web.Response:
         """Store `new` as the next version of `cur`, respecting the status subresource split."""
         if req.sub == "status":
             merged = st.clone(cur)
@@ -968,6 +977,7 @@ class ApiServer:
         new["metadata"]["name"] = req.name
         if req.kind.namespaced:
             new["metadata"]["namespace"] = req.namespace
+        self._record_manager(request, req, new, cur, applied)
         out = self.state.update(new, expect_rv=expect_rv, res=req.store)
         return _json_response(self._view(req, self.state.get_raw(req.store, self._ns(req), req.name) or out),
                               status)
@@ -1019,6 +1029,7 @@ class ApiServer:
                 if self._dry_run(request):
                     return _json_response(self._dry_create(req, obj), 201)
                 self._check_schema(req, obj)
+                self._record_manager(request, req, obj, None, applied=st.clone(obj))
                 created = self.state.create(obj, res=req.store, owned=True)  # (obj: parsed from this body)
                 return self._warn(_json_response(self._view(req, created), 201), warnings)
             raise self._missing(req)
@@ -1039,7 +1050,8 @@ class ApiServer:
         if ctype == "application/json-patch+json":
             warnings = await self._validate_fields(request, req, new)
         expect = meta.get("resourceVersion")
-        return self._warn(self._finish_write(request, req, cur, new, expect), warnings)
+        applied = patch if ctype == "application/apply-patch+yaml" and isinstance(patch, dict) else None
+        return self._warn(self._finish_write(request, req, cur, new, expect, applied=applied), warnings)
 
     def _apply_patch(self, ctype: str, doc: Any, patch: Any, req: _Req) -> Any:
         try:
