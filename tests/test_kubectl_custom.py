@@ -380,3 +380,36 @@ def test_server_side_apply_records_managed_fields_per_manager(cluster, tmp_path_
     assert entries[("kubectl-label", "Update")]["fieldsV1"] == {"f:metadata": {"f:labels": {"f:team": {}}}}
     assert all(e["apiVersion"] == "flagger.app/v1beta1" and e["fieldsType"] == "FieldsV1"
                for e in entries.values())
+
+
+@pytest.mark.parametrize("version", BOTH)
+def test_statefulset_daemonset_and_job_run_pods(cluster, tmp_path_factory, tmp_path, version):
+    ns = f"work-{version.replace('.', '')}"
+    k = kubectl_v(cluster, tmp_path_factory, version, ns)
+    labels = lambda app: {"matchLabels": {"app": app}}  # noqa: E731
+    tmpl = lambda app, image: {"metadata": {"labels": {"app": app}},  # noqa: E731
+                               "spec": {"containers": [{"name": app, "image": image}]}}
+    f = tmp_path / "w.yaml"
+    f.write_text(yaml.safe_dump_all([
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "redis"},
+         "spec": {"serviceName": "redis", "replicas": 3, "selector": labels("redis"), "template": tmpl("redis", "redis:7")}},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+         "spec": {"selector": labels("agent"), "template": tmpl("agent", "agent:1")}},
+    ]))
+    k.run("apply", "-f", str(f))
+    k.run("create", "job", "migrate", "--image=busybox", "--", "echo", "done")
+    r = k.run("rollout", "status", "statefulset/redis", "--timeout=30s")
+    assert "roll out complete" in r.out or "rolling update complete" in r.out, r
+    k.run("rollout", "status", "daemonset/agent", "--timeout=30s")
+    k.run("wait", "--for=condition=complete", "job/migrate", "--timeout=30s")
+    pods = {line.split()[0]: line.split()[2] for line in k.run("get", "pods", "--no-headers").out.splitlines()}
+    assert [p for p in pods if p.startswith("redis-")] == ["redis-0", "redis-1", "redis-2"]
+    assert sum(1 for p in pods if p.startswith("agent-")) == 3  # one per node
+    assert [s for p, s in pods.items() if p.startswith("migrate-")] == ["Completed"]
+    r = k.run("get", "job", "migrate", "--no-headers")
+    assert r.out.split()[1:3] == ["Complete", "1/1"], r
+    sts = stored(cluster, "statefulsets", ns, "redis")
+    assert sts["status"]["readyReplicas"] == 3
+    k.run("scale", "statefulset", "redis", "--replicas=1")
+    wait_for(lambda: [ln.split()[0] for ln in k.run("get", "pods", "-l", "app=redis", "--no-headers").out.splitlines()
+                      if "Terminating" not in ln] == ["redis-0"], what="scaled down to redis-0")
