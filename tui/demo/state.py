@@ -153,6 +153,24 @@ def resource_for(obj: dict, by_type: dict[tuple[str, str], str] | None = None) -
     return key
 
 
+def preinstalled_types() -> dict[tuple[str, str], str]:
+    """(apiVersion, kind) -> resource key for the built-in kinds and those of the pre-installed CRDs (what a
+    scenario's manifests may use)."""
+    global _PREINSTALLED
+    if _PREINSTALLED is None:
+        from tui.demo.custom import preinstalled_crds  # noqa: PLC0415
+        builtin = {(k.group, k.plural): key for key, k in KINDS.items() if k.group and k.stored}
+        out = dict(_BY_TYPE)
+        for crd in preinstalled_crds():
+            for key, k in crd_kinds(crd, builtin).items():
+                out.setdefault((k.api_version, k.kind), key)
+        _PREINSTALLED = out
+    return _PREINSTALLED
+
+
+_PREINSTALLED: dict[tuple[str, str], str] | None = None
+
+
 def custom_key(group: str, plural: str) -> str:
     """The resource key of a custom resource's stored objects: "canaries.flagger.app"."""
     return f"{plural}.{group}"
@@ -613,8 +631,10 @@ class ClusterState:
 
     # ------------------------------------------------------------------ custom resources
     def resource_for(self, obj: dict) -> str:
-        """The resource key of an object from its apiVersion and kind, custom resources included."""
-        return resource_for(obj, self.by_type)
+        """The resource key where an object of this apiVersion and kind is stored, custom resources included
+        (another served version of a CRD is stored at its storage version's key)."""
+        key = resource_for(obj, self.by_type)
+        return self.kinds[key].store or key
 
     def _sync_crd(self, name: str, crd: dict | None) -> None:
         """Serve what a stored (or, with None, deleted) CustomResourceDefinition defines; drop what it no
