@@ -243,6 +243,13 @@ class ApiServer:
         if head == "lookout":
             request[_KIND] = "control"
             return await self._control(request, parts[1:])
+        if head in ("api", "apis") and len(parts) == 1:
+            agg = _aggregated_version(request.headers.get("Accept", ""))
+            if agg is not None:
+                request[_KIND] = "discovery"
+                return web.Response(body=orjson.dumps(self.aggregated_discovery(core=head == "api", version=agg)),
+                                    headers={"Content-Type": f"application/json;g=apidiscovery.k8s.io;v={agg};"
+                                                             "as=APIGroupDiscoveryList"})
         if head == "api":
             if len(parts) == 1:
                 request[_KIND] = "discovery"
@@ -337,6 +344,43 @@ class ApiServer:
     def group_list(self) -> dict:
         return {"kind": "APIGroupList", "apiVersion": "v1",
                 "groups": [self.group_info(g) for g in self._groups()]}
+
+    def aggregated_discovery(self, *, core: bool, version: str = "v2") -> dict:
+        """/api or /apis as one APIGroupDiscoveryList (apidiscovery.k8s.io v2 or v2beta1), which kubectl asks
+        for first: every group, version and resource in one answer."""
+        groups = {"": ["v1"]} if core else self._groups()
+        items = []
+        for g, versions in groups.items():
+            vs = []
+            for v in versions:
+                rl = self.resource_list(g, v)
+                if rl is None:
+                    continue
+                resources, subs = [], {}
+                for r in rl["resources"]:
+                    if "/" in r["name"]:
+                        base, sub = r["name"].split("/", 1)
+                        sd = {"subresource": sub, "verbs": r["verbs"]}
+                        if sub != "log":
+                            sd["responseKind"] = {"group": r.get("group", g), "version": r.get("version", v),
+                                                  "kind": r["kind"]}
+                        subs.setdefault(base, []).append(sd)
+                        continue
+                    d = {"resource": r["name"], "responseKind": {"group": g, "version": v, "kind": r["kind"]},
+                         "scope": "Namespaced" if r["namespaced"] else "Cluster",
+                         "singularResource": r["singularName"], "verbs": r["verbs"]}
+                    for f in ("shortNames", "categories"):
+                        if r.get(f):
+                            d[f] = r[f]
+                    resources.append(d)
+                for d in resources:
+                    if d["resource"] in subs:
+                        d["subresources"] = subs[d["resource"]]
+                vs.append({"version": v, "resources": resources, "freshness": "Current"})
+            if vs:
+                items.append({"metadata": {"name": g, "creationTimestamp": None}, "versions": vs})
+        return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
+                "metadata": {}, "items": items}
 
     def resource_list(self, group: str, version: str) -> dict | None:
         kinds = [k for _key, k in self.state.served() if k.group == group and k.version == version]
@@ -1321,6 +1365,19 @@ class ApiServer:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+def _aggregated_version(accept: str) -> str | None:
+    """The apidiscovery.k8s.io version (v2, v2beta1) an Accept header asks for first, or None (plain)."""
+    for part in accept.split(","):
+        params = {}
+        for p in part.split(";")[1:]:
+            k, _, v = p.strip().partition("=")
+            params[k] = v
+        if params.get("g") == "apidiscovery.k8s.io" and params.get("as") == "APIGroupDiscoveryList" and \
+                params.get("v") in ("v2", "v2beta1"):
+            return params["v"]
+    return None
+
 
 def _truthy(v: str | None) -> bool:
     return v is not None and v.lower() in ("1", "true", "yes")
