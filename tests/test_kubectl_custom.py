@@ -413,3 +413,37 @@ def test_statefulset_daemonset_and_job_run_pods(cluster, tmp_path_factory, tmp_p
     k.run("scale", "statefulset", "redis", "--replicas=1")
     wait_for(lambda: [ln.split()[0] for ln in k.run("get", "pods", "-l", "app=redis", "--no-headers").out.splitlines()
                       if "Terminating" not in ln] == ["redis-0"], what="scaled down to redis-0")
+
+
+@pytest.mark.parametrize("version", ("1.27", "1.32", "1.33"))
+def test_imperative_create_of_more_kinds(cluster, tmp_path_factory, version):
+    """1.32+ send these as protobuf too: service accounts, RBAC, PDBs, ingresses, cron jobs, jobs, services."""
+    ns = f"more-{version.replace('.', '')}"
+    k = kubectl_v(cluster, tmp_path_factory, version, ns)
+    for args in (["serviceaccount", "builder"], ["role", "reader", "--verb=get,list", "--resource=pods"],
+                 ["rolebinding", "read", "--role=reader", f"--serviceaccount={ns}:builder"],
+                 ["clusterrole", f"{ns}-view", "--verb=get", "--resource=nodes"],
+                 ["clusterrolebinding", f"{ns}-view", f"--clusterrole={ns}-view", "--group=ops"],
+                 ["poddisruptionbudget", "web", "--selector=app=web", "--max-unavailable=50%"],
+                 ["ingress", "web", "--rule=shop.example/api*=web:http,tls=web-tls", "--class=nginx"],
+                 ["cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", "--", "echo", "hi"],
+                 ["job", "once", "--image=busybox"],
+                 ["service", "clusterip", "web", "--tcp=80:8080"]):
+        r = k.run("create", *args)
+        assert " created" in r.out, r
+    assert stored(cluster, "rolebindings", ns, "read")["subjects"] == [
+        {"kind": "ServiceAccount", "name": "builder", "namespace": ns}]
+    assert stored(cluster, "clusterrolebindings", None, f"{ns}-view")["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{ns}-view"}
+    assert stored(cluster, "roles", ns, "reader")["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    assert stored(cluster, "poddisruptionbudgets", ns, "web")["spec"]["maxUnavailable"] == "50%"
+    rule = stored(cluster, "ingresses", ns, "web")["spec"]["rules"][0]
+    assert rule["http"]["paths"][0] == {"path": "/api", "pathType": "Prefix",
+                                        "backend": {"service": {"name": "web", "port": {"name": "http"}}}}
+    cj = stored(cluster, "cronjobs", ns, "nightly")["spec"]
+    assert cj["schedule"] == "0 3 * * *" and cj["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+        "command"] == ["echo", "hi"]
+    assert stored(cluster, "services", ns, "web")["spec"]["ports"][0]["targetPort"] == 8080
+    r = k.run("get", "cronjob", "nightly", "--no-headers")
+    assert r.out.split()[6:8] == ["<none>", "False"], r

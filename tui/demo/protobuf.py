@@ -1,11 +1,12 @@
 """Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to the JSON a client
 would have sent, for the few kinds kubectl's generators send that way.
 
-kubectl 1.32 and 1.33 send protobuf for imperative `create` (namespace, configmap, secret, deployment,
-service, job). No maintained Python package carries the upstream message definitions, so this decodes the
-wire format directly with the field numbers of k8s.io/api's generated.proto for: Namespace, ConfigMap,
-Secret, Deployment, Service, Job (and the messages inside them that those generators fill: ObjectMeta, the
-pod template's containers with ports, env, resources). A field outside those is skipped; any other kind is
+kubectl 1.32 and 1.33 send protobuf for imperative `create`. No maintained Python package carries the
+upstream message definitions, so this decodes the wire format directly with the field numbers of
+k8s.io/api's generated.proto for what kubectl's generators make: Namespace, ConfigMap, Secret, Deployment,
+Service, Job, CronJob, ServiceAccount, Role, ClusterRole, RoleBinding, ClusterRoleBinding,
+PodDisruptionBudget, Ingress (and the messages inside them that those generators fill: ObjectMeta, the pod
+template's containers with ports, env, resources, rules, subjects, backends). A field outside those is skipped; any other kind is
 refused with 415 and a sentence saying to send JSON.
 
 The envelope (k8s.io/apimachinery runtime.Unknown): magic "k8s\\x00", then {1: typeMeta {1: apiVersion,
@@ -78,13 +79,58 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
                 4: ("selector", "LabelSelector"), 5: ("manualSelector", "bool"), 6: ("template", "PodTemplateSpec"),
                 7: ("backoffLimit", "int"), 8: ("ttlSecondsAfterFinished", "int"), 9: ("completionMode", "str"),
                 10: ("suspend", "bool")},
+    "ServiceAccount": {1: ("metadata", "ObjectMeta"), 2: ("secrets", "[ObjectReference]"),
+                       3: ("imagePullSecrets", "[LocalObjectReference]"), 4: ("automountServiceAccountToken", "bool")},
+    "ObjectReference": {1: ("kind", "str"), 2: ("namespace", "str"), 3: ("name", "str"), 4: ("uid", "str"),
+                        5: ("apiVersion", "str"), 6: ("resourceVersion", "str"), 7: ("fieldPath", "str")},
+    "LocalObjectReference": {1: ("name", "str")},
+    "Role": {1: ("metadata", "ObjectMeta"), 2: ("rules", "[PolicyRule]")},
+    "ClusterRole": {1: ("metadata", "ObjectMeta"), 2: ("rules", "[PolicyRule]"),
+                    3: ("aggregationRule", "AggregationRule")},
+    "AggregationRule": {1: ("clusterRoleSelectors", "[LabelSelector]")},
+    "PolicyRule": {1: ("verbs", "strs"), 2: ("apiGroups", "strs"), 3: ("resources", "strs"),
+                   4: ("resourceNames", "strs"), 5: ("nonResourceURLs", "strs")},
+    "RoleBinding": {1: ("metadata", "ObjectMeta"), 2: ("subjects", "[Subject]"), 3: ("roleRef", "RoleRef")},
+    "Subject": {1: ("kind", "str"), 2: ("apiGroup", "str"), 3: ("name", "str"), 4: ("namespace", "str")},
+    "RoleRef": {1: ("apiGroup", "str"), 2: ("kind", "str"), 3: ("name", "str")},
+    "CronJob": {1: ("metadata", "ObjectMeta"), 2: ("spec", "CronJobSpec")},
+    "CronJobSpec": {1: ("schedule", "str"), 2: ("startingDeadlineSeconds", "int"), 3: ("concurrencyPolicy", "str"),
+                    4: ("suspend", "bool"), 5: ("jobTemplate", "JobTemplateSpec"),
+                    6: ("successfulJobsHistoryLimit", "int"), 7: ("failedJobsHistoryLimit", "int"),
+                    8: ("timeZone", "str")},
+    "JobTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "JobSpec")},
+    "PodDisruptionBudget": {1: ("metadata", "ObjectMeta"), 2: ("spec", "PodDisruptionBudgetSpec")},
+    "PodDisruptionBudgetSpec": {1: ("minAvailable", "intstr"), 2: ("selector", "LabelSelector"),
+                                3: ("maxUnavailable", "intstr"), 4: ("unhealthyPodEvictionPolicy", "str")},
+    "Ingress": {1: ("metadata", "ObjectMeta"), 2: ("spec", "IngressSpec")},
+    "IngressSpec": {1: ("defaultBackend", "IngressBackend"), 2: ("tls", "[IngressTLS]"), 3: ("rules", "[IngressRule]"),
+                    4: ("ingressClassName", "str")},
+    "IngressTLS": {1: ("hosts", "strs"), 2: ("secretName", "str")},
+    # ingressRuleValue is inlined in JSON: its `http` sits on the rule itself
+    "IngressRule": {1: ("host", "str"), 2: ("", "IngressRuleValue")},
+    "IngressRuleValue": {1: ("http", "HTTPIngressRuleValue")},
+    "HTTPIngressRuleValue": {1: ("paths", "[HTTPIngressPath]")},
+    "HTTPIngressPath": {1: ("path", "str"), 2: ("backend", "IngressBackend"), 3: ("pathType", "str")},
+    "IngressBackend": {3: ("resource", "TypedLocalObjectReference"), 4: ("service", "IngressServiceBackend")},
+    "TypedLocalObjectReference": {1: ("apiGroup", "str"), 2: ("kind", "str"), 3: ("name", "str")},
+    "IngressServiceBackend": {1: ("name", "str"), 2: ("port", "ServiceBackendPort")},
+    "ServiceBackendPort": {1: ("name", "str"), 2: ("number", "int")},
 }
 # pointer fields in Go: written only when set, so a zero there was meant
 KEEP_ZERO = {("DeploymentSpec", "replicas"), ("JobSpec", "parallelism"), ("JobSpec", "completions"),
-             ("JobSpec", "backoffLimit"), ("JobSpec", "suspend"),
+             ("JobSpec", "backoffLimit"), ("JobSpec", "suspend"), ("CronJobSpec", "suspend"),
+             ("CronJobSpec", "successfulJobsHistoryLimit"), ("CronJobSpec", "failedJobsHistoryLimit"),
+             ("CronJobSpec", "startingDeadlineSeconds"), ("ServiceAccount", "automountServiceAccountToken"),
+             ("PodDisruptionBudgetSpec", "minAvailable"), ("PodDisruptionBudgetSpec", "maxUnavailable"),
              ("ConfigMap", "immutable"), ("Secret", "immutable")}
 TOP_LEVEL = {("v1", "Namespace"): "Namespace", ("v1", "ConfigMap"): "ConfigMap", ("v1", "Secret"): "Secret",
-             ("apps/v1", "Deployment"): "Deployment", ("v1", "Service"): "Service", ("batch/v1", "Job"): "Job"}
+             ("apps/v1", "Deployment"): "Deployment", ("v1", "Service"): "Service", ("batch/v1", "Job"): "Job",
+             ("v1", "ServiceAccount"): "ServiceAccount", ("batch/v1", "CronJob"): "CronJob",
+             ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
+             ("networking.k8s.io/v1", "Ingress"): "Ingress",
+             **{("rbac.authorization.k8s.io/v1", k): k for k in ("Role", "ClusterRole", "RoleBinding",
+                                                                    "ClusterRoleBinding")}}
+MESSAGES["ClusterRoleBinding"] = MESSAGES["RoleBinding"]
 
 
 def _varint(buf: bytes, i: int) -> tuple[int, int]:
@@ -200,6 +246,8 @@ def decode_message(buf: bytes, name: str) -> dict:
             out.setdefault(key, []).append(_str(v))
         elif typ.startswith("["):
             out.setdefault(key, []).append(decode_message(v, typ[1:-1]))
+        elif key == "":  # an inlined message: its fields belong to this object
+            out.update(decode_message(v, typ))
         else:
             out[key] = _value(typ, wire, v)
     for key, val in list(out.items()):

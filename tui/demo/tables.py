@@ -849,7 +849,7 @@ def _cronjob_row(o: dict, now: float) -> list:
     spec, st = o.get("spec") or {}, o.get("status") or {}
     last = _parse_ts(st.get("lastScheduleTime"))
     return [_meta(o).get("name", ""), spec.get("schedule") or "", spec.get("timeZone") or "<none>",
-            bool(spec.get("suspend")), len(st.get("active") or ()),
+            "True" if spec.get("suspend") is True else "False", len(st.get("active") or ()),
             "<none>" if last is None else human_duration(now - last), _age(o, now)]
 
 
