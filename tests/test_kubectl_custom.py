@@ -118,6 +118,9 @@ def test_veritas_crds_one_object_of_each(cluster, tmp_path_factory, version, tmp
     k = kubectl_v(cluster, tmp_path_factory, version, ns)
     r = k.run("apply", "-f", VERITAS)
     assert "customresourcedefinition.apiextensions.k8s.io/veritascanaries.veritas.hearthlink.ai" in r.out, r
+    r = k.run("wait", "--for=condition=established", "crd/veritascanaries.veritas.hearthlink.ai",
+              "crd/veritasenvironments.veritas.hearthlink.ai", "--timeout=10s", namespace=None)
+    assert r.out.count("condition met") == 2, r
     objs = tmp_path / "objs.yaml"
     objs.write_text(yaml.safe_dump_all([
         {"apiVersion": "veritas.hearthlink.ai/v1", "kind": "VeritasCanary", "metadata": {"name": "checkout"},

@@ -370,7 +370,42 @@ def default_pvc(obj: dict, state: Any = None, old: dict | None = None) -> None:
                      "capacity": {"storage": (requests or {}).get("storage") or "1Gi"}}
 
 
+def default_crd(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    """What apiextensions-apiserver fills in: names, the None conversion, and a status saying the names are
+    accepted and the CRD is Established (so `kubectl wait --for condition=established` returns)."""
+    spec = _spec(obj)
+    if spec is None:
+        return
+    names = spec.get("names") if type(spec.get("names")) is dict else None
+    if names is None or not isinstance(names.get("kind"), str):
+        return
+    names.setdefault("singular", names["kind"].lower())
+    names.setdefault("listKind", names["kind"] + "List")
+    if type(spec.get("conversion")) is not dict:
+        spec["conversion"] = {"strategy": "None"}
+    storage = [v.get("name") for v in spec.get("versions") or () if type(v) is dict and v.get("storage")]
+    prev = ((old or {}).get("status") or {})
+    stored = list(prev.get("storedVersions") or [])
+    for v in storage:
+        if isinstance(v, str) and v not in stored:
+            stored.append(v)
+    conds = {c.get("type"): c for c in prev.get("conditions") or () if type(c) is dict}
+    from tui.demo.state import now_rfc3339  # noqa: PLC0415 - state imports this module
+    now = now_rfc3339()
+    obj["status"] = {
+        "acceptedNames": {k: v for k, v in names.items() if k in ("kind", "listKind", "plural", "singular",
+                                                                  "shortNames", "categories")},
+        "conditions": [
+            conds.get("NamesAccepted") or {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                                           "message": "no conflicts found", "lastTransitionTime": now},
+            conds.get("Established") or {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                                         "message": "the initial names have been accepted",
+                                         "lastTransitionTime": now}],
+        "storedVersions": stored}
+
+
 DEFAULTERS: dict[str, Callable[[dict, Any, "dict | None"], None]] = {
+    "customresourcedefinitions": default_crd,
     "pods": default_pod,
     "services": default_service,
     "deployments": default_deployment,
