@@ -50,7 +50,7 @@ class Kind:
     # custom resources registered from a stored CustomResourceDefinition (ClusterState.kinds)
     crd: str = ""  # the CRD's name ("canaries.flagger.app")
     store: str = ""  # another served version of the same CRD whose objects this version shows
-    printer_columns: tuple = ()  # the served version's additionalPrinterColumns, as dicts
+    printer_columns: tuple = field(default=(), hash=False)  # the served version's additionalPrinterColumns (dicts)
     scale_paths: tuple[str, str, str] = (".spec.replicas", ".status.replicas", "")  # spec, status, labelSelector
 
     @property
