@@ -92,6 +92,10 @@ def test_schema_check_reports_like_kube_apiserver():
     assert ("spec.promotion.auto", 'Invalid value: "yes": spec.promotion.auto in body must be of type boolean: '
                                    '"string"') in bad.errors
     assert sorted(bad.unknown) == ["extra", "spec.promotion.manual"]
+    # pruned as kube-apiserver prunes: the unknown fields go, the rest stays
+    obj = {"spec": {"targetRef": {"name": "a"}, "promotion": {"auto": True, "manual": True}}, "extra": 1}
+    check = SchemaCheck(schema).run(obj)
+    assert check.prune() == 2 and obj == {"spec": {"targetRef": {"name": "a"}, "promotion": {"auto": True}}}
     # preserve-unknown-fields keeps whatever is under it
     assert SchemaCheck({"type": "object", "properties": {"spec": {
         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}).run({"spec": {"x": 1}}).unknown == []

@@ -151,6 +151,15 @@ def test_veritas_crds_one_object_of_each(cluster, tmp_path_factory, version, tmp
     assert "less than or equal to 100" in r.err, r
     r = k.run("patch", "venv", "payments", "--type=merge", "-p", '{"spec":{"active":"red"}}', check=False)
     assert r.rc != 0 and 'spec.active: Unsupported value: "red"' in r.err, r
+    # an unknown field: refused under kubectl's default --validate=strict, pruned when validation is off
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"apiVersion": "veritas.hearthlink.ai/v1", "kind": "VeritasCanary",
+                                     "metadata": {"name": "extra"},
+                                     "spec": {"targetRef": {"name": "x"}, "trafficWieght": 5}}))
+    r = k.run("apply", "-f", str(extra), check=False)
+    assert r.rc != 0 and 'unknown field "spec.trafficWieght"' in r.err, r
+    k.run("apply", "--validate=false", "-f", str(extra))
+    assert stored(cluster, "veritascanaries.veritas.hearthlink.ai", ns, "extra")["spec"] == {"targetRef": {"name": "x"}}
     r = k.run("explain", "veritascanary.spec.trafficWeight")
     assert "Percent of traffic to send to the canary (0-100)." in r.out, r
     r = k.run("describe", "veritascanary", "checkout")

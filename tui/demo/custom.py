@@ -160,6 +160,15 @@ class SchemaCheck:
         self.limit = limit
         self.errors: list[tuple[str, str]] = []
         self.unknown: list[str] = []
+        self._prunable: list[tuple[dict, str]] = []  # (object, key) of every unknown field
+
+    def prune(self) -> int:
+        """Drop the unknown fields found by `run` from the object, as kube-apiserver prunes them (unless
+        fieldValidation=Strict refused them first). How many were dropped."""
+        for container, key in self._prunable:
+            container.pop(key, None)
+        n, self._prunable = len(self._prunable), []
+        return n
 
     def run(self, obj: dict) -> "SchemaCheck":
         if not self.schema:
@@ -172,6 +181,7 @@ class SchemaCheck:
                 self._walk(v, props[k], k)
             elif not self.schema.get("x-kubernetes-preserve-unknown-fields"):
                 self.unknown.append(k)
+                self._prunable.append((obj, k))
         for r in self.schema.get("required") or ():
             if r not in obj and r not in ("apiVersion", "kind", "metadata"):
                 self.errors.append((r, "Required value"))
@@ -239,6 +249,7 @@ class SchemaCheck:
                 elif isinstance(props, dict) or addl is False:
                     if len(self.unknown) < self.limit:
                         self.unknown.append(sub)
+                    self._prunable.append((value, k))
             for r in s.get("required") or ():
                 if r not in value:
                     self._err(f"{path}.{r}", "Required value")

@@ -678,6 +678,7 @@ class ApiServer:
         if not isinstance(schema, dict):
             return
         check = custom.SchemaCheck(schema).run(obj)
+        check.prune()  # unknown fields are dropped (fieldValidation=Strict has refused them already)
         if check.errors:
             k = req.kind
             name = (obj.get("metadata") or {}).get("name") or req.name or ""
