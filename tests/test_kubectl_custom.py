@@ -422,6 +422,16 @@ def test_statefulset_daemonset_and_job_run_pods(cluster, tmp_path_factory, tmp_p
     assert r.out.split()[1:3] == ["Complete", "1/1"], r
     sts = stored(cluster, "statefulsets", ns, "redis")
     assert sts["status"]["readyReplicas"] == 3
+    # a new image rolls through both, one pod at a time
+    k.run("set", "image", "statefulset/redis", "redis=redis:7.2")
+    k.run("set", "image", "daemonset/agent", "agent=agent:2")
+    k.run("rollout", "status", "statefulset/redis", "--timeout=40s")
+    k.run("rollout", "status", "daemonset/agent", "--timeout=40s")
+    images = k.run("get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.containers[0].image} "
+                   "{end}").out.split()
+    assert sorted(i for i in images if i.startswith("redis-")) == [
+        "redis-0=redis:7.2", "redis-1=redis:7.2", "redis-2=redis:7.2"], images
+    assert sorted(i.split("=")[1] for i in images if i.startswith("agent-")) == ["agent:2"] * 3, images
     k.run("scale", "statefulset", "redis", "--replicas=1")
     wait_for(lambda: [ln.split()[0] for ln in k.run("get", "pods", "-l", "app=redis", "--no-headers").out.splitlines()
                       if "Terminating" not in ln] == ["redis-0"], what="scaled down to redis-0")

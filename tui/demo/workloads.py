@@ -2,8 +2,9 @@
 in controllers.py runs, as it runs a ReplicaSet's) and keep their owners' status.
 
 - StatefulSet: pods `<name>-0` … `<name>-N-1`, one at a time in order (OrderedReady: the next once the
-  previous is Running and Ready; Parallel: all at once), the highest ordinal removed first on scale-down.
-- DaemonSet: one pod per node, bound to it.
+  previous is Running and Ready; Parallel: all at once), the highest ordinal removed first on scale-down;
+  a changed template replaces the pods from the highest ordinal down, one at a time (down to `partition`).
+- DaemonSet: one pod per node, bound to it; a changed template replaces them one at a time.
 - Job: `parallelism` pods at a time until `completions` have succeeded (the kubelet ends a pod whose
   restartPolicy is Never or OnFailure with exit code 0 once it has run); then the Complete condition.
 """
@@ -13,7 +14,7 @@ import hashlib
 import random
 from typing import TYPE_CHECKING
 
-from tui.demo.controllers import NODES, _pod_ready, _pod_spec, owner_ref, qos_class, rfc3339, suffix
+from tui.demo.controllers import NODES, _pod_ready, _pod_spec, owner_ref, qos_class, rfc3339
 from tui.demo.state import AlreadyExists, NotFound, StateError
 
 if TYPE_CHECKING:
@@ -116,6 +117,12 @@ class Workloads:
                else f"Deleted pod: {name}")
         self.ctl.events.emit(owner, "SuccessfulDelete", msg, component=component)
 
+    def _settled(self, owner: dict, want: int) -> bool:
+        """Every pod there, Ready, none terminating: the moment a rolling update may take the next one."""
+        owned = self.ctl.owned_by(owner, "pods")
+        return (len(owned) == want and not any(p["metadata"].get("deletionTimestamp") for p in owned)
+                and all(_pod_ready(p) for p in owned))
+
     def _set_status(self, res: str, obj: dict, status: dict) -> None:
         if obj.get("status") != status:
             m = obj["metadata"]
@@ -129,6 +136,7 @@ class Workloads:
         rev = _revision(sts)
         pods = {p["metadata"]["name"]: p for p in self._pods(sts)}
         parallel = spec.get("podManagementPolicy") == "Parallel"
+        created = False
         for i in range(want):
             pname = f"{name}-{i}"
             if pname in pods:
@@ -138,17 +146,31 @@ class Workloads:
             self._create_pod(sts, pname, {"statefulset.kubernetes.io/pod-name": pname,
                                           "apps.kubernetes.io/pod-index": str(i), "controller-revision-hash": rev},
                              "statefulset-controller", hostname=pname, subdomain=spec.get("serviceName") or None)
+            created = True
             if not parallel:
                 break
         extra = sorted((p for n, p in pods.items() if _ordinal(n, name) >= want),
                        key=lambda p: -_ordinal(p["metadata"]["name"], name))
         for p in extra[:1] if not parallel else extra:
             self._delete_pod(sts, p, "statefulset-controller")
+        strategy = spec.get("updateStrategy") or {}
+        if not created and not extra and strategy.get("type", "RollingUpdate") == "RollingUpdate" \
+                and self._settled(sts, want):
+            # a changed template: replace the highest ordinal still on an old revision, one at a time
+            partition = int(((strategy.get("rollingUpdate") or {}).get("partition")) or 0)
+            old = sorted((p for n, p in pods.items() if _rev_of(p) != rev and _ordinal(n, name) >= partition),
+                         key=lambda p: -_ordinal(p["metadata"]["name"], name))
+            if old:
+                self._delete_pod(sts, old[0], "statefulset-controller")
         live = self._pods(sts)
         ready = sum(1 for p in live if _pod_ready(p))
+        updated = sum(1 for p in live if _rev_of(p) == rev)
+        olds = [_rev_of(p) for p in live if _rev_of(p) != rev]
+        current = rev if not olds else max(set(olds), key=olds.count)
         status = {"observedGeneration": meta.get("generation", 1), "replicas": len(live), "readyReplicas": ready,
-                  "currentReplicas": len(live), "updatedReplicas": len(live), "availableReplicas": ready,
-                  "currentRevision": rev, "updateRevision": rev, "collisionCount": 0}
+                  "currentReplicas": len(live) - updated if olds else len(live), "updatedReplicas": updated,
+                  "availableReplicas": ready, "currentRevision": current, "updateRevision": rev,
+                  "collisionCount": 0}
         self._set_status("statefulsets", sts, {k: v for k, v in status.items()
                                                if v or k in ("replicas", "observedGeneration", "availableReplicas")})
 
@@ -158,20 +180,27 @@ class Workloads:
         nodes = [n["metadata"]["name"] for n in self.state.list("nodes")[0]] or [n[0] for n in NODES]
         rev = _revision(ds)
         pods = self._pods(ds)
-        on = {(p.get("spec") or {}).get("nodeName"): p for p in pods}
+        # a terminating pod still holds its node (maxSurge 0): its replacement comes once it is gone
+        on = {(p.get("spec") or {}).get("nodeName"): p for p in self.ctl.owned_by(ds, "pods")}
         rng = random.Random(f"{self.sim.seed}/{meta['namespace']}/{meta['name']}/{len(pods)}")
         for node in nodes:
             if node not in on:
-                self._create_pod(ds, f"{meta['name']}-{suffix(rng)}", {"controller-revision-hash": rev,
-                                                                       "pod-template-generation": str(meta.get("generation", 1))},
+                self._create_pod(ds, self.ctl._pod_name(meta["namespace"], meta["name"], rng),
+                                 {"controller-revision-hash": rev,
+                                  "pod-template-generation": str(meta.get("generation", 1))},
                                  "daemonset-controller", node=node)
         for node, p in on.items():
             if node not in nodes:
                 self._delete_pod(ds, p, "daemonset-controller")
+        if len(on) == len(nodes) and self._settled(ds, len(nodes)):
+            old = sorted((p for p in pods if _rev_of(p) != rev), key=lambda p: p["metadata"]["name"])
+            if old:
+                self._delete_pod(ds, old[0], "daemonset-controller")
         pods = self._pods(ds)
         ready = sum(1 for p in pods if _pod_ready(p))
         status = {"currentNumberScheduled": len(pods), "desiredNumberScheduled": len(nodes), "numberMisscheduled": 0,
-                  "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": len(pods),
+                  "numberReady": ready, "numberAvailable": ready,
+                  "updatedNumberScheduled": sum(1 for p in pods if _rev_of(p) == rev),
                   "observedGeneration": meta.get("generation", 1)}
         if len(nodes) - ready:
             status["numberUnavailable"] = len(nodes) - ready
@@ -197,7 +226,7 @@ class Workloads:
             need = 0
         rng = random.Random(f"{self.sim.seed}/{meta['namespace']}/{meta['name']}/{len(pods)}")
         for _ in range(max(0, min(parallelism, need) - len(active))):
-            self._create_pod(job, f"{meta['name']}-{suffix(rng)}",
+            self._create_pod(job, self.ctl._pod_name(meta["namespace"], meta["name"], rng),
                              {"batch.kubernetes.io/job-name": meta["name"], "job-name": meta["name"],
                               "batch.kubernetes.io/controller-uid": meta["uid"], "controller-uid": meta["uid"]},
                              "job-controller")
@@ -218,6 +247,10 @@ class Workloads:
         status = {k: v for k, v in status.items() if v or k in ("startTime", "uncountedTerminatedPods", "ready",
                                                                   "terminating")}
         self._set_status("jobs", job, status)
+
+
+def _rev_of(pod: dict) -> str:
+    return ((pod.get("metadata") or {}).get("labels") or {}).get("controller-revision-hash") or ""
 
 
 def _ordinal(pod_name: str, sts_name: str) -> int:
