@@ -346,7 +346,10 @@ class Kubelet:
             cond("PodReadyToStartContainers", ps.stage in ("creating", "running", "terminating") and bool(ps.ip))
             cond("Initialized", True)
             not_ready = [c.name for c in ps.containers if not c.ready]
-            if not_ready or ps.stage == "terminating":
+            if ps.phase == "Succeeded":
+                cond("Ready", False, "PodCompleted")
+                cond("ContainersReady", False, "PodCompleted")
+            elif not_ready or ps.stage == "terminating":
                 msg = f"containers with unready status: [{' '.join(not_ready)}]" if not_ready else None
                 cond("Ready", False, "ContainersNotReady" if not_ready else "PodCompleted", msg)
                 cond("ContainersReady", False, "ContainersNotReady" if not_ready else "PodCompleted", msg)
@@ -654,8 +657,25 @@ class Kubelet:
         if b.behaviour == "notready":
             self._at(b.ready_after, ps, c, lambda: self._probe_fail(ps, c))
             return
+        if pod is not None and (pod.get("spec") or {}).get("restartPolicy") in ("Never", "OnFailure"):
+            # a Job's pod (or any run-to-completion pod): it does its work, then exits 0
+            self._at(b.ready_after, ps, c, lambda: self._complete(ps, c))
+            return
         if not adopted:
             self._at(b.ready_after, ps, c, lambda: self._ready(ps, c))
+
+    def _complete(self, ps: PodSim, c: ContainerSim) -> None:
+        if c.phase != "running":
+            return
+        now = self.sim.clock()
+        c.epoch += 1
+        c.term = {"exitCode": 0, "reason": "Completed", "startedAt": rfc3339(c.started_at or now),
+                  "finishedAt": rfc3339(now), "containerID": c.container_id}
+        c.phase, c.ready = "terminated", False
+        if all(x.phase == "terminated" and (x.term or {}).get("exitCode") == 0 for x in ps.containers):
+            ps.phase = "Succeeded"
+        self.write(ps)
+        self.sim.container_stopped((ps.ns, ps.name), c)
 
     def _ready(self, ps: PodSim, c: ContainerSim) -> None:
         if c.phase != "running" or c.ready:
@@ -845,11 +865,14 @@ class Controllers:
         self._own_deletes: set[tuple[str, str]] = set()
         self.rs_counts: dict[str, list[int]] = {}  # ReplicaSet uid -> [active pods, ready pods]
         self.wake_pending = False
+        from tui.demo.workloads import Workloads  # noqa: PLC0415 - workloads imports this module
+        self.workloads = Workloads(self)  # StatefulSet, DaemonSet, Job
 
     # ---------------------------------------------------------------- change feed
     def on_change(self, etype: str, res: str, obj: dict, old: dict | None) -> None:
         if res == "events":
             return
+        self.workloads.on_change(etype, res, obj, old)
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace") or "", meta.get("name") or ""
         ref = controller_of(obj)
@@ -931,6 +954,7 @@ class Controllers:
         for res in ("replicasets", "deployments", "rollouts", "services", "pods"):
             for o in self.state.list(res)[0]:
                 self.on_change("ADDED", res, o, None)
+        self.workloads.prime()
 
     def owned_by(self, obj: dict, res: str) -> list[dict]:
         uid = obj["metadata"].get("uid")
@@ -971,6 +995,8 @@ class Controllers:
                                 fn(obj)
                             except StateError as e:
                                 self.sim.note_error(f"{res} {ns}/{name}: {e.message}")
+            if self.workloads.reconcile():
+                busy = True
             if not busy:
                 return
 

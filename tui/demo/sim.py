@@ -21,7 +21,7 @@ from tui.demo.controllers import (ARGO_HASH, CHANGED_AT, DEPLOY_HASH, NODES, Con
 from tui.demo.logs import LogBook, TrafficView
 from tui.demo.patch import merge_patch, strategic_merge_patch
 from tui.demo.scenario import Scenario, TrafficProfile, load_scenario
-from tui.demo.state import AlreadyExists, ClusterState, NotFound, StateError, resource_for
+from tui.demo.state import AlreadyExists, ClusterState, NotFound, StateError
 from tui.demo.traffic import TrafficModel
 
 BACKGROUND_APPS = ("inventory", "search", "payments", "notifications", "recommendations", "ledger", "auth", "catalog")
@@ -276,7 +276,7 @@ class Simulation:
         for doc in sc.manifests:
             doc = ctl_mod.orjson_clone(doc)
             meta = doc.setdefault("metadata", {})
-            res = resource_for(doc)
+            res = st.resource_for(doc)
             if st.kind(res).namespaced:
                 meta.setdefault("namespace", sc.namespace)
                 self._ensure_namespace(meta["namespace"])
@@ -757,7 +757,7 @@ class Simulation:
             if not doc:
                 continue
             try:
-                res = resource_for(doc)
+                res = self.state.resource_for(doc)
                 meta = doc.setdefault("metadata", {})
                 if self.state.kind(res).namespaced:
                     meta["namespace"] = meta.get("namespace") or "default"
