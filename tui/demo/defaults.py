@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, Iterable
 
+from tui.demo.errors import Invalid
+
 # Service CIDR 10.96.0.0/12: 10.96.0.0 .. 10.111.255.255; .0 is the network, 10.96.0.1 the `kubernetes`
 # service, 10.96.0.10 kube-dns by convention: allocate from the rest.
 _CIDR_BASE = (10 << 24) | (96 << 16)
@@ -213,7 +215,6 @@ def default_service(obj: dict, state: Any = None, old: dict | None = None) -> No
     ns, name = meta.get("namespace") or "", meta.get("name") or ""
     new_ip = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
     if new_ip and ospec.get("clusterIP") and new_ip != ospec["clusterIP"]:
-        from tui.demo.state import Invalid  # noqa: PLC0415 - state imports this module
         msg = f'spec.clusterIPs[0]: Invalid value: []string{{"{new_ip}"}}: may not change once set'
         raise Invalid(f'Service "{name}" is invalid: {msg}', res="services", name=name,
                       causes=[{"reason": "FieldValueInvalid", "message": msg.split(": ", 1)[1],
@@ -390,8 +391,7 @@ def default_crd(obj: dict, state: Any = None, old: dict | None = None) -> None:
         if isinstance(v, str) and v not in stored:
             stored.append(v)
     conds = {c.get("type"): c for c in prev.get("conditions") or () if type(c) is dict}
-    from tui.demo.state import now_rfc3339  # noqa: PLC0415 - state imports this module
-    now = now_rfc3339()
+    now = state.now() if state is not None and hasattr(state, "now") else _now_rfc3339()
     obj["status"] = {
         "acceptedNames": {k: v for k, v in names.items() if k in ("kind", "listKind", "plural", "singular",
                                                                   "shortNames", "categories")},
@@ -402,6 +402,12 @@ def default_crd(obj: dict, state: Any = None, old: dict | None = None) -> None:
                                          "message": "the initial names have been accepted",
                                          "lastTransitionTime": now}],
         "storedVersions": stored}
+
+
+def _now_rfc3339() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 DEFAULTERS: dict[str, Callable[[dict, Any, "dict | None"], None]] = {

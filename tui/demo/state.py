@@ -226,75 +226,7 @@ def crd_kinds(crd: dict, builtin: dict[tuple[str, str], str]) -> dict[str, Kind]
 
 # -------------------------------------------------------------------------------------------- errors
 
-class StateError(Exception):
-    """Base: `reason` and `code` are the Kubernetes Status fields the server returns."""
-
-    reason = "InternalError"
-    code = 500
-
-    def __init__(self, message: str, *, res: str | None = None, name: str | None = None,
-                 causes: list[dict] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.res = res
-        self.name = name
-        self.causes = causes or []
-
-    def details(self) -> dict | None:
-        if self.res is None and self.name is None:
-            return None
-        d: dict[str, Any] = {}
-        if self.name:
-            d["name"] = self.name
-        if self.res:
-            k = KINDS.get(self.res)
-            if k is not None:
-                if k.group:
-                    d["group"] = k.group
-                d["kind"] = k.plural
-            elif "." in self.res:  # a custom resource: "canaries.flagger.app"
-                plural, _, group = self.res.partition(".")
-                first, _, rest = group.partition(".")
-                d["group"] = rest if rest and re.fullmatch(r"v\d+((alpha|beta)\d+)?", first) else group
-                d["kind"] = plural
-            else:
-                d["kind"] = self.res
-        if self.causes:
-            d["causes"] = self.causes
-        return d
-
-    def status(self) -> dict:
-        s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-             "message": self.message, "reason": self.reason, "code": self.code}
-        d = self.details()
-        if d:
-            s["details"] = d
-        return s
-
-
-class NotFound(StateError):
-    reason, code = "NotFound", 404
-
-
-class AlreadyExists(StateError):
-    reason, code = "AlreadyExists", 409
-
-
-class Conflict(StateError):
-    reason, code = "Conflict", 409
-
-
-class Gone(StateError):
-    """A resourceVersion older than the retained history (watch) or an expired continue token (list)."""
-    reason, code = "Expired", 410
-
-
-class Invalid(StateError):
-    reason, code = "Invalid", 422
-
-
-class BadRequest(StateError):
-    reason, code = "BadRequest", 400
+from tui.demo.errors import StateError, NotFound, AlreadyExists, Conflict, Gone, Invalid, BadRequest  # noqa: E402,F401 - re-exported: callers import them from here
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -601,6 +533,11 @@ class ListPage:
 
 class ClusterState:
     """All objects of the demo cluster, with kube-apiserver semantics for resourceVersions and watches."""
+
+    @staticmethod
+    def now() -> str:
+        """The time the server writes into objects (tests replace `now_rfc3339` to play a story on its clock)."""
+        return now_rfc3339()
 
     def __init__(self, *, history: int = 10_000, watch_queue: int = 20_000, seed_crds: bool = True,
                  without_crds: Iterable[str] = ()):

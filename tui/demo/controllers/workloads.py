@@ -14,11 +14,11 @@ import hashlib
 import random
 from typing import TYPE_CHECKING
 
-from tui.demo.controllers import NODES, _pod_ready, _pod_spec, owner_ref, qos_class, rfc3339
+from tui.demo.controllers.base import NODES, owner_ref, pod_ready, pod_spec, qos_class, rfc3339
 from tui.demo.state import AlreadyExists, NotFound, StateError
 
 if TYPE_CHECKING:
-    from tui.demo.controllers import Controllers
+    from tui.demo.controllers.core import Controllers
 
 OWNED = {"StatefulSet": "statefulsets", "DaemonSet": "daemonsets", "Job": "jobs"}
 
@@ -83,7 +83,7 @@ class Workloads:
     def _create_pod(self, owner: dict, name: str, labels: dict, component: str, *, node: str | None = None,
                     hostname: str | None = None, subdomain: str | None = None) -> None:
         tmpl = (owner.get("spec") or {}).get("template") or {}
-        spec = _pod_spec(tmpl.get("spec") or {})
+        spec = pod_spec(tmpl.get("spec") or {})
         if node:
             spec["nodeName"] = node
         if hostname:
@@ -121,7 +121,7 @@ class Workloads:
         """Every pod there, Ready, none terminating: the moment a rolling update may take the next one."""
         owned = self.ctl.owned_by(owner, "pods")
         return (len(owned) == want and not any(p["metadata"].get("deletionTimestamp") for p in owned)
-                and all(_pod_ready(p) for p in owned))
+                and all(pod_ready(p) for p in owned))
 
     def _set_status(self, res: str, obj: dict, status: dict) -> None:
         if obj.get("status") != status:
@@ -140,7 +140,7 @@ class Workloads:
         for i in range(want):
             pname = f"{name}-{i}"
             if pname in pods:
-                if not parallel and not _pod_ready(pods[pname]):
+                if not parallel and not pod_ready(pods[pname]):
                     break  # OrderedReady: the next ordinal waits for this one
                 continue
             self._create_pod(sts, pname, {"statefulset.kubernetes.io/pod-name": pname,
@@ -163,7 +163,7 @@ class Workloads:
             if old:
                 self._delete_pod(sts, old[0], "statefulset-controller")
         live = self._pods(sts)
-        ready = sum(1 for p in live if _pod_ready(p))
+        ready = sum(1 for p in live if pod_ready(p))
         updated = sum(1 for p in live if _rev_of(p) == rev)
         olds = [_rev_of(p) for p in live if _rev_of(p) != rev]
         current = rev if not olds else max(set(olds), key=olds.count)
@@ -197,7 +197,7 @@ class Workloads:
             if old:
                 self._delete_pod(ds, old[0], "daemonset-controller")
         pods = self._pods(ds)
-        ready = sum(1 for p in pods if _pod_ready(p))
+        ready = sum(1 for p in pods if pod_ready(p))
         status = {"currentNumberScheduled": len(pods), "desiredNumberScheduled": len(nodes), "numberMisscheduled": 0,
                   "numberReady": ready, "numberAvailable": ready,
                   "updatedNumberScheduled": sum(1 for p in pods if _rev_of(p) == rev),
@@ -232,7 +232,7 @@ class Workloads:
                              "job-controller")
         active_n = len([p for p in self._pods(job) if phase(p) not in ("Succeeded", "Failed")])
         status: dict = {"startTime": st.get("startTime") or now, "active": active_n, "succeeded": succeeded,
-                        "failed": failed, "ready": sum(1 for p in active if _pod_ready(p)),
+                        "failed": failed, "ready": sum(1 for p in active if pod_ready(p)),
                         "uncountedTerminatedPods": {}, "terminating": 0}
         if need <= 0 and not spec.get("suspend"):
             status["completionTime"] = now
