@@ -165,7 +165,10 @@ async def test_the_b_screen_over_https_follows_a_change_and_no_output_holds_a_se
     seen: list[str] = []
     async with demo_cluster(scenario="config-drift", speed=1) as cluster:
         session = await open_session(cluster, app="checkout")
-        app = LookoutApp(session, check_tty=False)
+        from tui.incident.log import Incident
+
+        incident = Incident.open(tmp_path / "incident", severity="high", author="sre@test")
+        app = LookoutApp(session, check_tty=False, incident=incident)
         async with app.run_test(size=(120, 40)) as pilot:
             # the main screen itself says the environments differ, by kind
             await until(pilot, lambda: app.assessment is not None and any(
@@ -196,11 +199,16 @@ async def test_the_b_screen_over_https_follows_a_change_and_no_output_holds_a_se
             exported = path.read_text()
             assert "~ PAYMENTS_API_KEY: differs" in exported and "# switch blue → green" in exported
             seen.append(exported)
+            # the incident log keeps the finding and the export, and (below) no Secret value
+            await until(pilot, lambda: any(e.kind == "diff" for e in incident.entries), what="the export entry")
+            assert any(e.kind == "finding-raised" and e.data.get("code") == "environments-differ"
+                       for e in incident.entries)
             await pilot.press("escape")
             await pilot.pause(0.1)
             assert type(app.screen).__name__ == "MainScreen"
             seen.append(app.export_screenshot())
     seen += [r.getMessage() for r in caplog.records] + [capsys.readouterr().out]
+    seen += [p.read_text() for p in (tmp_path / "incident").iterdir()]  # the incident log, every file
     everything = "\n".join(seen)
     for value in demo_secret_values():
         assert value not in everything, "a Secret value reached an output"

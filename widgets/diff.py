@@ -224,3 +224,8 @@ class DiffScreen(Screen):
             return
         self.exported = path
         self.notify(f"diff exported to {path}", markup=False, timeout=8)
+        record = getattr(self.app, "record_incident", None)  # an open incident keeps what was compared
+        if record is not None:
+            result = env.result
+            record("diff", f"diff exported to {path}: {clean_line(result.summary())}",
+                   data={"file": str(path), "summary": result.summary(), "identical": result.identical})

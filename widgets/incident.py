@@ -21,6 +21,7 @@ KIND_LOOK = {
     "verdict": ("⚖", "bold"), "finding-raised": ("✗", "red"), "finding-cleared": ("✓", "green"),
     "warning-event": ("⚠", "yellow"), "step": ("▶", "magenta"), "confirmed": ("✔", "magenta"),
     "refused": ("⊘", "magenta"), "connection": ("⚡", "yellow"), "note": ("✎", "bold cyan"),
+    "diff": ("±", "cyan"),
 }
 
 

@@ -33,7 +33,7 @@ SEVERITIES = {  # 004's classification: criteria and response time
     "low": ("Minor issue, no user impact", "Planned (< 24 hours)"),
 }
 KINDS = ("opened", "joined", "left", "phase", "verdict", "finding-raised", "finding-cleared", "warning-event",
-         "step", "confirmed", "refused", "connection", "note")
+         "step", "confirmed", "refused", "connection", "note", "diff")
 EXCERPT_CHARS = 2000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
