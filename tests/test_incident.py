@@ -255,3 +255,15 @@ async def test_incident_keys_in_the_app(tmp_path):
             elif kind == "cursor":
                 assert lst.highlighted == before + (1 if r.action == "cursor_down" else -1), r.action
         assert app.is_running
+
+
+def test_connection_lost_and_back_are_recorded_once_each(tmp_path):
+    inc = Incident.open(tmp_path / "conn", author="a@b")
+    rec = Recorder(inc.record)
+    assert rec.observe_connection(True, None, now=1.0) == 0  # connected at start: not news
+    assert rec.observe_connection(False, "read timed out", now=2.0) == 1
+    assert rec.observe_connection(False, "read timed out", now=3.0) == 0  # still lost: once
+    assert rec.observe_connection(True, None, now=9.0) == 1
+    conn = [e for e in inc.entries if e.kind == "connection"]
+    assert [(e.at, e.data["ok"]) for e in conn] == [(2.0, False), (9.0, True)]
+    assert "connection lost: read timed out" in conn[0].text
