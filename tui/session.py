@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from tui.rollout.roles import Roles
 
 from tui.kube.store import Store
+from tui.rollout.progress import StepClock, step_key
 from tui.textsafe import clean
 
 
@@ -181,6 +182,7 @@ class Session:
         from tui.assessment import CandidateMemory
 
         self._candidates = CandidateMemory()
+        self._step_clock = StepClock()  # how long the current rollout step has lasted (tui.rollout.progress)
         self._roles_cache: tuple | None = None
         from tui.network.monitor import NetworkMonitor
 
@@ -456,7 +458,8 @@ class Session:
                       pod_rows=self.pod_rows(), findings=findings, compare=self.metrics,
                       network_view=self.network_view, health=list(self.store.health.values()), roles=roles,
                       sighting=self._candidates.for_revision(revision), analysis_runs=self.analysis_runs(),
-                      metrics_bound=self.metrics_bound())
+                      metrics_bound=self.metrics_bound(), replicasets=self.store.list("replicasets"),
+                      step_for_s=self._step_clock.observe(step_key(workload), now))
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
