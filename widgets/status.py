@@ -51,7 +51,7 @@ class StatusHeader(_TextStatic):
     """context / namespace / rollout · phase · step · weight · connection · DEMO"""
 
     def set_state(self, *, context: str, namespace: str, rollout: str | None, summary: Any, connection: Any,
-                  demo: bool, now: float) -> None:
+                  demo: bool, now: float, progress: Any = None) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
         if demo:
             t.append(" DEMO ", style="bold reverse magenta")
@@ -79,6 +79,12 @@ class StatusHeader(_TextStatic):
             elif phase:
                 t.append(" · ")
                 t.append(clean_line(str(phase)), style="bold")
+            if progress is not None:  # the controller's progress: after full promotion no "weight 0%"
+                step = _attr(progress, "step_text")
+                weight = None if _attr(progress, "complete") else _attr(progress, "actual_weight")
+                roles = _attr(progress, "roles")
+                if roles and _attr(progress, "strategy") == "bluegreen":
+                    t.append(f" · {clean_line(str(roles))}")
             if step is not None and step != "":
                 t.append(f" · step {clean_line(str(step))}")
             if weight is not None and weight != "":
