@@ -59,11 +59,25 @@ def _analysis_short(p: Any, t: Text) -> None:
     if run is None:
         return
     symbol, style = RUN_LOOK.get(run.phase, ("?", ""))
-    t.append(" · analysis ")
-    t.append(f"{symbol} {run.phase}", style=style)
     bad = next((m for m in run.metrics if m.failed or m.inconclusive or m.consecutive_error), None)
-    if bad is not None and bad.values:
-        t.append(f" {bad.name} {bad.values[-1]}")
+    if bad is None:
+        t.append(" · analysis ")
+        t.append(f"{symbol} {run.phase}", style=style)
+        return
+    t.append(" · ")
+    t.append(f"{'✗' if run.phase in ('Failed', 'Error') else '!'} {bad.name}", style=style or "yellow")
+    if bad.values:
+        t.append(f" {bad.values[-1]}")
+    t.append(f" failed {bad.failed}/{bad.failure_limit}")
+
+
+def _short_step(s: Any) -> str:
+    """A step in a few cells: 10% (setWeight), ‖20s (pause), ‖promote (pause with no duration), the kind else."""
+    if s.kind == "setWeight":
+        return s.text.removeprefix("setWeight ")
+    if s.kind == "pause":
+        return "‖" + (s.text.removeprefix("pause ") if s.duration_s is not None else "promote")
+    return s.text
 
 
 class RolloutStrip(_TextStatic):
@@ -81,7 +95,23 @@ class RolloutStrip(_TextStatic):
     @staticmethod
     def render_compact(p: Any) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
-        _head(p, t, True)
+        t.append(f"{p.symbol} ", style=PHASE_STYLE.get(p.phase, ""))
+        t.append(p.phase, style=PHASE_STYLE.get(p.phase, "bold"))
+        if p.step_text:
+            t.append(f" · step {p.step_text}")
+            cur = next((s for s in p.steps if s.state == "current"), None)
+            if cur is not None and not p.pause and cur.kind not in ("setWeight", "pause"):
+                t.append(f" {_short_step(cur)}")
+        if p.pause:
+            if p.pause_kind == "step" and p.pause_left_s is not None and p.pause_left_s >= 0:
+                t.append(f" · {fmt_seconds(p.pause_left_s)} left")
+            else:
+                t.append(f" · {p.pause}", style="yellow")
+        w = _weight(p)
+        if w:
+            t.append(f" · {w}")
+        if p.roles and p.strategy == "bluegreen":
+            t.append(f" · {p.roles}")
         _analysis_short(p, t)
         t.append(f" · {_replicas(p, True)}")
         if p.step_for_s is not None and not p.complete:
@@ -103,9 +133,9 @@ class RolloutStrip(_TextStatic):
             t.append("steps ", style="dim")
             for i, s in enumerate(p.steps):
                 if i:
-                    t.append(" → ", style="dim")
+                    t.append(" ", style="dim")
                 symbol, style = STEP_LOOK.get(s.state, ("?", ""))
-                t.append(f"{symbol} {s.index + 1} {s.text}", style=style)
+                t.append(f"{symbol}{_short_step(s)}", style=style)
             lines.append(t)
         lines.append(Text(_replicas(p, False), no_wrap=True, overflow="ellipsis"))
         for r in p.revisions[:3]:
