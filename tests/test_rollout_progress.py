@@ -241,7 +241,7 @@ def test_strip_snapshot(snap_compare, state, size):
             assert len(lines) == 1
         else:
             assert len(lines) >= 3 and lines[0].startswith("Argo Rollouts canary")
-        want = {"progressing": "step 3/6", "paused": "left", "analysis-failing": "error-rate [0.081]",
+        want = {"progressing": "step 3/6", "paused": "left", "analysis-failing": "[0.081]",
                 "degraded": "Aborted", "completed": "6/6 done"}[state]
         assert want in text, text
 
