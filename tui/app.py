@@ -415,7 +415,7 @@ class LookoutApp(App[int]):
         with self.batch_update():
             self.query_one(StatusHeader).set_state(
                 context=target.context, namespace=target.namespace, rollout=target.rollout, summary=a.summary,
-                connection=conn, demo=target.demo, now=now, progress=getattr(a, "progress", None))
+                connection=conn, demo=target.demo, now=now, progress=getattr(a, "progress", None), roles=a.roles)
             self.query_one(RolloutStrip).set_progress(getattr(a, "progress", None), compact=self.small())
             self.query_one(HealthMatrix).set_cells(a.cells)
             view = s.network_view
@@ -424,6 +424,7 @@ class LookoutApp(App[int]):
                 self.query_one(NetworkPane).show(view)
             self.query_one(FindingsStrip).set_findings(a.findings,
                                                        max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
+            self.query_one(MetricsPane).set_roles(a.roles)
             if a.compare is not None and (s.metrics is not None or a.decision != "no-data"):
                 self.query_one(MetricsPane).set_state(a.compare)
             self._announce(a)
