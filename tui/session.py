@@ -648,8 +648,15 @@ class Session:
         t = self.choice.target
         workload = self.workload()
         rss = tuple(self.store.objects.get("replicasets", {}).values()) if t is not None and t.kind == "Deployment" else ()
+        versions = {}
+        if t is not None and t.kind == "Label":  # an app told apart only by `version` labels
+            from tui.rollout.tracks import version_tracks
+
+            sel = t.pod_selector()
+            versions = version_tracks([d for (ns, _), d in self.store.objects.get("deployments", {}).items()
+                                       if not t.namespace or ns == t.namespace], sel.matches)
         self.resolver = TrackResolver(self.conventions, workload, replicasets=rss,
-                                      workload_kind=getattr(t, "kind", None))
+                                      workload_kind=getattr(t, "kind", None), versions=versions)
 
 
 def t_has_target(session) -> bool:
@@ -693,6 +700,7 @@ def _row_expiry(pod: dict, now: float) -> float:
 
 def _resolver_signature(r) -> object:
     try:
-        return (r.strategy, r._hash_label, tuple(sorted(r._by_hash.items())))
+        return (r.strategy, r._hash_label, tuple(sorted(r._by_hash.items())),
+                tuple(sorted((getattr(r, "versions", None) or {}).items())))
     except (AttributeError, TypeError):
         return id(r)
