@@ -149,3 +149,29 @@ def test_ambiguous_message_names_the_apps():
     t = resolve_target(None, None, [], ds[:2], [], "ns")
     assert (t.kind, t.selector) == ("Label", "app=a")
     assert candidates([], ds, [], "ns")[0].strategy == "canary"
+
+
+async def test_bluegreen_pair_strip_shows_each_deployment_and_follows_a_scale():
+    """The manual blue/green pair has no controller: the strip lists each colour's Deployment with its replicas,
+    and scaling one (what `kubectl scale --replicas=8` does to the spec) shows at once, before any pod exists."""
+    from assessment_support import Player
+
+    p = await Player("bluegreen-switch").start()
+    try:
+        a = await p.play(40)
+        pr = a.progress
+        assert (pr.controller, pr.kind, pr.strategy) == ("Deployments", "Label", "bluegreen")
+        by = {r.replicasets[0]: r for r in pr.revisions}
+        assert by["checkout-green"].role == "green" and by["checkout-green"].images == (
+            "registry.demo/checkout:1.5.0",)
+        assert (pr.desired, pr.ready) == (6, 6) and pr.phase == "Healthy"
+
+        def scale(d):
+            d["spec"]["replicas"] = 8
+
+        p.state.mutate("deployments", p.ns, "checkout-green", scale)
+        p.sync()
+        pr = p.session.assess().progress
+        assert pr.desired == 11 and {r.replicasets[0]: r.desired for r in pr.revisions}["checkout-green"] == 8
+    finally:
+        await p.stop()

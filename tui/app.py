@@ -416,7 +416,11 @@ class LookoutApp(App[int]):
             self.query_one(StatusHeader).set_state(
                 context=target.context, namespace=target.namespace, rollout=target.rollout, summary=a.summary,
                 connection=conn, demo=target.demo, now=now, progress=getattr(a, "progress", None), roles=a.roles)
-            self.query_one(RolloutStrip).set_progress(getattr(a, "progress", None), compact=self.small())
+            progress = getattr(a, "progress", None)
+            self.query_one(RolloutStrip).set_progress(progress, compact=self.small())
+            # a pause's time left and the time in the step tick in seconds while the update is under way
+            ageing |= progress is not None and not progress.complete and (
+                progress.pause_kind == "step" or progress.step_for_s is not None)
             self.query_one(HealthMatrix).set_cells(a.cells)
             view = s.network_view
             if view is not None and view is not self._network_shown:

@@ -508,7 +508,7 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
            findings: Iterable[Finding], compare: CompareState | None, network_view, health: Iterable = (),
            roles: Roles = Roles(), sighting: CandidateSighting | None = None, analysis_runs: Sequence[dict] = (),
            metrics_bound: float = 30.0, replicasets: Sequence[dict] = (),
-           step_for_s: float | None = None) -> Assessment:
+           step_for_s: float | None = None, group_progress=None) -> Assessment:
     """The assessment, by these rules, in this order:
 
     1. The controller's outcome: aborted or failed means `rollback`, reason `rollout-aborted` with the
@@ -525,7 +525,8 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     """
     from tui.rollout.progress import rollout_progress
 
-    progress = rollout_progress(kind, workload, replicasets, analysis_runs, now=now, step_for_s=step_for_s)
+    progress = rollout_progress(kind, workload, replicasets, analysis_runs, now=now, step_for_s=step_for_s) \
+        or group_progress  # a manual rollout: its Deployments, no controller to judge by
     findings = sort_findings(list(findings) + progress_findings(progress))
     outcome = rollout_outcome(kind, workload, summary)
     staleness = source_staleness(health, compare, now, metrics_bound)

@@ -459,7 +459,21 @@ class Session:
                       network_view=self.network_view, health=list(self.store.health.values()), roles=roles,
                       sighting=self._candidates.for_revision(revision), analysis_runs=self.analysis_runs(),
                       metrics_bound=self.metrics_bound(), replicasets=self.store.list("replicasets"),
-                      step_for_s=self._step_clock.observe(step_key(workload), now))
+                      step_for_s=self._step_clock.observe(step_key(workload), now),
+                      group_progress=self.group_progress())
+
+    def group_progress(self):
+        """A label target's Deployments (a manual canary or blue/green pair) for the rollout strip."""
+        t = self.choice.target
+        if t is None or t.kind != "Label":
+            return None
+        from tui.rollout.progress import group_progress
+
+        sel = t.pod_selector()
+        ds = [d for (ns, _), d in self.store.objects.get("deployments", {}).items()
+              if (not t.namespace or ns == t.namespace) and sel.matches(
+                  (((d.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels"))]
+        return group_progress(t.name, ds, self.resolver.track_of_labels)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

@@ -138,13 +138,17 @@ class RolloutStrip(_TextStatic):
                 t.append(f"{symbol}{_short_step(s)}", style=style)
             lines.append(t)
         lines.append(Text(_replicas(p, False), no_wrap=True, overflow="ellipsis"))
-        for r in p.revisions[:3]:
+        for r in p.revisions[:4]:
             t = Text(no_wrap=True, overflow="ellipsis")
-            t.append(f"rev {r.revision} ", style="bold")
+            if p.kind == "Label":  # a manual rollout: each Deployment is a track
+                t.append(f"{r.replicasets[0]} ", style="bold")
+            else:
+                t.append(f"rev {r.revision} ", style="bold")
             t.append(f"{r.role:<8}", style="cyan" if r.role in ("canary", "preview", "new") else "")
             t.append(f" {r.ready}/{r.desired} ready  ")
             t.append(", ".join(r.images))
-            t.append(f"  {' '.join(r.replicasets)}", style="dim")
+            if p.kind != "Label":
+                t.append(f"  {' '.join(r.replicasets)}", style="dim")
             lines.append(t)
         run = p.analysis
         if run is not None:

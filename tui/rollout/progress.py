@@ -434,3 +434,34 @@ def step_key(workload: dict | None) -> object:
     st = (workload or {}).get("status") or {}
     return (st.get("currentPodHash") or _meta(workload).get("generation"), st.get("currentStepIndex"),
             bool(st.get("pauseConditions")))
+
+
+def group_progress(name: str, deployments: Sequence[dict], track_of) -> Progress | None:
+    """A manual rollout's strip (Deployments joined by an app label, no controller over them): each Deployment
+    with its track, images and replicas, the phase the worst of theirs. `track_of(labels)` names a track."""
+    from tui.rollout.target import PHASE_RANK, _workload_phase
+
+    if not deployments:
+        return None
+    revs, phases = [], []
+    tot = dict(desired=0, current=0, updated=0, ready=0, available=0)
+    for d in sorted(deployments, key=lambda d: _meta(d).get("name", "")):
+        spec, st, m = d.get("spec") or {}, d.get("status") or {}, _meta(d)
+        labels = (((spec.get("template") or {}).get("metadata")) or {}).get("labels") or {}
+        desired = _int(spec.get("replicas", 1), 1)
+        tot["desired"] += desired
+        tot["current"] += _int(st.get("replicas"))
+        tot["updated"] += _int(st.get("updatedReplicas"))
+        tot["ready"] += _int(st.get("readyReplicas"))
+        tot["available"] += _int(st.get("availableReplicas"))
+        phases.append(_workload_phase("Deployment", d))
+        revs.append(Revision(clean_line(str((m.get("annotations") or {}).get("deployment.kubernetes.io/revision")
+                                            or "?")), None, clean_ident(str(track_of(labels) or "-")),
+                             (clean_ident(m.get("name", "")),), _images(d), desired, _int(st.get("readyReplicas")),
+                             _int(st.get("availableReplicas"))))
+    live = [p for p in phases if p != "ScaledDown"] or phases
+    phase = min(live, key=lambda p: PHASE_RANK.get(p, 3))
+    tracks = {r.role for r in revs}
+    strategy = "bluegreen" if tracks & {"blue", "green", "active", "preview"} else "canary"
+    return Progress("Deployments", "Label", clean_ident(name), strategy, phase, PHASE_SYMBOL.get(phase, "?"),
+                    complete=False, revisions=tuple(revs), **tot)
