@@ -246,3 +246,37 @@ def test_strip_snapshot(snap_compare, state, size):
         assert want in text, text
 
     assert snap_compare(_app(state), terminal_size=SIZES[size], run_before=settle)
+
+
+def test_hostile_text_in_rollout_and_analysis_is_shown_as_text():
+    """Names, images, messages, values and conditions come from the cluster: no control sequence reaches the
+    strip, markup stays literal."""
+    from test_hostile import HOSTILE, assert_safe
+    from tui.assessment import progress_findings
+    from tui.rollout.progress import rollout_progress
+    from widgets.progress import RolloutStrip
+
+    ro = {"metadata": {"name": "co" + HOSTILE, "namespace": "demo", "uid": "u1"},
+          "spec": {"replicas": 2, "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {"duration": "1m"}},
+                                                                    {"analysis": {"templates": [
+                                                                        {"templateName": "t" + HOSTILE}]}}]}}},
+          "status": {"phase": "Paused" + HOSTILE, "currentStepIndex": 1, "currentPodHash": "h2", "stableRS": "h1",
+                     "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}]}}
+    rs = {"metadata": {"name": "rs" + HOSTILE, "namespace": "demo", "ownerReferences": [{"uid": "u1", "kind": "Rollout"}],
+                       "labels": {"rollouts-pod-template-hash": "h2"},
+                       "annotations": {"rollout.argoproj.io/revision": "2" + HOSTILE}},
+          "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "img" + HOSTILE}]}}},
+          "status": {"readyReplicas": 1}}
+    run = {"metadata": {"name": "ar" + HOSTILE, "creationTimestamp": "2026-01-01T00:00:00Z"},
+           "spec": {"metrics": [{"name": "m" + HOSTILE, "successCondition": "result < 1" + HOSTILE}]},
+           "status": {"phase": "Failed", "message": "msg" + HOSTILE,
+                      "metricResults": [{"name": "m" + HOSTILE, "phase": "Failed", "failed": 1,
+                                         "measurements": [{"value": "[9]" + HOSTILE}]}]}}
+    pr = rollout_progress("Rollout", ro, [rs], [run], now=1_767_225_630.0)
+    for text in (RolloutStrip.render_compact(pr).plain, RolloutStrip.render_full(pr).plain):
+        assert_safe(text)
+        assert "[bold]markup[/bold]" in text
+    for f in progress_findings(pr):
+        assert_safe(f.summary)
+        for k, v in f.evidence:
+            assert_safe(str(v))
