@@ -175,3 +175,30 @@ async def test_bluegreen_pair_strip_shows_each_deployment_and_follows_a_scale():
         assert pr.desired == 11 and {r.replicasets[0]: r.desired for r in pr.revisions}["checkout-green"] == 8
     finally:
         await p.stop()
+
+
+async def test_picker_shows_one_line_per_rollout_with_strategy_phase_and_members():
+    from textual.app import App
+    from textual.widgets import OptionList
+
+    from widgets.picker import RolloutPicker
+
+    ds = [_d("a-stable", {"app": "a", "track": "stable"}), _d("a-canary", {"app": "a", "track": "canary"}),
+          _d("b-blue", {"app": "b", "environment": "blue"}), _d("b-green", {"app": "b", "environment": "green"}),
+          _d("worker", {"app": "worker"})]
+    cands = candidates([], ds, [], "ns")
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(RolloutPicker(cands, "namespace ns"))
+
+    app = Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        await pilot.pause(0.2)
+        opts = app.screen.query_one(OptionList)
+        lines = [str(opts.get_option_at_index(i).prompt.plain) for i in range(opts.option_count)]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("app") and "ns/a" in lines[0] and "canary · Healthy · ready 2/2 · a-canary + a-stable" \
+        in lines[0], lines
+    assert "bluegreen · Healthy" in lines[1] and "b-blue + b-green" in lines[1]
+    assert lines[2].startswith("Deployment") and "ns/worker" in lines[2]
