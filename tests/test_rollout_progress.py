@@ -262,7 +262,8 @@ def test_hostile_text_in_rollout_and_analysis_is_shown_as_text():
                                                                         {"templateName": "t" + HOSTILE}]}}]}}},
           "status": {"phase": "Paused" + HOSTILE, "currentStepIndex": 1, "currentPodHash": "h2", "stableRS": "h1",
                      "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}]}}
-    rs = {"metadata": {"name": "rs" + HOSTILE, "namespace": "demo", "ownerReferences": [{"uid": "u1", "kind": "Rollout"}],
+    rs = {"metadata": {"name": "rs" + HOSTILE, "namespace": "demo",
+                       "ownerReferences": [{"uid": "u1", "kind": "Rollout"}],
                        "labels": {"rollouts-pod-template-hash": "h2"},
                        "annotations": {"rollout.argoproj.io/revision": "2" + HOSTILE}},
           "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "img" + HOSTILE}]}}},
@@ -280,3 +281,48 @@ def test_hostile_text_in_rollout_and_analysis_is_shown_as_text():
         assert_safe(f.summary)
         for k, v in f.evidence:
             assert_safe(str(v))
+
+
+async def test_argo_bluegreen_waits_for_promotion_with_active_and_preview_named():
+    """An Argo blue/green Rollout on the demo controller: the new revision comes up as preview, the Rollout waits
+    for promotion (autoPromotionEnabled: false), the strip names the active and preview environments."""
+    import copy
+
+    from tui.assessment import progress_findings
+    from tui.rollout.progress import rollout_progress
+
+    def rollout(image: str, colour: str) -> dict:
+        return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "web", "namespace": "demo", "labels": {"app": "web"}},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                         "template": {"metadata": {"labels": {"app": "web", "environment": colour}},
+                                      "spec": {"containers": [{"name": "app", "image": image,
+                                                               "ports": [{"containerPort": 8080}]}]}},
+                         "strategy": {"blueGreen": {"activeService": "web", "previewService": "web-preview",
+                                                    "autoPromotionEnabled": False}}}}
+
+    p = await Player("healthy-canary").start()
+    try:
+        for name in ("web", "web-preview"):
+            p.state.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "demo"},
+                            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}, res="services")
+        p.state.create(rollout("registry.demo/web:1", "blue"), res="rollouts")
+        await p.play(10)
+
+        def new_release(ro):
+            new = rollout("registry.demo/web:2", "green")
+            ro["spec"]["template"] = copy.deepcopy(new["spec"]["template"])
+
+        p.state.mutate("rollouts", "demo", "web", new_release)
+        await p.play(25)
+        ro = p.state.get("rollouts", "demo", "web")
+        rss = p.state.list("replicasets", "demo")[0]
+        pr = rollout_progress("Rollout", ro, rss, (), now=p.clock())
+    finally:
+        await p.stop()
+    assert pr.strategy == "bluegreen" and pr.phase == "Paused" and pr.pause == "waiting for promotion"
+    assert pr.roles == "active blue · preview green", pr.roles
+    assert pr.desired_weight is None and pr.step_text is None
+    assert {r.role: r.images for r in pr.revisions} == {"active": ("registry.demo/web:1",),
+                                                        "preview": ("registry.demo/web:2",)}
+    assert [(f.code, f.severity) for f in progress_findings(pr)] == [("rollout-paused", "info")]

@@ -66,8 +66,8 @@ class MetricRun:
         parts = [f"failed {self.failed}{' > ' if self.failed > self.failure_limit else ' ≤ '}"
                  f"failureLimit {self.failure_limit}"]
         if self.inconclusive:
-            parts.append(f"inconclusive {self.inconclusive}{' > ' if self.inconclusive > self.inconclusive_limit else ' ≤ '}"
-                         f"inconclusiveLimit {self.inconclusive_limit}")
+            op = " > " if self.inconclusive > self.inconclusive_limit else " ≤ "
+            parts.append(f"inconclusive {self.inconclusive}{op}inconclusiveLimit {self.inconclusive_limit}")
         if self.error or self.consecutive_error:
             parts.append(f"consecutive errors {self.consecutive_error}"
                          f"{' > ' if self.consecutive_error > self.consecutive_error_limit else ' ≤ '}"
@@ -251,7 +251,8 @@ def _owned(workload: dict, replicasets: Iterable[dict]) -> list[dict]:
         rm = _meta(rs)
         if rm.get("namespace", "") != ns:
             continue
-        if any((uid and ref.get("uid") == uid) or (ref.get("name") == name and ref.get("kind") in ("Rollout", "Deployment"))
+        if any((uid and ref.get("uid") == uid)
+               or (ref.get("name") == name and ref.get("kind") in ("Rollout", "Deployment"))
                for ref in rm.get("ownerReferences") or ()):
             out.append(rs)
     return out
@@ -284,7 +285,8 @@ def _colour(pods_labels: Iterable[dict], h: str | None, hash_label: str) -> str 
 
 
 def rollout_progress(kind: str | None, workload: dict | None, replicasets: Sequence[dict] = (),
-                     analysis_runs: Sequence[dict] = (), *, now: float, step_for_s: float | None = None) -> Progress | None:
+                     analysis_runs: Sequence[dict] = (), *, now: float,
+                     step_for_s: float | None = None) -> Progress | None:
     """The strip's data for an Argo Rollout or a Deployment; None for pods selected by label."""
     if not workload or kind not in ("Rollout", "Deployment"):
         return None
@@ -391,10 +393,10 @@ def rollout_progress(kind: str | None, workload: dict | None, replicasets: Seque
                 actual_w = desired_w
     role_text = ""
     if bg is not None:
-        labels = [((p.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
-                  for p in _owned(workload, replicasets)]
-        labels = [{**lb, "rollouts-pod-template-hash": (_meta(rs).get("labels") or {}).get("rollouts-pod-template-hash")}
-                  for lb, rs in zip(labels, _owned(workload, replicasets))]
+        hash_label = "rollouts-pod-template-hash"
+        labels = [{**((((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}),
+                   hash_label: (_meta(rs).get("labels") or {}).get(hash_label)}
+                  for rs in _owned(workload, replicasets)]
         bgs = st.get("blueGreen") or {}
         a, pv = bgs.get("activeSelector"), bgs.get("previewSelector")
         an = _colour(labels, a, "rollouts-pod-template-hash") or (clean_ident(a) if a else "?")
