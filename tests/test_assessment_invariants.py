@@ -48,6 +48,9 @@ def check(a: Assessment) -> None:
             assert c.detail
     # the exit code is the worst of the decision, the findings and the cells, never better
     expected = 1 if any(c.level == "critical" for c in a.cells) else exit_code(a.decision, severities)
+    # ... and at least 2 (hold) while a person has to promote: the rollout is not done
+    if expected == 0 and a.progress is not None and a.progress.pause_kind == "promotion":
+        expected = 2
     assert a.exit_code == expected
     # the compare pane shows the same verdict and the same metrics findings as the strip
     assert a.compare is not None and a.compare.verdict == a.verdict

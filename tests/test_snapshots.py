@@ -151,7 +151,12 @@ def test_events_after_burst(snap_compare, size):
         await pilot.pause(0.2)
         table = app.events_pane.table
         assert len(table.rows) >= 10 and table.cursor == 0 and int(table.scroll_y) == 0
-        assert "RolloutAborted" in str(app.export_screenshot())
+        # at 80x24 the abort was on screen only through the findings strip, whose first line is now the failed
+        # AnalysisRun (its cause): the abort's warning is still in the burst at the top of the table
+        if size == "120x40":
+            assert "RolloutAborted" in str(app.export_screenshot())
+        top = [table.rows[k] for k in table.display_keys[:12]]
+        assert any(r.reason == "RolloutAborted" and r.warning for r in top), [(r.reason, r.warning) for r in top]
 
     assert snap_compare(_story_app("aborted"), terminal_size=SIZES[size], run_before=check)
 

@@ -32,6 +32,7 @@ from widgets.help import HelpScreen
 from widgets.logs import LogScreen
 from widgets.network import NetworkPane
 from widgets.panes import EventsPane, MetricsPane, Pane, PodsPane, TablePane
+from widgets.progress import RolloutStrip
 from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
 
@@ -145,6 +146,7 @@ class LookoutApp(App[int]):
     # ---- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
+        yield RolloutStrip(id="rollout-strip")
         yield HealthMatrix(id="health")
         yield Banner(id="connection-banner", classes="banner")
         yield Banner(id="frozen-banner", classes="banner")
@@ -413,7 +415,12 @@ class LookoutApp(App[int]):
         with self.batch_update():
             self.query_one(StatusHeader).set_state(
                 context=target.context, namespace=target.namespace, rollout=target.rollout, summary=a.summary,
-                connection=conn, demo=target.demo, now=now)
+                connection=conn, demo=target.demo, now=now, progress=getattr(a, "progress", None), roles=a.roles)
+            progress = getattr(a, "progress", None)
+            self.query_one(RolloutStrip).set_progress(progress, compact=self.small())
+            # a pause's time left and the time in the step tick in seconds while the update is under way
+            ageing |= progress is not None and not progress.complete and (
+                progress.pause_kind == "step" or progress.step_for_s is not None)
             self.query_one(HealthMatrix).set_cells(a.cells)
             view = s.network_view
             if view is not None and view is not self._network_shown:
@@ -421,6 +428,7 @@ class LookoutApp(App[int]):
                 self.query_one(NetworkPane).show(view)
             self.query_one(FindingsStrip).set_findings(a.findings,
                                                        max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
+            self.query_one(MetricsPane).set_roles(a.roles)
             if a.compare is not None and (s.metrics is not None or a.decision != "no-data"):
                 self.query_one(MetricsPane).set_state(a.compare)
             self._announce(a)

@@ -28,7 +28,8 @@ EXIT_OK, EXIT_BAD, EXIT_HOLD = 0, 1, 2
 
 CELLS = ("pods", "rollout", "metrics", "endpoints", "DNS")
 
-ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing", "environments-differ")
+ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing", "environments-differ",
+                 "analysis-failing", "analysis-inconclusive", "rollout-paused")
 POD_CODES = ("track-pods-failing", "track-pods-not-ready", "track-restarts", "cpu-near-limit", "memory-near-limit",
              "memory-leak-suspected")
 METRICS_CODES = NO_DATA_CODES + ("verdict-rollback", "source-stale")
@@ -279,6 +280,7 @@ class Assessment:
     exit_code: int
     compare: CompareState | None = None  # the figures; its verdict and findings are the assessment's
     summary: object | None = None  # RolloutSummary
+    progress: object | None = None  # tui.rollout.progress.Progress: steps, pause, weights, revisions, analysis
 
     @property
     def decision(self) -> str:
@@ -380,6 +382,72 @@ def _failed_run(runs: Sequence[dict]) -> tuple[str, str, list[str]] | None:
     return clean_line(_meta(r).get("name", "")), clean_line(str(st.get("message") or "")), measured
 
 
+# a timed pause this long past its duration is no longer "planned"
+PAUSE_OVERDUE_GRACE_S = 30.0
+
+
+def progress_findings(progress) -> list[Finding]:
+    """What the controller's own analysis and pauses say, in the shared finding shape.
+
+    analysis-failing       a metric of the newest AnalysisRun failed: critical once the run is Failed/Error (over
+                           its failureLimit or consecutiveErrorLimit), warning while failures stay within the limit
+    analysis-inconclusive  a metric is Inconclusive, or the Rollout paused on an InconclusiveAnalysisRun: warning
+    rollout-paused         info at a planned pause (time left) or while a promotion is awaited; warning when paused
+                           past the step's duration, by an inconclusive analysis, or by hand with no step
+    """
+    if progress is None:
+        return []
+    out: list[Finding] = []
+    ref = f"{progress.kind}/{progress.name}"
+    run = progress.analysis
+    if run is not None and run.phase not in ("Successful",):
+        finished_bad = run.phase in ("Failed", "Error")
+        for m in run.metrics:
+            over = m.failed > m.failure_limit or m.consecutive_error > m.consecutive_error_limit
+            if m.failed or m.phase in ("Failed", "Error") or m.consecutive_error:
+                sev = "critical" if finished_bad or over else "warning"
+                last = m.values[-1] if m.values else "no value"
+                out.append(Finding(
+                    "analysis-failing", sev, None,
+                    f"AnalysisRun {run.name}: {m.name} measured {last} against {m.condition_text()}; "
+                    f"{m.counts_text()}",
+                    (("AnalysisRun", run.name), ("phase", run.phase), ("metric", m.name),
+                     ("measured", " ".join(m.values) or "none"), ("condition", m.condition_text()),
+                     ("counts", m.counts_text())) + ((("message", run.message),) if run.message else ()),
+                    (f"AnalysisRun/{run.name}", ref)))
+            elif m.inconclusive or m.phase == "Inconclusive":
+                out.append(Finding(
+                    "analysis-inconclusive", "warning", None,
+                    f"AnalysisRun {run.name}: {m.name} is inconclusive ({m.counts_text()})",
+                    (("AnalysisRun", run.name), ("metric", m.name), ("measured", " ".join(m.values) or "none"),
+                     ("condition", m.condition_text()), ("counts", m.counts_text())),
+                    (f"AnalysisRun/{run.name}", ref)))
+    kind = progress.pause_kind
+    if kind == "inconclusive" and not any(f.code == "analysis-inconclusive" for f in out):
+        out.append(Finding("analysis-inconclusive", "warning", None,
+                           "the Rollout paused on an inconclusive AnalysisRun: promote or abort it by hand",
+                           (("pause", progress.pause),), (ref,)))
+    if kind:
+        step = progress.step_text
+        where = (("step", step),) if step else ()
+        if kind == "step":
+            left = progress.pause_left_s
+            overdue = left is not None and left < -PAUSE_OVERDUE_GRACE_S
+            out.append(Finding("rollout-paused", "warning" if overdue else "info", None,
+                               f"{progress.name} {progress.pause}" + (": the controller has not resumed it" if overdue
+                                                                       else " (a planned pause)"),
+                               where + (("pause", progress.pause),), (ref,)))
+        elif kind == "promotion":
+            out.append(Finding("rollout-paused", "info", None,
+                               f"{progress.name} is waiting for promotion (a planned pause with no duration)",
+                               where + (("pause", progress.pause),), (ref,)))
+        else:
+            out.append(Finding("rollout-paused", "warning", None,
+                               f"{progress.name} is {progress.pause}" + ("" if step else ", at no planned step"),
+                               where + (("pause", progress.pause),), (ref,)))
+    return out
+
+
 def _with_findings(c: HealthCell, findings: Sequence[Finding]) -> HealthCell:
     """The cell at least as bad as its worst finding; the finding says why."""
     mine = sort_findings(f for f in findings if cell_of(f.code) == c.name and f.severity in SEVERITY_LEVEL)
@@ -459,7 +527,8 @@ def _dns_cell(view, refused: Sequence[Staleness] = ()) -> HealthCell:
 def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None, summary, pod_rows: Iterable,
            findings: Iterable[Finding], compare: CompareState | None, network_view, health: Iterable = (),
            roles: Roles = Roles(), sighting: CandidateSighting | None = None, analysis_runs: Sequence[dict] = (),
-           metrics_bound: float = 30.0, link=None) -> Assessment:
+           metrics_bound: float = 30.0, link=None, replicasets: Sequence[dict] = (),
+           step_for_s: float | None = None, group_progress=None) -> Assessment:
     """The assessment, by these rules, in this order:
 
     1. The controller's outcome: aborted or failed means `rollback`, reason `rollout-aborted` with the
@@ -471,8 +540,14 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
        never says "no findings" beside a rollback.
     5. Each finding makes its one cell (CELL_OF_CODE) at least as bad as its severity; the metrics cell shows the
        final decision; the exit code is the worst of the decision and the findings.
+    6. The controller's own analysis and pauses are findings (`analysis-failing`, `analysis-inconclusive`,
+       `rollout-paused`, see `progress_findings`); a promotion awaited holds the exit code at 2.
     """
-    findings = sort_findings(findings)
+    from tui.rollout.progress import rollout_progress
+
+    progress = rollout_progress(kind, workload, replicasets, analysis_runs, now=now, step_for_s=step_for_s) \
+        or group_progress  # a manual rollout: its Deployments, no controller to judge by
+    findings = sort_findings(list(findings) + progress_findings(progress))
     outcome = rollout_outcome(kind, workload, summary)
     staleness = source_staleness(health, compare, now, metrics_bound, link)
     base = compare.verdict if compare is not None else NO_READING
@@ -530,13 +605,15 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     code = exit_code(verdict.decision, (f.severity for f in all_findings))
     if any(c.level == "critical" for c in cells):
         code = EXIT_BAD
+    if code == EXIT_OK and progress is not None and progress.pause_kind == "promotion":
+        code = EXIT_HOLD  # a person has to promote: not done, not bad
     from tui.metrics.analysis import EMPTY_STATE
 
     # the pane shows the assessment's verdict and the same (debounced) findings as the strip, never its own
     shown = replace(compare if compare is not None else replace(EMPTY_STATE, now=now), verdict=verdict,
                     findings=tuple(f for f in all_findings if cell_of(f.code) == "metrics"))
     return Assessment(now, rollout, outcome, roles, verdict, tuple(all_findings), cells, staleness, code, shown,
-                      summary)
+                      summary, progress)
 
 
 def overall(cells: Iterable[HealthCell]) -> str:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from tui.rollout.roles import Roles
 
 from tui.kube.store import Store
+from tui.rollout.progress import StepClock, step_key
 from tui.textsafe import clean
 
 
@@ -209,6 +210,7 @@ class Session:
         from tui.assessment import CandidateMemory
 
         self._candidates = CandidateMemory()
+        self._step_clock = StepClock()  # how long the current rollout step has lasted (tui.rollout.progress)
         self._roles_cache: tuple | None = None
         from tui.network.monitor import NetworkMonitor
 
@@ -533,7 +535,22 @@ class Session:
                       pod_rows=self.pod_rows(), findings=findings, compare=self.metrics,
                       network_view=self.network_view, health=list(self.store.health.values()), roles=roles,
                       sighting=self._candidates.for_revision(revision), analysis_runs=self.analysis_runs(),
-                      metrics_bound=self.metrics_bound(), link=self.link)
+                      metrics_bound=self.metrics_bound(), link=self.link, replicasets=self.store.list("replicasets"),
+                      step_for_s=self._step_clock.observe(step_key(workload), now),
+                      group_progress=self.group_progress())
+
+    def group_progress(self):
+        """A label target's Deployments (a manual canary or blue/green pair) for the rollout strip."""
+        t = self.choice.target
+        if t is None or t.kind != "Label":
+            return None
+        from tui.rollout.progress import group_progress
+
+        sel = t.pod_selector()
+        ds = [d for (ns, _), d in self.store.objects.get("deployments", {}).items()
+              if (not t.namespace or ns == t.namespace) and sel.matches(
+                  (((d.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels"))]
+        return group_progress(t.name, ds, self.resolver.track_of_labels)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -757,8 +774,15 @@ class Session:
         t = self.choice.target
         workload = self.workload()
         rss = tuple(self.store.objects.get("replicasets", {}).values()) if t is not None and t.kind == "Deployment" else ()
+        versions = {}
+        if t is not None and t.kind == "Label":  # an app told apart only by `version` labels
+            from tui.rollout.tracks import version_tracks
+
+            sel = t.pod_selector()
+            versions = version_tracks([d for (ns, _), d in self.store.objects.get("deployments", {}).items()
+                                       if not t.namespace or ns == t.namespace], sel.matches)
         self.resolver = TrackResolver(self.conventions, workload, replicasets=rss,
-                                      workload_kind=getattr(t, "kind", None))
+                                      workload_kind=getattr(t, "kind", None), versions=versions)
 
 
 async def cancel_and_wait(tasks, timeout: float) -> list:
@@ -824,6 +848,7 @@ def _row_expiry(pod: dict, now: float) -> float:
 
 def _resolver_signature(r) -> object:
     try:
-        return (r.strategy, r._hash_label, tuple(sorted(r._by_hash.items())))
+        return (r.strategy, r._hash_label, tuple(sorted(r._by_hash.items())),
+                tuple(sorted((getattr(r, "versions", None) or {}).items())))
     except (AttributeError, TypeError):
         return id(r)

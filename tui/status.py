@@ -262,8 +262,42 @@ def build_report(session, assessment, source: str) -> dict:
         "sources": [{"source": st.source, "state": st.state,
                      "age_s": None if st.age is None else round(st.age, 1), "detail": clean_line(st.detail) or None}
                     for st in a.staleness],
+        "progress": progress_report(getattr(a, "progress", None)),
         "exit_code": a.exit_code,
     })
+
+
+def progress_report(p) -> dict | None:
+    """The controller's progress (tui.rollout.progress.Progress) for `--json`: steps, pause, weights, revisions,
+    replicas and each AnalysisRun metric's values against its conditions and limits."""
+    if p is None:
+        return None
+    return {
+        "controller": p.controller, "strategy": p.strategy, "phase": p.phase,
+        "step": {"index": p.step_index, "count": p.step_count, "text": p.step_text} if p.step_count else None,
+        "steps": [{"index": s.index, "kind": s.kind, "text": s.text, "state": s.state} for s in p.steps],
+        "pause": {"text": p.pause, "kind": p.pause_kind, "left_s": _num(p.pause_left_s)} if p.pause_kind else None,
+        "weight": {"desired": p.desired_weight, "actual": p.actual_weight},
+        "complete": p.complete,
+        "replicas": {"desired": p.desired, "current": p.current, "updated": p.updated, "ready": p.ready,
+                     "available": p.available},
+        "step_for_s": None if p.step_for_s is None else round(p.step_for_s, 1),
+        "roles": p.roles or None,
+        "revisions": [{"revision": r.revision, "hash": r.hash, "role": r.role, "replicasets": list(r.replicasets),
+                       "images": list(r.images), "desired": r.desired, "ready": r.ready, "available": r.available}
+                      for r in p.revisions],
+        "analysis_runs": [{"name": run.name, "phase": run.phase, "message": run.message or None,
+                           "metrics": [{"name": m.name, "phase": m.phase, "values": list(m.values),
+                                        "success_condition": m.success_condition,
+                                        "failure_condition": m.failure_condition,
+                                        "counts": {"count": m.count, "successful": m.successful, "failed": m.failed,
+                                                   "inconclusive": m.inconclusive, "error": m.error,
+                                                   "consecutive_error": m.consecutive_error},
+                                        "limits": {"failure": m.failure_limit, "inconclusive": m.inconclusive_limit,
+                                                   "consecutive_error": m.consecutive_error_limit}}
+                                       for m in run.metrics]}
+                          for run in p.analyses],
+    }
 
 
 def _sanitised(value):

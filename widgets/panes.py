@@ -211,7 +211,16 @@ class MetricsPane(Pane):
         self.compare.state = state
         self.set_staleness(_metrics_staleness(state))
         if self.compact:
-            self._summary.update(_one_line(state))
+            self._summary.update(_one_line(state, self.label))
+
+    def set_roles(self, roles: Any) -> None:
+        """The title follows the strategy: "green vs blue" (candidate vs baseline) on blue/green, not canary."""
+        label = roles_label(roles)
+        if label != self.label:
+            self.label = label
+            self.update_title()
+            if self.compact:
+                self._summary.update(_one_line(self.compare.state, label))
 
     def set_compact(self, compact: bool) -> None:
         if compact != self.compact:
@@ -219,7 +228,7 @@ class MetricsPane(Pane):
             self._summary.display = compact
             self.compare.display = not compact
             if compact:
-                self._summary.update(_one_line(self.compare.state))
+                self._summary.update(_one_line(self.compare.state, self.label))
 
     def title_parts(self) -> list[str]:
         src = getattr(self.compare.state, "source", "") or ""
@@ -237,13 +246,26 @@ def _metrics_staleness(state: Any) -> str:
     return "live"
 
 
-def _one_line(state: Any) -> Text:
+def roles_label(roles: Any) -> str:
+    """The metrics pane's name for what it compares: candidate vs baseline, by the roles from the traffic."""
+    from tui.textsafe import clean_ident
+
+    strategy = getattr(roles, "strategy", "") or ""
+    base, cand = getattr(roles, "baseline", None), getattr(roles, "candidate", None)
+    if strategy == "bluegreen":
+        if base and cand:
+            return f"active {clean_ident(base)} vs {clean_ident(cand)}"
+        return "blue/green"
+    return "canary vs stable"
+
+
+def _one_line(state: Any, label: str = "canary vs stable") -> Text:
     from tui.textsafe import clean_line
     from widgets.compare import VERDICT_MARK, VERDICT_STYLE
 
     v = state.verdict
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append("canary vs stable ", style="bold")
+    t.append(f"{label} ", style="bold")
     t.append(VERDICT_MARK.get(v.decision, v.label), style=VERDICT_STYLE.get(v.decision, "bold"))
     if v.reasons:
         t.append(" · " + clean_line(v.reasons[0].text))

@@ -31,10 +31,13 @@ class RolloutPicker(ModalScreen[Any]):
         options = []
         for i, c in enumerate(self.candidates):
             t = Text(no_wrap=True, overflow="ellipsis")
-            t.append(f"{c.kind:<10} ", style="bold")
+            members = getattr(c, "members", ())
+            t.append(f"{'app' if members else c.kind:<10} ", style="bold")
             t.append(clean_ident(f"{c.namespace}/{c.name}" if c.namespace else c.name))
-            extra = " · ".join(x for x in (getattr(c, "strategy", ""), getattr(c, "ready", "") and
-                                           f"ready {c.ready}") if x)
+            # one line per rollout, as `kubectl argo rollouts list`: strategy, phase, readiness, what it joins
+            extra = " · ".join(x for x in (getattr(c, "strategy", ""), clean_line(getattr(c, "phase", "") or ""),
+                                           getattr(c, "ready", "") and f"ready {c.ready}",
+                                           members and " + ".join(clean_ident(m) for m in members)) if x)
             if extra:
                 t.append(f"  {clean_line(extra)}", style="dim")
             options.append(Option(t, id=str(i)))

@@ -51,7 +51,7 @@ class StatusHeader(_TextStatic):
     """context / namespace / rollout · phase · step · weight · connection · DEMO"""
 
     def set_state(self, *, context: str, namespace: str, rollout: str | None, summary: Any, connection: Any,
-                  demo: bool, now: float) -> None:
+                  demo: bool, now: float, progress: Any = None, roles: Any = None) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
         if demo:
             t.append(" DEMO ", style="bold reverse magenta")
@@ -78,10 +78,16 @@ class StatusHeader(_TextStatic):
             weight = _attr(summary, "weight")
             strategy = _attr(summary, "strategy")
             if _attr(summary, "kind") == "Label":  # no workload object: say what is watched instead
-                t.append(" · pods by label")
+                t.append(f" · {roles_text(roles) or 'pods by label'}")
             elif phase:
                 t.append(" · ")
                 t.append(clean_line(str(phase)), style="bold")
+            if progress is not None:  # the controller's progress: after full promotion no "weight 0%"
+                step = _attr(progress, "step_text")
+                weight = None if _attr(progress, "complete") else _attr(progress, "actual_weight")
+                roles = _attr(progress, "roles")
+                if roles and _attr(progress, "strategy") == "bluegreen":
+                    t.append(f" · {clean_line(str(roles))}")
             if step is not None and step != "":
                 t.append(f" · step {clean_line(str(step))}")
             if weight is not None and weight != "":
@@ -90,6 +96,20 @@ class StatusHeader(_TextStatic):
             if strategy:
                 t.append(f" · {clean_line(str(strategy))}")
         self.show(t)
+
+
+def roles_text(roles: Any) -> str:
+    """The roles in the header, from where the traffic goes: "active green · preview blue", "stable · canary"."""
+    if roles is None:
+        return ""
+    base, cand = _attr(roles, "baseline"), _attr(roles, "candidate")
+    strategy = _attr(roles, "strategy", "")
+    if strategy == "bluegreen" and base:
+        out = f"active {clean_ident(str(base))}"
+        return out + (f" · preview {clean_ident(str(cand))}" if cand else "")
+    if strategy == "canary" and (base or cand):
+        return " · ".join(x for x in (base and f"{clean_ident(str(base))}", cand and f"{clean_ident(str(cand))}") if x)
+    return ""
 
 
 class HealthMatrix(_TextStatic):

@@ -77,7 +77,8 @@ def render_markdown(meta: Meta, entries: Iterable[Entry], *, now: float | None =
         lines.append(f"- {utc(e.at)}{who} {e.kind}: {_md(e.text)}")
     if not entries:
         lines.append("- (no entries)")
-    raised = [e for e in entries if e.kind == "finding-raised"]
+    # info findings (a planned pause) are in the timeline, but they are no root-cause candidate nor an action
+    raised = [e for e in entries if e.kind == "finding-raised" and e.data.get("severity") != "info"]
     steps = [e for e in entries if e.kind == "step"]
     verdicts = [e for e in entries if e.kind == "verdict" and e.data.get("decision") == "rollback"]
     lines += ["", "## Root Cause", "[Describe root cause]"]

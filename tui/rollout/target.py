@@ -76,12 +76,17 @@ class Candidate:
     selector: str
     strategy: str = ""  # canary | bluegreen | rolling | recreate | ""
     ready: str = ""  # "3/4" (ready/desired), "" when unknown
+    phase: str = ""  # the controller's word, read from the workloads' own status: Healthy, Progressing, ...
+    members: tuple[str, ...] = ()  # a manual rollout: the Deployments it joins ("checkout-canary", ...)
 
     def target(self) -> Target:
         return Target(self.kind, self.name, self.namespace, self.selector)
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        if self.members:
+            return f"app {where} ({' + '.join(self.members)})"
+        return f"{self.kind} {where}"
 
 
 def _meta(o: dict) -> dict:
@@ -127,7 +132,110 @@ def _candidate(kind: str, obj: dict, deployments: Iterable[dict] = ()) -> Candid
     desired = (obj.get("spec") or {}).get("replicas", 1)
     return Candidate(kind, _meta(obj).get("name", ""), _meta(obj).get("namespace", ""),
                      _workload_selector(obj, deployments), _strategy(obj),
-                     f"{st.get('readyReplicas', 0) or 0}/{desired}")
+                     f"{st.get('readyReplicas', 0) or 0}/{desired}", _workload_phase(kind, obj))
+
+
+def _workload_phase(kind: str, obj: dict) -> str:
+    """The controller's word from the workload's own status (no pods needed: the overview lists workloads)."""
+    st, spec = obj.get("status") or {}, obj.get("spec") or {}
+    if kind == "Rollout":
+        return clean_line(str(st.get("phase") or "Unknown"))
+    prog = _condition(obj, "Progressing") or {}
+    if prog.get("reason") == "ProgressDeadlineExceeded":
+        return "Degraded"
+    if spec.get("paused"):
+        return "Paused"
+    desired = _int(spec.get("replicas", 1), 1)
+    if desired == 0:
+        return "ScaledDown"
+    if _int(st.get("updatedReplicas")) >= desired and _int(st.get("availableReplicas")) >= desired \
+            and _int(st.get("replicas")) <= desired:
+        return "Healthy"
+    return "Progressing"
+
+
+# ---- manual rollouts: workloads that share an app identity and differ by a track convention ---------------
+
+# label keys whose values tell tracks apart, and the name suffixes that do
+TRACK_LABEL_KEYS = ("track", "deployment", "environment", "version", "role")
+TRACK_SUFFIXES = ("canary", "stable", "primary", "blue", "green", "baseline", "preview", "active")
+BLUE_GREEN_WORDS = frozenset({"blue", "green", "active", "preview"})
+PHASE_RANK = {"Degraded": 0, "Aborted": 0, "Paused": 1, "Progressing": 2, "Unknown": 3, "Healthy": 4,
+              "ScaledDown": 5}
+
+
+def _template_labels(d: dict) -> dict:
+    return ((((d.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")) or {}
+
+
+def _app_identity(d: dict) -> tuple[str, str, str] | None:
+    """(app label key, app, track word) of a Deployment: its template's app label, else its name without a
+    track suffix; the track word from a track label or the suffix ("" when neither)."""
+    labels = _template_labels(d)
+    name = _meta(d).get("name", "")
+    word = next((str(labels[k]) for k in TRACK_LABEL_KEYS if labels.get(k)), "")
+    stem, suffix = name, ""
+    for sfx in TRACK_SUFFIXES:
+        if name.endswith("-" + sfx):
+            stem, suffix = name[: -len(sfx) - 1], sfx
+            break
+    for k in APP_LABELS:
+        if labels.get(k):
+            return k, str(labels[k]), word or suffix
+    return "", stem, word or suffix
+
+
+@dataclass(frozen=True)
+class AppGroup:
+    """Deployments that are one rollout to an SRE: `checkout-stable` + `checkout-canary`, `myapp` + `myapp-canary`,
+    `checkout-blue` + `checkout-green`, `reviews-v1` + `reviews-v2` with `version` labels."""
+
+    namespace: str
+    app: str
+    key: str  # the shared app label key ("app"), or "" when only the names join them
+    deployments: tuple[dict, ...]
+    tracks: tuple[str, ...]
+
+    @property
+    def strategy(self) -> str:
+        return "bluegreen" if set(self.tracks) & BLUE_GREEN_WORDS else "canary"
+
+    @property
+    def selector(self) -> str:
+        return f"{self.key}={self.app}" if self.key else f"app={self.app}"
+
+    def candidate(self) -> Candidate:
+        ready = sum(_int((d.get("status") or {}).get("readyReplicas")) for d in self.deployments)
+        desired = sum(_int((d.get("spec") or {}).get("replicas", 1), 1) for d in self.deployments)
+        phases = [_workload_phase("Deployment", d) for d in self.deployments]
+        live = [p for p in phases if p != "ScaledDown"] or phases
+        phase = min(live, key=lambda p: PHASE_RANK.get(p, 3))
+        return Candidate("Label", self.app, self.namespace, self.selector, self.strategy, f"{ready}/{desired}", phase,
+                         tuple(sorted(_meta(d).get("name", "") for d in self.deployments)))
+
+
+def app_groups(deployments: Iterable[dict], namespace: str | None = None) -> list[AppGroup]:
+    """The manual rollouts among `deployments`: two or more sharing an app identity with different track words.
+    Deployments that one app label joins but that carry no track convention are separate apps."""
+    by: dict[tuple[str, str], list[tuple[str, dict, str]]] = {}
+    for d in deployments:
+        if not _ns_ok(d, namespace):
+            continue
+        key, app, word = _app_identity(d)
+        by.setdefault((_meta(d).get("namespace", ""), app), []).append((key, d, word))
+    out = []
+    for (ns, app), members in sorted(by.items(), key=lambda kv: kv[0]):
+        if len(members) < 2:
+            continue
+        words = [w for _, _, w in members]
+        if len(set(words)) < 2:
+            continue  # nothing tells them apart: not one rollout's tracks
+        keys = {k for k, _, _ in members}
+        key = keys.pop() if len(keys) == 1 else ""
+        if not key:
+            continue  # no shared label selects them together
+        out.append(AppGroup(ns, app, key, tuple(d for _, d, _ in members), tuple(sorted(set(words)))))
+    return out
 
 
 def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iterable[dict] = (),
@@ -140,8 +248,11 @@ def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iter
     lent = {(_meta(r).get("namespace", ""), ((r.get("spec") or {}).get("workloadRef") or {}).get("name"))
             for r in rollouts}
     out = [_candidate("Rollout", r, deployments) for r in rollouts]
+    groups = app_groups([d for d in deployments if (_meta(d).get("namespace", ""), _meta(d).get("name")) not in lent])
+    grouped = {(g.namespace, _meta(d).get("name")) for g in groups for d in g.deployments}
+    out += [g.candidate() for g in groups]
     out += [_candidate("Deployment", d) for d in deployments
-            if (_meta(d).get("namespace", ""), _meta(d).get("name")) not in lent]
+            if (_meta(d).get("namespace", ""), _meta(d).get("name")) not in lent | grouped]
     known = {(c.namespace, c.name) for c in out}
     labels: dict[tuple[str, str, str], int] = {}
     for p in pods:
@@ -157,7 +268,7 @@ def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iter
                 break
     out += [Candidate("Label", v, ns, f"{k}={v}", "", "") for (ns, k, v) in labels]
     order = {"Rollout": 0, "Deployment": 1, "Label": 2}
-    out.sort(key=lambda c: (order[c.kind], c.namespace, c.name))
+    out.sort(key=lambda c: (0 if c.members else order[c.kind], c.namespace, c.name))
     return out
 
 
@@ -178,7 +289,8 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
 
     if not name:
         cands = candidates(rollouts, deployments, pods, namespace)
-        workloads = [c for c in cands if c.kind == "Rollout"] or [c for c in cands if c.kind == "Deployment"]
+        workloads = [c for c in cands if c.kind == "Rollout"] or [c for c in cands if c.kind == "Deployment"
+                                                                    or c.members]
         if len(workloads) == 1:
             return workloads[0].target()
         if not cands:
@@ -186,6 +298,15 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
             raise TargetNotFound(f"no Rollout, Deployment or app-labelled pods found in {where}")
         raise AmbiguousTarget(f"several rollouts to watch; pick one with --app NAME: {_names(cands)}", cands)
 
+    rollout_hits = [o for o in rollouts if _meta(o).get("name") == name and _ns_ok(o, namespace)]
+    groups = [g for g in app_groups(deployments, namespace) if g.app == name
+              or any(_meta(d).get("name") == name for d in g.deployments)] if not rollout_hits else []
+    if len(groups) == 1:  # a manual canary or blue/green pair: the app, not one half of it
+        g = groups[0]
+        return Target("Label", g.app, g.namespace, g.selector)
+    if len(groups) > 1:
+        cands = [g.candidate() for g in groups]
+        raise AmbiguousTarget(f"app {name!r} exists in several namespaces; use -n: {_names(cands)}", cands)
     for kind, objs in (("Rollout", rollouts), ("Deployment", deployments)):
         hits = [o for o in objs if _meta(o).get("name") == name and _ns_ok(o, namespace)]
         if len(hits) == 1:

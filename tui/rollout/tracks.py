@@ -73,9 +73,13 @@ class TrackResolver:
     # the canary and the older ones' the stable track (by `pod-template-hash`), as Argo does by its hash.
     replicasets: tuple = ()
     workload_kind: str | None = None  # "Rollout" | "Deployment"; list items carry no `kind`
+    # {version label value: track} for an app told apart only by `version` labels (see version_tracks)
+    versions: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rules = [(k, dict(v)) for k, v in self.conventions.labels]
+        if self.versions:
+            self._rules.append(("version", dict(self.versions)))
         self._hash_label = self.conventions.argo_hash_label
         self._by_hash: dict[str, str] = {}
         self._service_roles: dict[str, str] = {}
@@ -233,3 +237,26 @@ def _guess_kind(obj: dict) -> str:
     ):
         return "Service"
     return "Pod"
+
+
+def version_tracks(workloads, selects) -> dict[str, str]:
+    """Tracks from `version` labels (Istio bookinfo style: reviews-v1, reviews-v2): the version whose workload
+    is older is the baseline (stable), the newest the canary. One version alone gives no tracks.
+
+    `workloads` are Deployments (or ReplicaSets); `selects(labels)` says whether the target selects a template."""
+    from tui.kube.timestamps import parse_time
+
+    first: dict[str, float] = {}
+    for w in workloads:
+        labels = (((w.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+        v = labels.get("version")
+        if v is None or not selects(labels):
+            continue
+        created = parse_time((w.get("metadata") or {}).get("creationTimestamp")) or 0.0
+        first[str(v)] = min(first.get(str(v), created), created)
+    if len(first) < 2:
+        return {}
+    order = sorted(first, key=lambda v: (first[v], v))
+    out = {v: "stable" for v in order[:-1]}
+    out[order[-1]] = "canary"
+    return out

@@ -1,0 +1,174 @@
+"""The rollout strip: the controller's progress (phase, step N of M, pause, weights, revisions, replicas, analysis).
+
+One line on a small terminal, the step list, revisions and analysis below it on a large one. It renders a
+tui.rollout.progress.Progress handed to it; every string in it was cleaned in tui/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from tui.rollout.progress import fmt_seconds
+from widgets.status import _TextStatic
+
+PHASE_STYLE = {"Healthy": "green", "Progressing": "cyan", "Paused": "yellow", "Degraded": "bold red",
+               "Aborted": "bold red", "ScaledDown": "dim"}
+STEP_LOOK = {"done": ("✓", "green"), "current": ("▶", "bold"), "pending": ("·", "dim")}
+RUN_LOOK = {"Successful": ("✓", "green"), "Running": ("…", "cyan"), "Pending": ("…", "dim"),
+            "Failed": ("✗", "bold red"), "Error": ("✗", "bold red"), "Inconclusive": ("!", "yellow")}
+MAX_FULL_LINES = 8
+
+
+def _weight(p: Any) -> str | None:
+    if p.complete and p.strategy == "canary":
+        return "fully promoted"
+    if p.actual_weight is None and p.desired_weight is None:
+        return None
+    if p.desired_weight is None or p.actual_weight == p.desired_weight:
+        return f"weight {p.actual_weight}%"
+    return f"weight {p.actual_weight}% (desired {p.desired_weight}%)"
+
+
+def _replicas(p: Any, short: bool) -> str:
+    if short:
+        return f"{p.ready}/{p.desired} ready"
+    return f"replicas desired {p.desired} · updated {p.updated} · ready {p.ready} · available {p.available}"
+
+
+def _head(p: Any, t: Text, short: bool) -> None:
+    t.append(f"{p.symbol} ", style=PHASE_STYLE.get(p.phase, ""))
+    t.append(p.phase, style=PHASE_STYLE.get(p.phase, "bold"))
+    if p.step_text:
+        t.append(f" · step {p.step_text}")
+        cur = next((s for s in p.steps if s.state == "current"), None)
+        if cur is not None and not p.pause:
+            t.append(f" {cur.text}")
+    if p.pause:
+        t.append(f" · {p.pause}", style="yellow" if p.pause_kind != "step" else "")
+    w = _weight(p)
+    if w:
+        t.append(f" · {w}")
+    if p.roles and p.strategy == "bluegreen":
+        t.append(f" · {p.roles}")
+
+
+def _analysis_short(p: Any, t: Text) -> None:
+    run = p.analysis
+    if run is None:
+        return
+    symbol, style = RUN_LOOK.get(run.phase, ("?", ""))
+    bad = next((m for m in run.metrics if m.failed or m.inconclusive or m.consecutive_error), None)
+    if bad is None:
+        t.append(" · analysis ")
+        t.append(f"{symbol} {run.phase}", style=style)
+        return
+    t.append(" · ")
+    t.append(f"{'✗' if run.phase in ('Failed', 'Error') else '!'} {bad.name}", style=style or "yellow")
+    if bad.values:
+        t.append(f" {bad.values[-1]}")
+    t.append(f" failed {bad.failed}/{bad.failure_limit}")
+
+
+def _short_step(s: Any) -> str:
+    """A step in a few cells: 10% (setWeight), ‖20s (pause), ‖promote (pause with no duration), the kind else."""
+    if s.kind == "setWeight":
+        return s.text.removeprefix("setWeight ")
+    if s.kind == "pause":
+        return "‖" + (s.text.removeprefix("pause ") if s.duration_s is not None else "promote")
+    return s.text
+
+
+class RolloutStrip(_TextStatic):
+    """Argo Rollouts ‖ Paused · step 2/6 · pause 20s · 18s left · weight 10% · 5/5 ready · analysis ✓"""
+
+    def set_progress(self, progress: Any, *, compact: bool) -> None:
+        if progress is None:
+            if self.display:
+                self.display = False
+            return
+        if not self.display:
+            self.display = True
+        self.show(self.render_compact(progress) if compact else self.render_full(progress))
+
+    @staticmethod
+    def render_compact(p: Any) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"{p.symbol} ", style=PHASE_STYLE.get(p.phase, ""))
+        t.append(p.phase, style=PHASE_STYLE.get(p.phase, "bold"))
+        if p.step_text:
+            t.append(f" · step {p.step_text}")
+            cur = next((s for s in p.steps if s.state == "current"), None)
+            if cur is not None and not p.pause and cur.kind not in ("setWeight", "pause"):
+                t.append(f" {_short_step(cur)}")
+        if p.pause:
+            if p.pause_kind == "step" and p.pause_left_s is not None and p.pause_left_s >= 0:
+                t.append(f" · {fmt_seconds(p.pause_left_s)} left")
+            else:
+                t.append(f" · {p.pause}", style="yellow")
+        w = _weight(p)
+        if w:
+            t.append(f" · {w}")
+        if p.roles and p.strategy == "bluegreen":
+            t.append(f" · {p.roles}")
+        _analysis_short(p, t)
+        t.append(f" · {_replicas(p, True)}")
+        if p.step_for_s is not None and not p.complete:
+            t.append(f" · {fmt_seconds(p.step_for_s)} in step", style="dim")
+        return t
+
+    @staticmethod
+    def render_full(p: Any) -> Text:
+        lines: list[Text] = []
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"{p.controller} ", style="bold")
+        t.append(f"{p.strategy} · ", style="dim")
+        _head(p, t, False)
+        if p.step_for_s is not None and not p.complete:
+            t.append(f" · {fmt_seconds(p.step_for_s)} in this step", style="dim")
+        lines.append(t)
+        if p.steps:
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append("steps ", style="dim")
+            for i, s in enumerate(p.steps):
+                if i:
+                    t.append(" ", style="dim")
+                symbol, style = STEP_LOOK.get(s.state, ("?", ""))
+                t.append(f"{symbol}{_short_step(s)}", style=style)
+            lines.append(t)
+        lines.append(Text(_replicas(p, False), no_wrap=True, overflow="ellipsis"))
+        for r in p.revisions[:4]:
+            t = Text(no_wrap=True, overflow="ellipsis")
+            if p.kind == "Label":  # a manual rollout: each Deployment is a track
+                t.append(f"{r.replicasets[0]} ", style="bold")
+            else:
+                t.append(f"rev {r.revision} ", style="bold")
+            t.append(f"{r.role:<8}", style="cyan" if r.role in ("canary", "preview", "new") else "")
+            t.append(f" {r.ready}/{r.desired} ready  ")
+            t.append(", ".join(r.images))
+            if p.kind != "Label":
+                t.append(f"  {' '.join(r.replicasets)}", style="dim")
+            lines.append(t)
+        run = p.analysis
+        if run is not None:
+            symbol, style = RUN_LOOK.get(run.phase, ("?", ""))
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append("analysis ", style="dim")
+            t.append(f"{run.name} ")
+            t.append(f"{symbol} {run.phase}", style=style)
+            if run.message:
+                t.append(f": {run.message}")
+            lines.append(t)
+            for m in run.metrics:
+                t = Text(no_wrap=True, overflow="ellipsis")
+                ms, mstyle = RUN_LOOK.get(m.phase, ("?", ""))
+                t.append(f"  {ms} ", style=mstyle)
+                t.append(m.text())
+                lines.append(t)
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for i, line in enumerate(lines[:MAX_FULL_LINES]):
+            if i:
+                out.append("\n")
+            out.append_text(line)
+        return out
