@@ -1,0 +1,308 @@
+"""Running a runbook step: planned (rendered, validated, classified, refused or not), then run as an async
+subprocess with a timeout, its output streamed line by line with control sequences stripped.
+
+Every run is recorded (`RunLog`) so the incident log can write it down. No shell, ever: the argv list is passed
+as is; `kubectl` gets the session's kubeconfig (as KUBECONFIG, which keeps a multi-file list), `--context=VALUE`
+and `-n NAMESPACE`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from tui.runbooks.model import Runbook, Step
+from tui.runbooks.safety import (SESSION_FLAGS, StepRefused, display, kubectl_shape, render, secret_refusal,
+                                 step_mutates)
+from tui.textsafe import clean, clean_line
+
+MAX_OUTPUT_LINES = 5000  # kept per run (the panel's Log has its own bound)
+MAX_LINE_CHARS = 4000
+READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where steps run: the session's cluster and the template values taken from what Lookout sees."""
+
+    context: str
+    namespace: str
+    kubeconfig: str | None  # as KUBECONFIG (may be a ':'-separated list); None: kubectl's own default
+    values: Mapping[str, str | None]
+    missing: Mapping[str, str] = field(default_factory=dict)  # why a value is unknown ("no canary pod")
+    read_only: bool = False
+    kubectl: str | None = None  # the kubectl binary (default: the one on PATH)
+    prometheus: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    runbook: Runbook
+    index: int  # 0-based
+    step: Step
+    argv: tuple[str, ...] = ()  # exactly what runs (program resolved, session flags added)
+    command: str = ""  # the same, quoted for copying
+    mutates: bool = False
+    refused: str | None = None  # will not run: why (a value and its rule, read-only, Secret values ...)
+    manual: str | None = None  # shown for the user to do by hand: why (not installed, a checklist item ...)
+    target: str = ""  # context, namespace and object, for the confirmation
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
+
+    @property
+    def runnable(self) -> bool:
+        return self.refused is None and self.manual is None and bool(self.argv)
+
+
+def plan(runbook: Runbook, index: int, where: Where) -> PlannedStep:
+    """What step `index` of `runbook` would do here, or why it will not. Nothing runs."""
+    step = runbook.steps[index]
+    base = dict(runbook=runbook, index=index, step=step, timeout=step.timeout)
+    values = dict(where.values)
+    values.setdefault("context", where.context)
+    values.setdefault("namespace", where.namespace)
+    target = f"context {where.context or '(default)'}, namespace {where.namespace}"
+    if step.kind == "check":
+        return PlannedStep(**base, manual=step.argument, target=target)
+    if step.kind == "promql":
+        try:
+            query = render(step.argument, values, where.missing)
+        except StepRefused as e:
+            return PlannedStep(**base, refused=str(e), target=target)
+        why = None if where.prometheus else "no Prometheus configured (--prometheus): copy the query"
+        return PlannedStep(**base, command=query, manual=why or "runs through the metrics source (not yet: copy it)",
+                           target=target)
+    if step.kind in ("action", "http"):
+        # planned as the kubectl equivalent the Argo Rollouts plugin / kubectl would send
+        return _plan_builtin(base, step, values, where, target)
+    try:
+        argv = [render(a, values, where.missing) for a in step.run]
+    except StepRefused as e:
+        return PlannedStep(**base, refused=str(e), target=target)
+    return _finish(base, argv, step, where, target)
+
+
+def _finish(base: dict, argv: list[str], step: Step, where: Where, target: str) -> PlannedStep:
+    program = argv[0]
+    mutates = step_mutates(step, argv)
+    is_kubectl = program.rsplit("/", 1)[-1] == "kubectl"
+    env = dict(os.environ)
+    if is_kubectl:
+        args = argv[1:]
+        for a in args:
+            if a.split("=", 1)[0] in SESSION_FLAGS:
+                return PlannedStep(**base, command=display(argv), mutates=mutates, target=target,
+                                   refused=f"the step sets {a.split('=', 1)[0]}: steps run on the session's "
+                                           "cluster, context and identity only")
+        why = secret_refusal(args)
+        if why:
+            return PlannedStep(**base, command=display(argv), mutates=mutates, target=target, refused=why)
+        shape = kubectl_shape(args)
+        binary = where.kubectl or shutil.which("kubectl")
+        extra = [f"--context={where.context}"] if where.context else []
+        if not shape.has_namespace:
+            extra += ["-n", where.namespace]
+        objects = [a for a in args[1:] if not a.startswith("-")][:3]
+        target += f", {' '.join(objects)}" if objects else ""
+        full = ["kubectl", *extra, *args]
+        if binary is None:
+            return PlannedStep(**base, command=display(full), mutates=mutates, target=target,
+                               manual="kubectl is not on PATH: run it by hand")
+        if where.kubeconfig:
+            env["KUBECONFIG"] = where.kubeconfig
+        argv = [binary, *extra, *args]
+        shown = full
+    else:
+        binary = program if os.path.isabs(program) and os.access(program, os.X_OK) else shutil.which(program)
+        shown = argv
+        if binary is None:
+            return PlannedStep(**base, command=display(argv), mutates=mutates, target=target,
+                               manual=f"{program} is not installed here: the command is ready to copy")
+        argv = [binary, *argv[1:]]
+    env["NO_COLOR"] = "1"
+    if mutates and where.read_only:
+        return PlannedStep(**base, argv=tuple(argv), command=display(shown), mutates=True, target=target, env=env,
+                           refused="read-only: Lookout was started with --read-only and this step changes the "
+                                   "cluster")
+    return PlannedStep(**base, argv=tuple(argv), command=display(shown), mutates=mutates, target=target, env=env)
+
+
+# What the Argo Rollouts plugin and kubectl send, as kubectl commands (status subresource patches for Argo).
+_ARGO_STATUS = {
+    "abort": '{"status":{"abort":true}}',
+    "retry": '{"status":{"abort":false}}',
+}
+
+
+def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: str) -> PlannedStep:
+    kind = values.get("kind")
+    try:
+        if step.kind == "http":
+            path = render(step.argument, values, where.missing)
+            pod = render("{pod}", values, where.missing)
+            argv = ["kubectl", "get", "--raw", f"/api/v1/namespaces/{where.namespace}/pods/{pod}/proxy{path}"]
+            return _finish(base, argv, Step(step.title, step.why, "run", tuple(argv), declared_mutates=False),
+                           where, target)
+        name = render("{rollout}", values, where.missing)
+    except StepRefused as e:
+        return PlannedStep(**base, refused=str(e), target=target, mutates=step.kind == "action")
+    a = step.action
+    res = "rollout" if kind == "rollout" else "deployment"
+    if a in _ARGO_STATUS or a in ("promote", "promote-full", "pause", "resume"):
+        if kind != "rollout" and a not in ("pause", "resume"):
+            return PlannedStep(**base, mutates=True, target=target,
+                               refused=f"{a} is an Argo Rollouts action: this rollout is a {kind or 'label selection'}")
+    if a in _ARGO_STATUS:
+        argv = ["kubectl", "patch", "rollout", name, "--subresource=status", "--type=merge", "-p", _ARGO_STATUS[a]]
+    elif a == "promote":
+        argv = ["kubectl", "patch", "rollout", name, "--type=merge", "-p",
+                '{"spec":{"paused":false},"status":{"pauseConditions":null}}']
+    elif a == "promote-full":
+        argv = ["kubectl", "patch", "rollout", name, "--subresource=status", "--type=merge", "-p",
+                '{"status":{"promoteFull":true}}']
+    elif a in ("pause", "resume"):
+        argv = ["kubectl", "patch", res, name, "--type=merge", "-p",
+                '{"spec":{"paused":%s}}' % ("true" if a == "pause" else "false")]
+    elif a == "restart":
+        argv = ["kubectl", "rollout", "restart", f"{res}/{name}"]
+    elif a == "undo":
+        argv = ["kubectl", "rollout", "undo", f"deployment/{name}"]
+    elif a == "scale":
+        argv = ["kubectl", "scale", f"{res}/{name}", f"--replicas={step.argument}"]
+    else:  # switch: the active Service's selector to the preview's (blue/green)
+        try:
+            svc = render("{service}", values, where.missing)
+            preview = render("{preview_service}", values, where.missing)
+        except StepRefused as e:
+            return PlannedStep(**base, refused=str(e), target=target, mutates=True)
+        return PlannedStep(**base, mutates=True, target=f"{target}, service/{svc}",
+                           manual=f"copy service/{preview}'s selector to service/{svc} (not built in yet)")
+    return _finish(base, argv, Step(step.title, step.why, "run", tuple(argv)), where, target)
+
+
+# ---- running ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StepRun:
+    """One run of one step: what ran, its output, and how it ended (the incident log records these)."""
+
+    planned: PlannedStep
+    started: float = 0.0  # wall clock
+    duration: float = 0.0
+    state: str = "pending"  # pending | running | ok | failed | timeout | cancelled | refused | manual
+    exit_code: int | None = None
+    why: str = ""  # refusal or failure reason
+    lines: deque = field(default_factory=lambda: deque(maxlen=MAX_OUTPUT_LINES))
+    confirmed: bool = False
+
+    @property
+    def summary(self) -> str:
+        if self.state == "ok":
+            return f"exit 0 in {self.duration:.1f}s"
+        if self.state == "failed":
+            return f"exit {self.exit_code} in {self.duration:.1f}s"
+        if self.state == "timeout":
+            return f"timed out after {self.duration:.1f}s (killed)"
+        if self.state == "cancelled":
+            return f"cancelled after {self.duration:.1f}s (killed)"
+        return self.why or self.state
+
+
+class RunLog:
+    """Every step run in this session, in order (bounded)."""
+
+    def __init__(self, limit: int = 500):
+        self.runs: deque[StepRun] = deque(maxlen=limit)
+
+    def add(self, run: StepRun) -> StepRun:
+        self.runs.append(run)
+        return run
+
+
+async def execute(planned: PlannedStep, *, confirmed: bool = False, on_line: Callable[[str], None] | None = None,
+                  log: RunLog | None = None, clock: Callable[[], float] = time.time) -> StepRun:
+    """Run a planned step. A mutating step runs only with `confirmed=True`; a refused or manual one not at all.
+    Output is sanitised line by line; on timeout or cancellation the process group is killed."""
+    run = StepRun(planned, started=clock(), confirmed=confirmed)
+    if log is not None:
+        log.add(run)
+    if planned.refused:
+        run.state, run.why = "refused", planned.refused
+        return run
+    if planned.manual or not planned.argv:
+        run.state, run.why = "manual", planned.manual or "nothing to run"
+        return run
+    if planned.mutates and not confirmed:
+        run.state, run.why = "refused", "this step changes the cluster: it needs an explicit yes"
+        return run
+
+    def emit(text: str) -> None:
+        line = clean_line(clean(text.rstrip("\r")))[:MAX_LINE_CHARS]
+        run.lines.append(line)
+        if on_line is not None:
+            on_line(line)
+
+    t0 = time.monotonic()
+    run.state = "running"
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *planned.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env=dict(planned.env) if planned.env else None,
+            start_new_session=True)
+    except OSError as e:
+        run.state, run.why = "failed", f"could not start {planned.argv[0]}: {e.strerror or e}"
+        run.duration = time.monotonic() - t0
+        return run
+    try:
+        async with asyncio.timeout(planned.timeout):
+            pending = b""
+            assert proc.stdout is not None
+            while True:
+                chunk = await proc.stdout.read(READ_CHUNK)
+                if not chunk:
+                    break
+                pending += chunk
+                *whole, pending = pending.split(b"\n")
+                for raw in whole:
+                    emit(raw.decode("utf-8", "replace"))
+                if len(pending) > MAX_LINE_CHARS * 4:  # a line without end: show it in pieces
+                    emit(pending.decode("utf-8", "replace"))
+                    pending = b""
+            if pending:
+                emit(pending.decode("utf-8", "replace"))
+            run.exit_code = await proc.wait()
+        run.state = "ok" if run.exit_code == 0 else "failed"
+    except TimeoutError:
+        _kill(proc)
+        await proc.wait()
+        run.state, run.why = "timeout", f"timed out after {planned.timeout:g}s: killed"
+    except asyncio.CancelledError:
+        _kill(proc)
+        try:
+            await asyncio.shield(proc.wait())
+        finally:
+            run.state, run.why = "cancelled", "cancelled: killed"
+            run.duration = time.monotonic() - t0
+        raise
+    finally:
+        if proc.returncode is None:
+            _kill(proc)
+        run.duration = time.monotonic() - t0
+    return run
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its children too (kubectl plugins, shells a program starts)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
