@@ -32,6 +32,7 @@ from widgets.help import HelpScreen
 from widgets.logs import LogScreen
 from widgets.network import NetworkPane
 from widgets.panes import EventsPane, MetricsPane, Pane, PodsPane, TablePane
+from widgets.runbooks import ConfirmStep, PickerItem, RunbookPanel, RunbookPicker
 from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
 
@@ -66,12 +67,22 @@ class MainScreen(Screen):
                 tooltip="merged logs of every pod of the selected pod's track"),
         Binding("d", "app.describe", "Describe", tooltip="describe the selected pod (or the event's object)"),
         Binding("y", "app.yaml", "YAML", tooltip="YAML of the selected pod (Secret values redacted)"),
+        Binding("r", "app.runbooks", "Runbooks",
+                tooltip="runbooks, those that fit what Lookout sees first; steps run in the panel below"),
     ]
 
     def on_screen_resume(self) -> None:
         app = self.app
         if isinstance(app, LookoutApp):
             app.main_resumed()
+
+
+def main_screen_keys() -> list[str]:
+    """Keys Lookout already uses on the main screen (a runbook's `key` may not take one)."""
+    out = []
+    for b in list(MainScreen.BINDINGS) + list(LookoutApp.BINDINGS):
+        out += [k.strip() for k in b.key.split(",")]  # type: ignore[union-attr]
+    return out + ["ctrl+p", "slash", "/", "j", "k", "g", "G"] + [str(n) for n in range(1, 10)] + ["n", "x"]
 
 
 def _css_path() -> str:
@@ -93,8 +104,20 @@ class LookoutApp(App[int]):
     ]
 
     def __init__(self, session: SessionView, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
-                 events_buffer: int = 1000, refresh_ms: int = 40, log_buffer_lines: int = 10_000) -> None:
+                 events_buffer: int = 1000, refresh_ms: int = 40, log_buffer_lines: int = 10_000,
+                 runbooks: Any = None) -> None:
         super().__init__()
+        if runbooks is None:
+            from tui.runbooks.model import load_catalog
+
+            runbooks = load_catalog(reserved_keys=main_screen_keys())
+        self.catalog = runbooks  # tui.runbooks.model.Catalog
+        from tui.runbooks.runner import RunLog
+
+        self.run_log = RunLog()  # every step run, for the incident log
+        self._open_runbook: Any = None
+        self._step_task: asyncio.Task | None = None
+        self._suggestion_shown: str | None = None
         self.session = session
         self.clock = clock
         self.check_tty = check_tty
@@ -140,6 +163,7 @@ class LookoutApp(App[int]):
             yield MetricsPane(id="compare", classes="pane metrics")
             yield self._events_pane
             yield NetworkPane(clock=self.clock, id="network", classes="pane network")
+        yield RunbookPanel(id="runbook-panel")
         yield CommandBar()
         yield Footer()
 
@@ -161,6 +185,7 @@ class LookoutApp(App[int]):
         self.query_one(CommandBar).display = False
         self.query_one("#connection-banner", Banner).display = False
         self.query_one("#frozen-banner", Banner).display = False
+        self.query_one(RunbookPanel).display = False
         self._apply_size_classes()
         store = self.session.store
         self._resolver_sig = self._resolver_signature()
@@ -381,7 +406,8 @@ class LookoutApp(App[int]):
                 self._network_shown = view  # the session reuses its view while nothing it reads changed
                 self.query_one(NetworkPane).show(view)
             self.query_one(FindingsStrip).set_findings(a.findings,
-                                                       max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
+                                                       max_lines=2 if self.size.height < SHORT_HEIGHT else 4,
+                                                       suggestion=self._suggestion_line(a))
             if a.compare is not None and (s.metrics is not None or a.decision != "no-data"):
                 self.query_one(MetricsPane).set_state(a.compare)
             self._announce(a)
@@ -804,6 +830,151 @@ class LookoutApp(App[int]):
             else:
                 self.run_action(action if "." in action else f"app.{action}")
         return run
+
+    # ---- runbooks ----------------------------------------------------------------------------------
+    def _suggestion_line(self, assessment: Any) -> str | None:
+        """"canary CrashLoopBackOff ...: runbook Pods crashing, press r" while a runbook's `when` holds."""
+        from tui.runbooks.suggest import suggest
+
+        try:
+            found = suggest(self.catalog.runbooks, assessment)
+        except Exception:  # a broken user runbook must not take the status down
+            return None
+        if not found:
+            return None
+        s = found[0]
+        return f"{s.short + ': ' if s.short else ''}runbook {s.runbook.title}, press r"
+
+    def action_runbooks(self) -> None:
+        """`r`: the picker, runbooks whose `when` holds first with what triggered them."""
+        if not self.screen_is_main():
+            return
+        from tui.runbooks.suggest import suggest
+
+        found = suggest(self.catalog.runbooks, self.assessment) if self.assessment is not None else []
+        first = {s.runbook.id for s in found}
+        items = [PickerItem(s.runbook.id, s.runbook.title, s.because or "its conditions hold", s.runbook.source,
+                            " ".join(s.runbook.symptoms)) for s in found]
+        items += [PickerItem(r.id, r.title, "", r.source, " ".join(r.symptoms))
+                  for r in sorted(self.catalog.runbooks, key=lambda r: r.title.lower()) if r.id not in first]
+        self.push_screen(RunbookPicker(items, self.catalog.errors), self.open_runbook)
+
+    def _where(self, resource_version: str | None = None) -> Any:
+        from tui.runbooks.context import where_for
+
+        row = self.pods_pane.table.cursor_row if self.screen_is_main() else None
+        where = where_for(self.session, self.assessment, selected_pod=getattr(row, "name", None),
+                          selected_track=getattr(row, "track", None))
+        if resource_version is not None:
+            from dataclasses import replace
+
+            where = replace(where, resource_version=resource_version)
+        return where
+
+    def _workload_version(self) -> str | None:
+        t = self.session.target
+        if not t.rollout or t.kind not in ("Rollout", "Deployment"):
+            return None
+        obj = self.session.store.get("rollouts" if t.kind == "Rollout" else "deployments", t.namespace, t.rollout)
+        return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+    def open_runbook(self, runbook_id: str | None) -> None:
+        if not runbook_id:
+            return
+        rb = self.catalog.get(runbook_id)
+        if rb is None:
+            return
+        from tui.runbooks.runner import plan
+
+        self._open_runbook = rb
+        where = self._where()
+        steps = []
+        for i, st in enumerate(rb.steps):
+            p = plan(rb, i, where)
+            steps.append((st.title, p.mutates, p.refused or p.manual or ""))
+        self.query_one(RunbookPanel).open(rb.id, rb.title, rb.source, steps)
+
+    @on(RunbookPanel.Run)
+    def _run_step(self, event: RunbookPanel.Run) -> None:
+        rb = self._open_runbook
+        if rb is None or not 0 <= event.index < len(rb.steps):
+            return
+        if self._step_task is not None and not self._step_task.done():
+            self.notify("a step is running: x cancels it", severity="warning")
+            return
+        self._plan_and_run(rb, event.index)
+
+    def _plan_and_run(self, rb: Any, index: int, note: str = "") -> None:
+        from tui.runbooks.runner import plan
+
+        panel = self.query_one(RunbookPanel)
+        planned = plan(rb, index, self._where(self._workload_version()))
+        if planned.refused:
+            panel.set_step(index, "refused", planned.refused)
+            panel.write(f"$ {planned.command}" if planned.command else f"step {index + 1}: {planned.step.title}")
+            panel.write(f"refused: {planned.refused}")
+            self._record_refusal(planned)
+            return
+        if planned.manual:
+            panel.set_step(index, "manual", planned.manual)
+            panel.write(f"step {index + 1} by hand: {planned.manual}")
+            if planned.command:
+                panel.write(f"  {planned.command}")
+            return
+        if planned.mutates:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._start_step(planned, confirmed=True)
+                else:
+                    panel.set_step(index, "declined", "not run: nothing changed")
+                    panel.write(f"step {index + 1} not run (answered no): nothing changed")
+
+            self.push_screen(ConfirmStep(planned.step.title, planned.target, planned.command, note), answered)
+            return
+        self._start_step(planned, confirmed=False)
+
+    def _record_refusal(self, planned: Any) -> None:
+        from tui.runbooks.runner import StepRun
+
+        self.run_log.add(StepRun(planned, started=self.clock(), state="refused", why=planned.refused or ""))
+
+    def _start_step(self, planned: Any, *, confirmed: bool) -> None:
+        panel = self.query_one(RunbookPanel)
+        panel.set_step(planned.index, "running", "")
+        panel.write(f"$ {planned.command}")
+        self._step_task = asyncio.create_task(self._execute(planned, confirmed))
+
+    async def _execute(self, planned: Any, confirmed: bool) -> None:
+        from tui.runbooks.runner import CHANGED_SINCE_SHOWN, execute
+
+        panel = self.query_one(RunbookPanel)
+        try:
+            run = await execute(planned, confirmed=confirmed, on_line=panel.write, log=self.run_log, clock=self.clock)
+        except asyncio.CancelledError:
+            panel.set_step(planned.index, "cancelled", "cancelled: killed")
+            panel.write("cancelled: the process was killed")
+            return
+        if run.state == "failed" and any("test operation" in ln or "testing value" in ln or "test failed" in ln
+                                         for ln in run.lines):
+            run.why = CHANGED_SINCE_SHOWN
+            panel.set_step(planned.index, "refused", CHANGED_SINCE_SHOWN)
+            panel.write(f"refused: {CHANGED_SINCE_SHOWN}; shown again with what it is now")
+            if self._open_runbook is planned.runbook:
+                self._plan_and_run(planned.runbook, planned.index, note=CHANGED_SINCE_SHOWN)
+            return
+        panel.set_step(planned.index, run.state, run.summary)
+        panel.write(f"[{run.summary}]")
+
+    @on(RunbookPanel.Cancel)
+    def _cancel_step(self) -> None:
+        if self._step_task is not None and not self._step_task.done():
+            self._step_task.cancel()
+        else:
+            self.notify("no step is running", severity="information")
+
+    @on(RunbookPanel.Closed)
+    def _runbook_closed(self) -> None:
+        self.call_after_refresh(self._focus_in, self.pods_pane)
 
     # ---- the terminal going away -----------------------------------------------------------------
     def _check_terminal(self) -> None:

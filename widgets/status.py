@@ -116,8 +116,12 @@ class FindingsStrip(_TextStatic):
 
     MAX_LINES = 3
 
-    def set_findings(self, findings: Sequence[Any], max_lines: int | None = None) -> None:
+    def set_findings(self, findings: Sequence[Any], max_lines: int | None = None,
+                     suggestion: str | None = None) -> None:
+        """`suggestion`: the runbook that fits, one line ("...: runbook Pods crashing, press r"), shown last."""
         limit = max_lines or self.MAX_LINES
+        if suggestion:
+            limit = max(1, limit - 1)
         items = sort_findings(findings)
         t = Text(no_wrap=True, overflow="ellipsis")
         if not items:
@@ -138,6 +142,9 @@ class FindingsStrip(_TextStatic):
                 t.append(f"  [{clean_line(str(code))}]", style="dim")
         if len(items) > len(shown):
             t.append(f"\n… and {len(items) - len(shown)} more · f lists them all", style="dim")
+        if suggestion:
+            t.append("\n→ ", style="bold")
+            t.append(clean_line(suggestion))
         self.show(t)
 
 

@@ -22,7 +22,7 @@ DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 3600.0
 STEP_KINDS = ("run", "action", "promql", "http", "check")
 ACTIONS = ("promote", "promote-full", "abort", "retry", "pause", "resume", "restart", "undo", "scale",
-           "switch")
+           "switch", "rollback")  # rollback: abort for an Argo Rollout, undo for a Deployment
 # what a `when` condition may name (docs/runbooks.md lists the values each takes)
 CONDITION_KINDS = ("finding", "verdict", "reason", "outcome", "phase", "waiting", "strategy")
 VERDICTS = ("promote", "hold", "rollback", "no-data")

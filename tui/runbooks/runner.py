@@ -39,6 +39,9 @@ class Where:
     read_only: bool = False
     kubectl: str | None = None  # the kubectl binary (default: the one on PATH)
     prometheus: bool = False
+    # the workload's resourceVersion when the step was shown: Argo and pause/resume patches carry it as a JSON
+    # patch `test`, so a change made since (two people both pressing abort) is refused, not applied twice
+    resource_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,25 +156,28 @@ def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: st
     except StepRefused as e:
         return PlannedStep(**base, refused=str(e), target=target, mutates=step.kind == "action")
     a = step.action
+    if a == "rollback":
+        a = "abort" if kind == "rollout" else "undo"
     res = "rollout" if kind == "rollout" else "deployment"
     if a in _ARGO_STATUS or a in ("promote", "promote-full", "pause", "resume"):
         if kind != "rollout" and a not in ("pause", "resume"):
             return PlannedStep(**base, mutates=True, target=target,
                                refused=f"{a} is an Argo Rollouts action: this rollout is a {kind or 'label selection'}")
+    rv = where.resource_version
     if a in _ARGO_STATUS:
-        argv = ["kubectl", "patch", "rollout", name, "--subresource=status", "--type=merge", "-p", _ARGO_STATUS[a]]
-    elif a == "promote":
-        argv = ["kubectl", "patch", "rollout", name, "--type=merge", "-p",
-                '{"spec":{"paused":false},"status":{"pauseConditions":null}}']
+        argv = _json_patch(res, name, rv, [("add", "/status/abort", a == "abort")], status=True)
+    elif a == "promote":  # as the Argo Rollouts plugin: the pause conditions cleared on the status subresource
+        argv = _json_patch(res, name, rv, [("add", "/status/pauseConditions", None)], status=True)
     elif a == "promote-full":
-        argv = ["kubectl", "patch", "rollout", name, "--subresource=status", "--type=merge", "-p",
-                '{"status":{"promoteFull":true}}']
+        argv = _json_patch(res, name, rv, [("add", "/status/promoteFull", True)], status=True)
     elif a in ("pause", "resume"):
-        argv = ["kubectl", "patch", res, name, "--type=merge", "-p",
-                '{"spec":{"paused":%s}}' % ("true" if a == "pause" else "false")]
+        argv = _json_patch(res, name, rv, [("add", "/spec/paused", a == "pause")])
     elif a == "restart":
         argv = ["kubectl", "rollout", "restart", f"{res}/{name}"]
     elif a == "undo":
+        if kind != "deployment":
+            return PlannedStep(**base, mutates=True, target=target,
+                               refused="undo is a Deployment action: for an Argo Rollout use abort")
         argv = ["kubectl", "rollout", "undo", f"deployment/{name}"]
     elif a == "scale":
         argv = ["kubectl", "scale", f"{res}/{name}", f"--replicas={step.argument}"]
@@ -184,6 +190,19 @@ def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: st
         return PlannedStep(**base, mutates=True, target=f"{target}, service/{svc}",
                            manual=f"copy service/{preview}'s selector to service/{svc} (not built in yet)")
     return _finish(base, argv, Step(step.title, step.why, "run", tuple(argv)), where, target)
+
+
+def _json_patch(res: str, name: str, rv: str | None, ops: list[tuple[str, str, object]], *,
+                status: bool = False) -> list[str]:
+    import json
+
+    patch = ([{"op": "test", "path": "/metadata/resourceVersion", "value": rv}] if rv else []) + [
+        {"op": op, "path": path, "value": value} for op, path, value in ops]
+    return ["kubectl", "patch", res, name, *(["--subresource=status"] if status else []), "--type=json", "-p",
+            json.dumps(patch, separators=(",", ":"))]
+
+
+CHANGED_SINCE_SHOWN = "refused by the API server: the object changed since it was shown (someone else acted?)"
 
 
 # ---- running ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ class Suggestion:
     runbook: Runbook
     because: str  # the finding (or verdict, outcome) that made it fit, one line
     rank: tuple
+    short: str = ""  # the same in a few words, for the findings strip ("canary CrashLoopBackOff")
 
 
 def _waiting_reasons(findings: Iterable[Any]) -> dict[str, Any]:
@@ -88,6 +89,17 @@ def _severity(ev: Any) -> int:
     return 3
 
 
+def _short(ev: Any) -> str:
+    if ev is None:
+        return ""
+    if hasattr(ev, "summary") and hasattr(ev, "code"):
+        reason = next((str(v) for k, v in getattr(ev, "evidence", ()) or () if k == "reason"), None)
+        return clean_line(" ".join(x for x in (ev.track, reason or ev.code) if x))
+    if hasattr(ev, "code"):
+        return clean_line(str(ev.code))
+    return clean_line(str(ev))[:40]
+
+
 def _because(ev: Any) -> str:
     if ev is None:
         return ""
@@ -112,7 +124,7 @@ def matches(runbook: Runbook, assessment: Any) -> Suggestion | None:
             evidence.append(ev)
     lead = min(evidence, key=_severity) if evidence else None
     # the most severe trigger first; among equals the more specific runbook (more conditions)
-    return Suggestion(runbook, _because(lead), (_severity(lead), -_conditions(runbook.when)))
+    return Suggestion(runbook, _because(lead), (_severity(lead), -_conditions(runbook.when)), _short(lead))
 
 
 def _conditions(when: Iterable[Condition]) -> int:
@@ -125,5 +137,5 @@ def suggest(runbooks: Iterable[Runbook], assessment: Any) -> list[Suggestion]:
     for i, rb in enumerate(runbooks):
         s = matches(rb, assessment)
         if s is not None:
-            out.append(Suggestion(s.runbook, s.because, (*s.rank, i)))
+            out.append(Suggestion(s.runbook, s.because, (*s.rank, i), s.short))
     return sorted(out, key=lambda s: s.rank)

@@ -1,0 +1,156 @@
+"""Runbooks in the app, end to end: the real app on the demo cluster over HTTPS, steps run by the real kubectl.
+
+A read-only step's output appears in the panel; a mutating step asks first, does nothing when refused, acts
+when confirmed (the demo cluster's state changes), and is refused outright under --read-only."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2e_support import demo_cluster, open_session, until
+from realtools import require_tool
+from tui.app import LookoutApp, MainScreen
+from widgets.runbooks import ConfirmStep, RunbookPanel, RunbookPicker
+
+pytestmark = pytest.mark.kubectl
+
+
+def _panel(app) -> RunbookPanel:
+    return app.query_one(RunbookPanel)
+
+
+async def _open_suggested(app, pilot, runbook_id: str) -> None:
+    await until(pilot, lambda: app.assessment is not None and app._suggestion_line(app.assessment)
+                and runbook_id in {s.runbook.id for s in _suggestions(app)[:1]}, timeout=30,
+                what=f"{runbook_id} suggested first")
+    await pilot.press("r")
+    await until(pilot, lambda: isinstance(app.screen, RunbookPicker), what="the picker")
+    picker = app.screen
+    assert picker.shown[0].id == runbook_id and picker.shown[0].because
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, MainScreen) and _panel(app).display, what="the panel")
+    assert _panel(app).runbook_id == runbook_id
+
+
+async def _select_crashing_pod(app, pilot) -> str:
+    table = app.pods_pane.table
+    key = await until(pilot, lambda: next((k for k, r in table.rows.items() if r.status == "CrashLoopBackOff"), None),
+                      timeout=20, what="a CrashLoopBackOff pod")
+    app.show_pane(app.pods_pane)
+    await pilot.pause()
+    table.move_cursor(table._index[key])
+    await pilot.pause()
+    assert table.cursor_row.name == key[1]
+    return key[1]
+
+
+def _suggestions(app):
+    from tui.runbooks.suggest import suggest
+
+    return suggest(app.catalog.runbooks, app.assessment)
+
+
+async def test_read_step_output_and_confirmed_abort():
+    require_tool("kubectl")
+    async with demo_cluster(scenario="crashloop", speed=20) as cluster:
+        session = await open_session(cluster, app="checkout")
+        app = LookoutApp(session, check_tty=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _open_suggested(app, pilot, "pods-crashing")
+            strip = str(app.query_one("#findings").render())
+            assert "canary CrashLoopBackOff: runbook Pods crashing (CrashLoopBackOff), press r" in strip
+            panel = _panel(app)
+            # {pod} is the selected pod: select the crashing one, as the SRE would, then reopen the runbook
+            crashing = await _select_crashing_pod(app, pilot)
+            await pilot.press("escape")
+            await _open_suggested(app, pilot, "pods-crashing")
+            # step 1: kubectl describe pod <the crashing canary pod>, read-only: runs at once
+            await pilot.press("1")
+            await until(pilot, lambda: panel.states[0] in ("ok", "failed"), timeout=30, what="step 1 to finish")
+            out = panel.output_text()
+            assert panel.states[0] == "ok", out
+            assert f"describe pod {crashing}" in out and "--context=lookout-demo" in out
+            assert f"Name:             {crashing}" in out and "Restart Count:" in out and "BackOff" in out
+            # step 4 rolls back (a Deployment: kubectl rollout undo): asks first; "n" leaves the cluster as it was
+            image = _image(cluster)
+            assert image.endswith(":1.5.0")
+            await pilot.press("4")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+            shown = str(app.screen.query_one("#confirm-text").render())
+            assert "context lookout-demo, namespace demo" in shown and "rollout undo deployment/checkout" in shown
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, MainScreen), what="back from the confirmation")
+            assert panel.states[3] == "declined"
+            await pilot.pause(0.5)
+            assert _image(cluster) == image
+            # ... and "y" rolls it back: the Deployment's template is the previous revision's again
+            await pilot.press("4")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation again")
+            await pilot.press("y")
+            await until(pilot, lambda: panel.states[3] in ("ok", "failed", "refused"), timeout=30,
+                        what="the undo to finish")
+            assert panel.states[3] == "ok", panel.output_text()
+            assert "rolled back" in panel.output_text()
+            assert _image(cluster).endswith(":1.4.2")
+            runs = list(app.run_log.runs)
+            assert [r.state for r in runs] == ["ok", "ok"] and runs[1].confirmed and not runs[0].confirmed
+
+
+def _image(cluster) -> str:
+    d = cluster.state.get("deployments", "demo", "checkout")
+    return d["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+async def test_abort_a_canary_from_a_filtered_runbook():
+    """Type to filter in the picker; the Argo abort is a status patch carrying the Rollout's resourceVersion."""
+    require_tool("kubectl")
+    async with demo_cluster(scenario="healthy-canary", speed=3) as cluster:
+        session = await open_session(cluster)
+        app = LookoutApp(session, check_tty=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: any(r.track == "canary" for r in app.pods_pane.table.rows.values()),
+                        timeout=30, what="a canary pod")
+            await pilot.press("r")
+            await until(pilot, lambda: isinstance(app.screen, RunbookPicker), what="the picker")
+            for ch in "high error":
+                await pilot.press("space" if ch == " " else ch)
+            await pilot.pause(0.1)
+            assert [i.id for i in app.screen.shown] == ["high-error-rate"]
+            await pilot.press("enter")
+            await until(pilot, lambda: _panel(app).display and _panel(app).runbook_id == "high-error-rate",
+                        what="the panel")
+            await pilot.press("3")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+            shown = str(app.screen.query_one("#confirm-text").render())
+            assert "rollout checkout" in shown and '"path":"/status/abort","value":true' in shown
+            assert '"path":"/metadata/resourceVersion"' in shown
+            await pilot.press("y")
+            panel = _panel(app)
+            await until(pilot, lambda: panel.states[2] in ("ok", "failed", "refused"), timeout=30,
+                        what="the abort to finish")
+            if panel.states[2] == "refused":  # the Rollout moved between the confirmation and the patch
+                assert isinstance(app.screen, ConfirmStep)  # shown again
+                await pilot.press("y")
+                await until(pilot, lambda: panel.states[2] == "ok", timeout=30, what="the abort, second time")
+            assert panel.states[2] == "ok", panel.output_text()
+            assert cluster.state.get("rollouts", "demo", "checkout")["status"].get("abort") is True
+            await until(pilot, lambda: app.assessment.outcome.state == "aborted", timeout=20,
+                        what="the app to see the abort")
+
+
+async def test_read_only_refuses_the_mutating_step_in_the_app():
+    require_tool("kubectl")
+    async with demo_cluster(scenario="crashloop", speed=20) as cluster:
+        session = await open_session(cluster, app="checkout", read_only=True)
+        app = LookoutApp(session, check_tty=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_suggested(app, pilot, "pods-crashing")
+            panel = _panel(app)
+            assert panel.notes[3].startswith("read-only")  # said before anything is pressed
+            await pilot.press("4")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, MainScreen)  # no confirmation: it will not run at all
+            assert panel.states[3] == "refused" and "read-only" in panel.output_text()
+            await pilot.pause(0.5)
+            assert _image(cluster).endswith(":1.5.0")  # not rolled back
+            assert [r.state for r in app.run_log.runs] == ["refused"]
