@@ -31,9 +31,11 @@ commands:
   lookout demo-cluster [options] run only the demo cluster, for kubectl and other Lookouts to join
   lookout status [options]       print the rollout, its figures, the verdict and the findings; exit
                                  0 promote, 1 rollback/critical, 2 hold/no data/warning (for CI gates)
+  lookout runbooks list|show|validate|run
+                                 runbooks without the UI (docs/runbooks.md)
 
 keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
-d describe, y YAML, z zoom pane, space freeze, q quit.
+d describe, y YAML, r runbooks, z zoom pane, space freeze, q quit.
 
 exit codes: 0 ok, 3 API server unreachable, 4 usage or configuration error.
 """
@@ -65,6 +67,9 @@ def _add_app_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("behaviour")
     o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
     o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+    o.add_argument("--runbooks", metavar="PATH", action="append", default=[],
+                   help="more runbook files or folders, overriding built-ins by id (also read: "
+                        "~/.config/lookout/runbooks/*.yaml)")
     o.add_argument("--prometheus", metavar="URL",
                    help="Prometheus for canary vs stable (default: [prometheus] url in the config, "
                         "else a direct scrape of each pod's /metrics through the API server)")
@@ -108,6 +113,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         o = p.add_argument_group("behaviour")
         o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
         o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+        o.add_argument("--runbooks", metavar="PATH", action="append", default=[],
+                       help="more runbook files or folders, overriding built-ins by id")
         o.add_argument("--with-prometheus", action="store_true",
                        help="also start a real Prometheus (the `prometheus` binary) on 127.0.0.1 scraping the "
                             "demo pods, and read canary vs stable from it")
@@ -124,6 +131,15 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                                 "4 usage or configuration error. --json prints the document described in "
                                 "docs/status.md.")
         add_status_arguments(p)
+    elif command == "runbooks":
+        from tui.runbooks.cli import add_arguments
+
+        p = _Parser(prog="lookout runbooks",
+                    description="Runbooks without the UI: list, show, validate a file, or run steps against the "
+                                "cluster. Exit 0 every step succeeded, 1 a step failed or timed out, 2 a step was "
+                                "refused (needs --yes, or --read-only), 3 cluster unreachable, 4 usage error or a "
+                                "broken runbook file. Format: docs/runbooks.md.")
+        add_arguments(p)
     else:
         p = _Parser(prog="lookout", description="Terminal live monitor for Kubernetes rollouts: pods of every "
                     "track, events, findings, canary vs stable metrics with a verdict; DNS/endpoints coming next.",
@@ -136,7 +152,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     command = "app"
-    if argv and argv[0] in ("demo", "demo-cluster", "status"):
+    if argv and argv[0] in ("demo", "demo-cluster", "status", "runbooks"):
         command, argv = argv[0], argv[1:]
     ns = build_parser(command).parse_args(argv)
     if command in ("demo", "demo-cluster") and ns.server_version is not None:
@@ -196,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         from tui.status import run_status
 
         return run_status(ns)
+    if command == "runbooks":
+        from tui.runbooks.cli import run_runbooks
+
+        return run_runbooks(ns)
     from tui.launch import run_app, LaunchError
 
     try:
