@@ -154,3 +154,86 @@ async def test_read_only_refuses_the_mutating_step_in_the_app():
             await pilot.pause(0.5)
             assert _image(cluster).endswith(":1.5.0")  # not rolled back
             assert [r.state for r in app.run_log.runs] == ["refused"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def test_every_runbook_key(size, tmp_path):
+    """Every key the picker, the panel and the confirmation declare (widgets/keys.py lists them) is pressed here and
+    does what its row says; the app's own story session, with a runbook of local programs."""
+    from test_snapshots import story_session
+    from tui.runbooks.model import Catalog, parse_runbooks
+    from widgets.keys import key_rows
+
+    marker = tmp_path / "changed"
+    rb = parse_runbooks(
+        "id: local\ntitle: Local steps\nwhen: [{verdict: rollback}, {verdict: hold}, {verdict: no-data}]\nsteps:\n"
+        "  - {title: say hello, why: w, run: [echo, hello], mutates: false}\n"
+        "  - {title: wait, why: w, run: [sleep, '30'], mutates: false}\n"
+        f"  - {{title: change it, why: w, run: [touch, '{marker}']}}\n", "local.yaml")
+    session = await story_session("selector-outage")
+    app = LookoutApp(session, clock=session.clock, check_tty=False, runbooks=Catalog(rb))
+    declared = {(r.where, r.action) for r in key_rows()
+                if r.where in ("runbook picker (r)", "runbook panel", "confirmation of a step that changes the cluster")}
+    pressed: set[tuple[str, str]] = set()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.3)
+        panel = _panel(app)
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, RunbookPicker)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        pressed.add(("runbook picker (r)", "cancel"))
+        assert isinstance(app.screen, MainScreen) and not panel.display
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        ol = app.screen.query_one("#runbook-list")
+        await pilot.press("down")
+        pressed.add(("runbook picker (r)", "move(1)"))
+        await pilot.press("up")
+        pressed.add(("runbook picker (r)", "move(-1)"))
+        assert ol.highlighted == 0
+        await pilot.press("enter")
+        await until(pilot, lambda: panel.display, what="the panel")
+        await pilot.press("1")
+        pressed.add(("runbook panel", "run(N)"))
+        await until(pilot, lambda: panel.states[0] == "ok", what="step 1")
+        assert "hello" in panel.output_text()
+        await pilot.press("n")  # the next step not run yet: 2 (sleep)
+        pressed.add(("runbook panel", "run_next"))
+        await until(pilot, lambda: panel.states[1] == "running", what="step 2 running")
+        await pilot.press("x")
+        pressed.add(("runbook panel", "cancel"))
+        await until(pilot, lambda: panel.states[1] == "cancelled", what="step 2 cancelled")
+        panel.query_one("#runbook-steps").highlighted = 2
+        await pilot.press("enter")  # the selected step: 3 changes something, so it asks
+        pressed.add(("runbook panel", "run_selected"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+        await pilot.press("escape")
+        pressed.add(("confirmation of a step that changes the cluster", "answer(False)"))
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), what="back")
+        await pilot.press("3")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), what="back")
+        assert panel.states[2] == "declined" and not marker.exists()
+        await pilot.press("3")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+        await pilot.press("y")
+        pressed.add(("confirmation of a step that changes the cluster", "answer(True)"))
+        await until(pilot, lambda: panel.states[2] == "ok", what="step 3")
+        assert marker.exists()
+        await pilot.press("z")
+        pressed.add(("runbook panel", "zoom"))
+        await pilot.pause(0.1)
+        assert panel.has_class("-zoomed") and not app.query_one("#grid").display or \
+            app.query_one("#grid").region.height == 0
+        await pilot.press("z")
+        await pilot.pause(0.1)
+        assert not panel.has_class("-zoomed") and app.query_one("#grid").region.height > 0
+        await pilot.press("escape")
+        pressed.add(("runbook panel", "close"))
+        await pilot.pause(0.1)
+        assert not panel.display and app.is_running
+        await pilot.press("ctrl+c")
+    assert pressed == declared, declared ^ pressed
