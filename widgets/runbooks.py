@@ -79,7 +79,8 @@ class RunbookPicker(ModalScreen[str | None]):
         if i.because:
             t.append("▶ ", style="bold green")
             t.append(clean_line(i.title), style="bold")
-            t.append(f"  because: {clean_line(i.because)}", style="dim")
+            because = clean_line(i.because)
+            t.append(f"  because: {because if len(because) <= 70 else because[:69] + '…'}", style="dim")
         else:
             t.append("  " + clean_line(i.title))
             t.append(f"  {clean_ident(i.id)}", style="dim")

@@ -91,6 +91,25 @@ def plan(runbook: Runbook, index: int, where: Where) -> PlannedStep:
     return _finish(base, argv, step, where, target)
 
 
+def _objects(args: list[str]) -> list[str]:
+    """The kubectl command's resource and names (flags and their values left out), for the confirmation."""
+    from tui.runbooks.safety import VALUE_FLAGS
+
+    out: list[str] = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a == "--":
+            break
+        if a.startswith("-"):
+            skip = "=" not in a and a in VALUE_FLAGS
+            continue
+        out.append(a)
+    return out[1:4] if out and out[0] not in ("rollout", "argo") else out[2:5]
+
+
 def _finish(base: dict, argv: list[str], step: Step, where: Where, target: str) -> PlannedStep:
     program = argv[0]
     mutates = step_mutates(step, argv)
@@ -111,7 +130,7 @@ def _finish(base: dict, argv: list[str], step: Step, where: Where, target: str) 
         extra = [f"--context={where.context}"] if where.context else []
         if not shape.has_namespace:
             extra += ["-n", where.namespace]
-        objects = [a for a in args[1:] if not a.startswith("-")][:3]
+        objects = _objects(args)
         target += f", {' '.join(objects)}" if objects else ""
         full = ["kubectl", *extra, *args]
         if binary is None:
