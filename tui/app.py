@@ -255,6 +255,8 @@ class LookoutApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._shutting_down = True
+        if self._step_task is not None and not self._step_task.done():
+            self._step_task.cancel()  # its process group is killed
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         try:
@@ -951,8 +953,11 @@ class LookoutApp(App[int]):
         try:
             run = await execute(planned, confirmed=confirmed, on_line=panel.write, log=self.run_log, clock=self.clock)
         except asyncio.CancelledError:
-            panel.set_step(planned.index, "cancelled", "cancelled: killed")
-            panel.write("cancelled: the process was killed")
+            if not self._shutting_down:
+                panel.set_step(planned.index, "cancelled", "cancelled: killed")
+                panel.write("cancelled: the process was killed")
+            return
+        if self._shutting_down:
             return
         if run.state == "failed" and any("test operation" in ln or "testing value" in ln or "test failed" in ln
                                          for ln in run.lines):

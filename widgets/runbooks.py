@@ -22,6 +22,9 @@ STATE_LOOK = {"pending": ("·", ""), "running": ("▶", "bold"), "ok": ("✓", "
               "timeout": ("✗", "red"), "cancelled": ("✗", "yellow"), "refused": ("⊘", "yellow"),
               "manual": ("☐", "cyan"), "declined": ("⊘", ""), "done": ("☑", "green")}
 OUTPUT_LINES = 5000
+# Output reaches the Log at most this often: a step printing 1,000 lines a second costs four repaints a second (and
+# that many screen updates over SSH), not a thousand, so the panes beside it keep their pace (bench/README.md).
+OUTPUT_FLUSH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -236,14 +239,16 @@ class RunbookPanel(Vertical, can_focus=False):
     def write(self, line: str) -> None:
         """Buffer a (sanitised) output line; lines reach the Log in batches, so a fast stream costs few repaints."""
         self._pending.append(line)
+        if len(self._pending) > OUTPUT_LINES:
+            del self._pending[:-OUTPUT_LINES]
         if self._timer is None:
-            self._timer = self.set_timer(0.05, self._flush)
+            self._timer = self.set_timer(OUTPUT_FLUSH_SECONDS, self._flush)
 
     def _flush(self) -> None:
         self._timer = None
         lines, self._pending = self._pending, []
-        if lines:
-            self.query_one(Log).write_lines(lines[-OUTPUT_LINES:])
+        if lines and self.is_attached:
+            self.query_one(Log).write_lines(lines)
 
     def output_text(self) -> str:
         self._flush()

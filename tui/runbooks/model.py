@@ -15,7 +15,7 @@ from typing import Iterable
 
 import yaml
 
-from tui.textsafe import clean_line
+from tui.textsafe import clean, clean_line
 
 MAX_FILE_BYTES = 1 << 20
 DEFAULT_TIMEOUT = 60.0
@@ -107,7 +107,7 @@ class _Reader:
             out[k.value] = (k, v)
         return out
 
-    def text(self, node: yaml.Node, what: str, *, empty: bool = False) -> str:
+    def text(self, node: yaml.Node, what: str, *, empty: bool = False, multiline: bool = False) -> str:
         if not isinstance(node, yaml.ScalarNode) or node.tag not in ("tag:yaml.org,2002:str",
                                                                       "tag:yaml.org,2002:int",
                                                                       "tag:yaml.org,2002:float"):
@@ -115,7 +115,7 @@ class _Reader:
         value = node.value
         if not empty and not value.strip():
             raise self.bad(node, f"{what}: must not be empty")
-        if clean_line(value) != value:
+        if (clean(value) if multiline else clean_line(value)) != value:
             raise self.bad(node, f"{what}: contains control characters")
         return value
 
@@ -201,7 +201,8 @@ def _step(r: _Reader, node: yaml.Node, what: str) -> Step:
         items = r.seq(vnode, f"{what}.run")
         if not items:
             raise r.bad(vnode, f"{what}.run: the argv list is empty")
-        run = tuple(r.text(i, f"{what}.run[{n}]") for n, i in enumerate(items))
+        # an argv item may hold line breaks (a script for `sh -c` or `python -c`); no other control character
+        run = tuple(r.text(i, f"{what}.run[{n}]", multiline=n > 0) for n, i in enumerate(items))
         for n, (i, a) in enumerate(zip(items, run)):
             check_template(r, i, a, f"{what}.run[{n}]")
         if "{" in run[0] or "/" in run[0] and not os.path.isabs(run[0]):
