@@ -256,3 +256,41 @@ async def test_real_steps_and_a_stale_abort_refused():
         assert ok.state == "ok", list(ok.lines)
         assert cluster.state.get("rollouts", "demo", "checkout")["status"]["abort"] is True
         assert "Secret values" in plan(rb, 2, Where(**base)).refused
+
+
+@pytest.mark.kubectl
+async def test_promote_and_promote_full_move_the_demo_rollout():
+    require_tool("kubectl")
+    from e2e_support import demo_cluster
+
+    async with demo_cluster(scenario="healthy-canary", speed=1) as cluster:
+        rb = one("id: a\ntitle: A\nsteps:\n  - {title: t, why: w, action: promote}\n"
+                 "  - {title: t, why: w, action: promote-full}\n")
+
+        def rollout():
+            return cluster.state.get("rollouts", "demo", "checkout")
+
+        for _ in range(100):
+            if rollout()["status"].get("pauseConditions"):
+                break
+            await asyncio.sleep(0.2)
+        step = rollout()["status"]["currentStepIndex"]
+        assert rollout()["status"]["pauseConditions"]
+
+        def where_now() -> Where:
+            return Where(context="lookout-demo", namespace="demo", kubeconfig=cluster.kubeconfig_path,
+                         values={"kind": "rollout", "rollout": "checkout"},
+                         resource_version=rollout()["metadata"]["resourceVersion"])
+
+        assert (await execute(plan(rb, 0, where_now()), confirmed=True)).state == "ok"
+        for _ in range(50):
+            if rollout()["status"].get("currentStepIndex", 0) > step:
+                break
+            await asyncio.sleep(0.1)
+        assert rollout()["status"]["currentStepIndex"] > step  # the pause ended: the next step
+        assert (await execute(plan(rb, 1, where_now()), confirmed=True)).state == "ok"
+        for _ in range(50):
+            if rollout()["status"].get("currentStepIndex") == 6:
+                break
+            await asyncio.sleep(0.1)
+        assert rollout()["status"]["currentStepIndex"] == 6  # every step done
