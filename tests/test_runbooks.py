@@ -294,3 +294,20 @@ async def test_promote_and_promote_full_move_the_demo_rollout():
                 break
             await asyncio.sleep(0.1)
         assert rollout()["status"]["currentStepIndex"] == 6  # every step done
+
+
+def test_actions_plan_the_commands_the_plugin_and_kubectl_send():
+    rb = one("id: a\ntitle: A\nsteps:\n" + "".join(
+        f"  - {{title: t, why: w, action: {a}}}\n" for a in ("restart", "rollback", "undo", "pause"))
+        + "  - {title: t, why: w, action: {name: scale, replicas: 3}}\n")
+    ro = Where(context="c", namespace="demo", kubeconfig=None, values={"kind": "rollout", "rollout": "checkout"},
+               resource_version="7")
+    dep = Where(context="c", namespace="demo", kubeconfig=None, values={"kind": "deployment", "rollout": "web"})
+    assert '"path":"/spec/restartAt"' in plan(rb, 0, ro).command and '"value":"7"' in plan(rb, 0, ro).command
+    assert plan(rb, 0, dep).command.endswith("rollout restart deployment/web")
+    assert '"path":"/status/abort","value":true' in plan(rb, 1, ro).command
+    assert plan(rb, 1, dep).command.endswith("rollout undo deployment/web")
+    assert "Deployment action" in plan(rb, 2, ro).refused
+    assert '"path":"/spec/paused","value":true' in plan(rb, 3, dep).command
+    assert plan(rb, 4, dep).command.endswith("scale deployment/web --replicas=3")
+    assert all(plan(rb, i, ro).mutates for i in range(5))

@@ -191,6 +191,9 @@ def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: st
         argv = _json_patch(res, name, rv, [("add", "/status/promoteFull", True)], status=True)
     elif a in ("pause", "resume"):
         argv = _json_patch(res, name, rv, [("add", "/spec/paused", a == "pause")])
+    elif a == "restart" and kind == "rollout":  # as `kubectl argo rollouts restart`: spec.restartAt
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        argv = _json_patch(res, name, rv, [("add", "/spec/restartAt", now)])
     elif a == "restart":
         argv = ["kubectl", "rollout", "restart", f"{res}/{name}"]
     elif a == "undo":
