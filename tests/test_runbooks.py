@@ -40,8 +40,12 @@ def test_builtins_load_and_name_their_seed_section():
         assert r.builtin and r.source.split(",")[0].endswith(".txt"), r.id
         assert r.when, f"{r.id} is never suggested"
         for i in range(len(r.steps)):  # every template value of every step is known and fits its rule
-            p = plan(r, i, where(canary_pod="checkout-abc-2", stable_pod="checkout-abc-3", track="canary",
-                                 preview_service="checkout-preview"))
+            from dataclasses import replace
+
+            p = plan(r, i, replace(where(canary_pod="checkout-abc-2", stable_pod="checkout-abc-3", track="canary",
+                                         preview_service="checkout-preview"),
+                                   services={"checkout": ({"app": "checkout", "env": "blue"}, "1"),
+                                             "checkout-preview": ({"app": "checkout", "env": "green"}, "2")}))
             assert p.refused is None or "read-only" in p.refused, (r.id, i, p.refused)
 
 

@@ -237,3 +237,39 @@ async def test_every_runbook_key(size, tmp_path):
         assert not panel.display and app.is_running
         await pilot.press("ctrl+c")
     assert pressed == declared, declared ^ pressed
+
+
+async def test_switch_the_bluegreen_service_moves_its_endpoints():
+    require_tool("kubectl")
+    async with demo_cluster(scenario="bluegreen-switch", speed=1) as cluster:
+        session = await open_session(cluster, app="checkout")
+        app = LookoutApp(session, check_tty=False)
+
+        def selector():
+            return cluster.state.get("services", "demo", "checkout")["spec"]["selector"]
+
+        def endpoint_pods():
+            items, _ = cluster.state.list("endpointslices", "demo",
+                                          label_selector="kubernetes.io/service-name=checkout")
+            return {(e.get("targetRef") or {}).get("name", "") for s in items for e in s.get("endpoints") or ()}
+
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: any(r.track == "green" and r.ready == r.total
+                                           for r in app.pods_pane.table.rows.values()),
+                        timeout=20, what="a ready green pod")
+            assert selector()["environment"] == "blue"
+            app.open_runbook("switch-not-completing")
+            await pilot.pause(0.2)
+            panel = _panel(app)
+            await pilot.press("6")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation:\n"
+                        + panel.output_text())
+            shown = str(app.screen.query_one("#confirm-text").render())
+            assert "service/checkout (selector now app=checkout,environment=blue, after " \
+                   "app=checkout,environment=green)" in shown
+            await pilot.press("y")
+            await until(pilot, lambda: panel.states[5] in ("ok", "failed", "refused"), timeout=20, what="the switch")
+            assert panel.states[5] == "ok", panel.output_text()
+            assert selector() == {"app": "checkout", "environment": "green"}
+            await until(pilot, lambda: endpoint_pods() and all("green" in n for n in endpoint_pods()), timeout=20,
+                        what="the endpoints to follow the selector")

@@ -33,6 +33,18 @@ def where_for(session: Any, assessment: Any, *, selected_pod: str | None = None,
     bg, canary = strategy.get("blueGreen") or {}, strategy.get("canary") or {}
     service = getattr(roles, "active_service", None) or bg.get("activeService") or canary.get("stableService")
     preview = bg.get("previewService") or canary.get("canaryService")
+    services: dict[str, tuple[dict, str]] = {}
+    for svc in session.store.list("services", t.namespace) if t.namespace else ():
+        meta = svc.get("metadata") or {}
+        sel = (svc.get("spec") or {}).get("selector")
+        if isinstance(sel, dict) and meta.get("name"):
+            services[meta["name"]] = ({str(k): str(v) for k, v in sel.items()}, str(meta.get("resourceVersion") or ""))
+    if preview is None and service:
+        # no Rollout to name it: the Service beside the active one that says it is the preview
+        preview = next((n for n, svc in ((n, session.store.get("services", t.namespace, n)) for n in services)
+                        if n != service and (n == f"{service}-preview" or
+                                             (((svc or {}).get("metadata") or {}).get("labels") or {}).get("role")
+                                             == "preview")), None)
     labels = (((workload or {}).get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     app = labels.get("app") or labels.get("app.kubernetes.io/name") or t.rollout
     pod = selected_pod
@@ -57,7 +69,7 @@ def where_for(session: Any, assessment: Any, *, selected_pod: str | None = None,
     }
     return Where(context=t.context, namespace=t.namespace, kubeconfig=t.kubeconfig_path, values=values,
                  missing=missing, read_only=bool(session.read_only), kubectl=kubectl,
-                 prometheus=bool(getattr(session, "prometheus_url", None)))
+                 prometheus=bool(getattr(session, "prometheus_url", None)), services=services)
 
 
 def pod_for_track(session: Any, assessment: Any, track: str | None) -> tuple[str | None, str | None]:

@@ -42,6 +42,8 @@ class Where:
     # the workload's resourceVersion when the step was shown: Argo and pause/resume patches carry it as a JSON
     # patch `test`, so a change made since (two people both pressing abort) is refused, not applied twice
     resource_version: str | None = None
+    # the namespace's Services as Lookout sees them: name -> (selector, resourceVersion), for the blue/green switch
+    services: Mapping[str, tuple[Mapping[str, str], str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -203,15 +205,28 @@ def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: st
         argv = ["kubectl", "rollout", "undo", f"deployment/{name}"]
     elif a == "scale":
         argv = ["kubectl", "scale", f"{res}/{name}", f"--replicas={step.argument}"]
-    else:  # switch: the active Service's selector to the preview's (blue/green)
+    else:  # switch: the active Service's selector becomes the preview's (blue/green), as a promote would make it
         try:
             svc = render("{service}", values, where.missing)
             preview = render("{preview_service}", values, where.missing)
         except StepRefused as e:
             return PlannedStep(**base, refused=str(e), target=target, mutates=True)
-        return PlannedStep(**base, mutates=True, target=f"{target}, service/{svc}",
-                           manual=f"copy service/{preview}'s selector to service/{svc} (not built in yet)")
+        if svc not in where.services or preview not in where.services:
+            return PlannedStep(**base, mutates=True, target=f"{target}, service/{svc}",
+                               refused=f"service/{svc} or service/{preview} is not (yet) known to Lookout")
+        selector, svc_rv = where.services[svc]
+        new_selector, _ = where.services[preview]
+        if dict(selector) == dict(new_selector):
+            return PlannedStep(**base, mutates=True, target=f"{target}, service/{svc}",
+                               refused=f"service/{svc} already selects what service/{preview} selects")
+        argv = _json_patch("service", svc, svc_rv, [("replace", "/spec/selector", dict(new_selector))])
+        return _finish(base, argv, Step(step.title, step.why, "run", tuple(argv)), where,
+                       f"{target}, service/{svc} (selector now {_labels(selector)}, after {_labels(new_selector)})")
     return _finish(base, argv, Step(step.title, step.why, "run", tuple(argv)), where, target)
+
+
+def _labels(selector: Mapping[str, str]) -> str:
+    return ",".join(f"{clean_line(str(k))}={clean_line(str(v))}" for k, v in sorted(selector.items()))
 
 
 def _json_patch(res: str, name: str, rv: str | None, ops: list[tuple[str, str, object]], *,
