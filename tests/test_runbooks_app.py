@@ -124,14 +124,18 @@ async def test_abort_a_canary_from_a_filtered_runbook():
             shown = str(app.screen.query_one("#confirm-text").render())
             assert "rollout checkout" in shown and '"path":"/status/abort","value":true' in shown
             assert '"path":"/metadata/resourceVersion"' in shown
+            # someone else changes the Rollout while the confirmation is on screen: the abort is refused by the API
+            # server (its resourceVersion test) and the confirmation is shown again, saying why
+            cluster.state.mutate("rollouts", "demo", "checkout",
+                                 lambda o: o["metadata"].setdefault("annotations", {}).__setitem__("by", "someone"))
             await pilot.press("y")
             panel = _panel(app)
-            await until(pilot, lambda: panel.states[2] in ("ok", "failed", "refused"), timeout=30,
-                        what="the abort to finish")
-            if panel.states[2] == "refused":  # the Rollout moved between the confirmation and the patch
-                assert isinstance(app.screen, ConfirmStep)  # shown again
-                await pilot.press("y")
-                await until(pilot, lambda: panel.states[2] == "ok", timeout=30, what="the abort, second time")
+            await until(pilot, lambda: panel.states[2] == "refused" and isinstance(app.screen, ConfirmStep),
+                        timeout=30, what="the stale abort refused and shown again:\n" + panel.output_text())
+            assert "changed since it was shown" in str(app.screen.query_one("#confirm-text").render())
+            assert not cluster.state.get("rollouts", "demo", "checkout")["status"].get("abort")
+            await pilot.press("y")
+            await until(pilot, lambda: panel.states[2] in ("ok", "failed"), timeout=30, what="the abort")
             assert panel.states[2] == "ok", panel.output_text()
             assert cluster.state.get("rollouts", "demo", "checkout")["status"].get("abort") is True
             await until(pilot, lambda: app.assessment.outcome.state == "aborted", timeout=20,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -959,8 +960,9 @@ class LookoutApp(App[int]):
             return
         if self._shutting_down:
             return
-        if run.state == "failed" and any("test operation" in ln or "testing value" in ln or "test failed" in ln
-                                         for ln in run.lines):
+        if run.state == "failed" and planned.argv and "--type=json" in planned.argv and any(
+                re.search(r"testing value|test operation|test failed|has been modified", ln, re.I)
+                for ln in run.lines):
             run.why = CHANGED_SINCE_SHOWN
             panel.set_step(planned.index, "refused", CHANGED_SINCE_SHOWN)
             panel.write(f"refused: {CHANGED_SINCE_SHOWN}; shown again with what it is now")
