@@ -277,3 +277,43 @@ async def test_switch_the_bluegreen_service_moves_its_endpoints():
             assert selector() == {"app": "checkout", "environment": "green"}
             await until(pilot, lambda: endpoint_pods() and all("green" in n for n in endpoint_pods()), timeout=20,
                         what="the endpoints to follow the selector")
+
+
+@pytest.mark.prometheus
+async def test_a_promql_step_asks_the_sessions_prometheus():
+    """With --prometheus the query runs and its series show as a small table; without one it is shown to copy."""
+    from metrics_support import prometheus_for
+    from tui.runbooks.model import Catalog, parse_runbooks
+
+    rb = parse_runbooks('id: q\ntitle: Q\nsteps:\n  - {title: up, why: w, promql: \'up{namespace="{namespace}"}\'}\n',
+                        "q.yaml")
+    async with demo_cluster(scenario="healthy-canary", speed=1) as cluster:
+        async with prometheus_for(cluster) as prom:
+            session = await open_session(cluster, app="checkout", prometheus_url=prom.url)
+            app = LookoutApp(session, check_tty=False, runbooks=Catalog(rb))
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.pause(0.5)
+                app.open_runbook("q")
+                await pilot.pause(0.1)
+                panel = _panel(app)
+                assert panel.notes[0] == ""  # runnable: a Prometheus is configured
+                for _ in range(30):  # until Prometheus has scraped the pods once
+                    await pilot.press("1")
+                    await until(pilot, lambda: panel.states[0] in ("ok", "failed"), timeout=20, what="the query")
+                    if "pod=checkout-" in panel.output_text():
+                        break
+                    panel.set_step(0, "pending")
+                    await pilot.pause(1.0)
+                out = panel.output_text()
+                assert 'PromQL up{namespace="demo"}' in out
+                assert any(line.strip().startswith("1  {") and "pod=checkout-" in line for line in out.splitlines()), out
+        session2 = await open_session(cluster, app="checkout")
+        app2 = LookoutApp(session2, check_tty=False, runbooks=Catalog(rb))
+        async with app2.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.3)
+            app2.open_runbook("q")
+            await pilot.pause(0.1)
+            await pilot.press("1")
+            await pilot.pause(0.2)
+            out = _panel(app2).output_text()
+            assert "no Prometheus configured" in out and 'up{namespace="demo"}' in out

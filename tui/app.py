@@ -944,7 +944,7 @@ class LookoutApp(App[int]):
     def _start_step(self, planned: Any, *, confirmed: bool) -> None:
         panel = self.query_one(RunbookPanel)
         panel.set_step(planned.index, "running", "")
-        panel.write(f"$ {planned.command}")
+        panel.write(f"{'PromQL' if planned.query else '$'} {planned.command}")
         self._step_task = asyncio.create_task(self._execute(planned, confirmed))
 
     async def _execute(self, planned: Any, confirmed: bool) -> None:
@@ -952,7 +952,8 @@ class LookoutApp(App[int]):
 
         panel = self.query_one(RunbookPanel)
         try:
-            run = await execute(planned, confirmed=confirmed, on_line=panel.write, log=self.run_log, clock=self.clock)
+            run = await execute(planned, confirmed=confirmed, on_line=panel.write, log=self.run_log, clock=self.clock,
+                                promql=self._promql)
         except asyncio.CancelledError:
             if not self._shutting_down:
                 panel.set_step(planned.index, "cancelled", "cancelled: killed")
@@ -971,6 +972,19 @@ class LookoutApp(App[int]):
             return
         panel.set_step(planned.index, run.state, run.summary)
         panel.write(f"[{run.summary}]")
+
+    async def _promql(self, query: str) -> list[str]:
+        """A runbook's promql step, asked through the session's Prometheus (the same URL, auth and TLS)."""
+        from tui.metrics.monitor import make_source
+        from tui.runbooks.runner import promql_table
+
+        source = getattr(self, "_promql_source", None)
+        if source is None:
+            source = make_source(self.session, prometheus_url=getattr(self.session, "prometheus_url", None))
+            if not hasattr(source, "_query"):
+                raise RuntimeError("no Prometheus configured: copy the query")
+            self._promql_source = source
+        return await promql_table(source, query, time.time())
 
     @on(RunbookPanel.Cancel)
     def _cancel_step(self) -> None:

@@ -69,7 +69,9 @@ def where_for(session: Any, assessment: Any, *, selected_pod: str | None = None,
     }
     return Where(context=t.context, namespace=t.namespace, kubeconfig=t.kubeconfig_path, values=values,
                  missing=missing, read_only=bool(session.read_only), kubectl=kubectl,
-                 prometheus=bool(getattr(session, "prometheus_url", None)), services=services)
+                 prometheus=bool(getattr(session, "prometheus_url", None) or getattr(
+                     getattr(getattr(session, "settings", None), "prometheus", None), "url", None)),
+                 services=services)
 
 
 def pod_for_track(session: Any, assessment: Any, track: str | None) -> tuple[str | None, str | None]:

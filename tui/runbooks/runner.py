@@ -15,7 +15,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Awaitable, Callable, Mapping
 
 from tui.runbooks.model import Runbook, Step
 from tui.runbooks.safety import (SESSION_FLAGS, StepRefused, display, kubectl_shape, render, secret_refusal,
@@ -59,10 +59,11 @@ class PlannedStep:
     target: str = ""  # context, namespace and object, for the confirmation
     env: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 60.0
+    query: str = ""  # a promql step: the query, asked through the session's Prometheus
 
     @property
     def runnable(self) -> bool:
-        return self.refused is None and self.manual is None and bool(self.argv)
+        return self.refused is None and self.manual is None and bool(self.argv or self.query)
 
 
 def plan(runbook: Runbook, index: int, where: Where) -> PlannedStep:
@@ -80,9 +81,10 @@ def plan(runbook: Runbook, index: int, where: Where) -> PlannedStep:
             query = render(step.argument, values, where.missing)
         except StepRefused as e:
             return PlannedStep(**base, refused=str(e), target=target)
-        why = None if where.prometheus else "no Prometheus configured (--prometheus): copy the query"
-        return PlannedStep(**base, command=query, manual=why or "runs through the metrics source (not yet: copy it)",
-                           target=target)
+        if not where.prometheus:
+            return PlannedStep(**base, command=query, target=target,
+                               manual="no Prometheus configured (--prometheus or [prometheus] url): copy the query")
+        return PlannedStep(**base, command=query, query=query, target=target)
     if step.kind in ("action", "http"):
         # planned as the kubectl equivalent the Argo Rollouts plugin / kubectl would send
         return _plan_builtin(base, step, values, where, target)
@@ -242,6 +244,22 @@ def _json_patch(res: str, name: str, rv: str | None, ops: list[tuple[str, str, o
 CHANGED_SINCE_SHOWN = "refused by the API server: the object changed since it was shown (someone else acted?)"
 
 
+async def promql_table(source, query: str, now: float) -> list[str]:
+    """Ask `query` through a tui.metrics PrometheusSource; a small table: value, then the series' labels."""
+    answer = await asyncio.to_thread(source._query, query, now)
+    if answer.error:
+        raise RuntimeError(f"Prometheus: {answer.error}")
+    out = [f"{'VALUE':>14}  SERIES"]
+    for labels, value in sorted(answer.samples, key=lambda s: sorted((s[0] or {}).items()))[:200]:
+        series = ", ".join(f"{k}={v}" for k, v in sorted((labels or {}).items()) if k != "__name__")
+        out.append(f"{value:>14.6g}  {{{series}}}")
+    for w in answer.warnings:
+        out.append(f"warning: {w}")
+    if len(out) == 1:
+        out.append("(no series)")
+    return out
+
+
 # ---- running ---------------------------------------------------------------------------------------------
 
 
@@ -260,10 +278,12 @@ class StepRun:
 
     @property
     def summary(self) -> str:
+        if self.state == "ok" and self.planned.query:
+            return f"{len(self.lines) - 1 if self.lines else 0} series in {self.duration:.1f}s"
         if self.state == "ok":
             return f"exit 0 in {self.duration:.1f}s"
         if self.state == "failed":
-            return f"exit {self.exit_code} in {self.duration:.1f}s"
+            return self.why if self.exit_code is None and self.why else f"exit {self.exit_code} in {self.duration:.1f}s"
         if self.state == "timeout":
             return f"timed out after {self.duration:.1f}s (killed)"
         if self.state == "cancelled":
@@ -283,15 +303,19 @@ class RunLog:
 
 
 async def execute(planned: PlannedStep, *, confirmed: bool = False, on_line: Callable[[str], None] | None = None,
-                  log: RunLog | None = None, clock: Callable[[], float] = time.time) -> StepRun:
+                  log: RunLog | None = None, clock: Callable[[], float] = time.time,
+                  promql: Callable[[str], Awaitable[list[str]]] | None = None) -> StepRun:
     """Run a planned step. A mutating step runs only with `confirmed=True`; a refused or manual one not at all.
-    Output is sanitised line by line; on timeout or cancellation the process group is killed."""
+    Output is sanitised line by line; on timeout or cancellation the process group is killed. `promql` asks a
+    query through the session's metrics source and returns the lines of a small table."""
     run = StepRun(planned, started=clock(), confirmed=confirmed)
     if log is not None:
         log.add(run)
     if planned.refused:
         run.state, run.why = "refused", planned.refused
         return run
+    if planned.query:
+        return await _ask_promql(run, planned, promql, on_line)
     if planned.manual or not planned.argv:
         run.state, run.why = "manual", planned.manual or "nothing to run"
         return run
@@ -351,6 +375,29 @@ async def execute(planned: PlannedStep, *, confirmed: bool = False, on_line: Cal
         if proc.returncode is None:
             _kill(proc)
         run.duration = time.monotonic() - t0
+    return run
+
+
+async def _ask_promql(run: StepRun, planned: PlannedStep, promql, on_line) -> StepRun:
+    t0 = time.monotonic()
+    if promql is None:
+        run.state, run.why = "manual", "no metrics source to ask: copy the query"
+        return run
+    run.state = "running"
+    try:
+        async with asyncio.timeout(planned.timeout):
+            lines = await promql(planned.query)
+        run.state, run.exit_code = "ok", 0
+    except TimeoutError:
+        lines, run.state, run.why = [], "timeout", f"Prometheus did not answer within {planned.timeout:g}s"
+    except Exception as e:  # noqa: BLE001 - the query's error is the step's result
+        lines, run.state, run.why = [f"error: {e}"], "failed", clean_line(str(e))
+    for line in lines:
+        text = clean_line(clean(str(line)))[:MAX_LINE_CHARS]
+        run.lines.append(text)
+        if on_line is not None:
+            on_line(text)
+    run.duration = time.monotonic() - t0
     return run
 
 
