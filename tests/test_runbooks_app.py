@@ -227,6 +227,19 @@ async def test_every_runbook_key(size, tmp_path):
         pressed.add(("confirmation of a step that changes the cluster", "answer(True)"))
         await until(pilot, lambda: panel.states[2] == "ok", what="step 3")
         assert marker.exists()
+        # / searches the output: enter scrolls to the next match, esc closes the search
+        await pilot.press("slash")
+        pressed.add(("runbook panel", "search_output"))
+        box = panel.query_one("#runbook-search")
+        assert box.display and box.has_focus
+        for ch in "hello":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert "hello" in str(panel.query_one("#runbook-output").lines[panel._match])
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert not box.display and panel.display  # esc closed the search, not the panel
         await pilot.press("z")
         pressed.add(("runbook panel", "zoom"))
         await pilot.pause(0.1)

@@ -148,6 +148,7 @@ EFFECTS: dict[str, str] = {
     "run(N)": "step",
     "run_next": "step",
     "run_selected": "step",
+    "search_output": "shown:#runbook-search",
     "zoom": "panel-zoom",
     "answer(True)": "main",
     "answer(False)": "main",

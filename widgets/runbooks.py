@@ -159,6 +159,8 @@ class RunbookPanel(Vertical, can_focus=False):
         Binding("n", "run_next", "Next step", tooltip="run the next step not yet run"),
         Binding("enter", "run_selected", "Run step", tooltip="run the selected step"),
         Binding("x", "cancel", "Cancel step", tooltip="cancel the running step (its process is killed)"),
+        Binding("slash", "search_output", "Search", key_display="/",
+                tooltip="search the output (enter: next match, esc: done)"),
         Binding("z", "zoom", "Zoom", tooltip="zoom the runbook panel (z again back)"),
         Binding("escape", "close", "Close", tooltip="close the runbook panel"),
     ]
@@ -187,6 +189,9 @@ class RunbookPanel(Vertical, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Static("", id="runbook-title")
         yield OptionList(id="runbook-steps")
+        search = Input(placeholder="search the output: enter finds the next match, esc closes", id="runbook-search")
+        search.cursor_blink = False
+        yield search
         yield Log(max_lines=OUTPUT_LINES, id="runbook-output")
 
     def open(self, runbook_id: str, title: str, source: str, steps: Sequence[tuple[str, bool, str]]) -> None:
@@ -253,6 +258,48 @@ class RunbookPanel(Vertical, can_focus=False):
     def output_text(self) -> str:
         self._flush()
         return "\n".join(str(x) for x in self.query_one(Log).lines)
+
+    def on_mount(self) -> None:
+        self.query_one("#runbook-search", Input).display = False
+        self._match = -1
+
+    def action_search_output(self) -> None:
+        box = self.query_one("#runbook-search", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#runbook-search")
+    def _find_next(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.find(event.value)
+
+    def find(self, text: str) -> int | None:
+        """Scroll the output to the next line holding `text` (case-insensitive), wrapping; its index, or None."""
+        self._flush()
+        log = self.query_one(Log)
+        lines = [str(x) for x in log.lines]
+        needle = text.lower()
+        if not needle or not lines:
+            return None
+        n = len(lines)
+        for step in range(1, n + 1):
+            i = (self._match + step) % n
+            if needle in lines[i].lower():
+                self._match = i
+                log.auto_scroll = False
+                log.scroll_to(y=max(0, i - 1), animate=False)
+                return i
+        self.app.notify(f"'{clean_line(text)[:40]}' is not in the output", severity="warning", markup=False,
+                        timeout=3)
+        return None
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#runbook-search", Input)
+        if event.key == "escape" and box.has_focus:
+            event.stop()
+            box.display = False
+            self.query_one(Log).auto_scroll = True
+            self.query_one(OptionList).focus()
 
     def selected(self) -> int | None:
         return self.query_one(OptionList).highlighted
