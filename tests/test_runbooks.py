@@ -134,6 +134,9 @@ def test_kubectl_gets_the_sessions_context_namespace_and_kubeconfig():
     assert p.env["KUBECONFIG"] == "/a:/b" and not p.mutates
     assert plan(rb, 1, w).argv[-4:] == ("get", "pods", "-n", "other") and "-n" not in plan(rb, 1, w).argv[:4]
     assert "session's cluster" in plan(rb, 2, w).refused
+    argo = one("id: a\ntitle: A\nsteps:\n  - {title: t, why: w, run: [kubectl, argo, rollouts, abort, '{rollout}']}\n")
+    p = plan(argo, 0, Where(context="c", namespace="demo", kubeconfig=None, values={"rollout": "checkout"}))
+    assert p.argv[1:] == ("argo", "rollouts", "abort", "checkout", "--context=c", "-n", "demo") and p.mutates
 
 
 @pytest.mark.parametrize("args,verb,mutates", [

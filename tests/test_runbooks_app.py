@@ -330,3 +330,18 @@ async def test_a_promql_step_asks_the_sessions_prometheus():
             await pilot.pause(0.2)
             out = _panel(app2).output_text()
             assert "no Prometheus configured" in out and 'up{namespace="demo"}' in out
+
+
+async def test_a_runbooks_own_key_opens_it():
+    from test_snapshots import story_session
+    from tui.runbooks.model import Catalog, parse_runbooks
+
+    rb = parse_runbooks("id: mine\ntitle: Mine\nkey: ctrl+k\nsteps:\n  - {title: t, why: w, check: look}\n", "m.yaml",
+                        reserved_keys=("q", "r"))
+    session = await story_session("selector-outage")
+    app = LookoutApp(session, clock=session.clock, check_tty=False, runbooks=Catalog(rb))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+k")
+        await pilot.pause(0.1)
+        assert _panel(app).display and _panel(app).runbook_id == "mine"

@@ -183,6 +183,9 @@ class LookoutApp(App[int]):
             return malformed_row(pod, None, e)
 
     def on_mount(self) -> None:
+        for rb in self.catalog.runbooks:  # a runbook's own key opens it (the loader refused Lookout's keys)
+            if rb.key:
+                self.bind(rb.key, f"open_runbook_key('{rb.id}')", description=rb.title[:20], show=False)
         self.query_one(CommandBar).display = False
         self.query_one("#connection-banner", Banner).display = False
         self.query_one("#frozen-banner", Banner).display = False
@@ -880,6 +883,10 @@ class LookoutApp(App[int]):
             return None
         obj = self.session.store.get("rollouts" if t.kind == "Rollout" else "deployments", t.namespace, t.rollout)
         return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+    def action_open_runbook_key(self, runbook_id: str) -> None:
+        if self.screen_is_main():
+            self.open_runbook(runbook_id)
 
     def open_runbook(self, runbook_id: str | None) -> None:
         if not runbook_id:

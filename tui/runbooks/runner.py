@@ -136,13 +136,15 @@ def _finish(base: dict, argv: list[str], step: Step, where: Where, target: str) 
             extra += ["-n", where.namespace]
         objects = _objects(args)
         target += f", {' '.join(objects)}" if objects else ""
-        full = ["kubectl", *extra, *args]
+        # kubectl refuses flags before a plugin's name (`kubectl argo rollouts ...`): they go after its arguments
+        plugin = shape.verb.startswith("argo ")
+        full = ["kubectl", *args, *extra] if plugin else ["kubectl", *extra, *args]
         if binary is None:
             return PlannedStep(**base, command=display(full), mutates=mutates, target=target,
                                manual="kubectl is not on PATH: run it by hand")
         if where.kubeconfig:
             env["KUBECONFIG"] = where.kubeconfig
-        argv = [binary, *extra, *args]
+        argv = [binary, *full[1:]]
         shown = full
     else:
         binary = program if os.path.isabs(program) and os.access(program, os.X_OK) else shutil.which(program)
