@@ -32,18 +32,6 @@ async def _open_suggested(app, pilot, runbook_id: str) -> None:
     assert _panel(app).runbook_id == runbook_id
 
 
-async def _select_crashing_pod(app, pilot) -> str:
-    table = app.pods_pane.table
-    key = await until(pilot, lambda: next((k for k, r in table.rows.items() if r.status == "CrashLoopBackOff"), None),
-                      timeout=20, what="a CrashLoopBackOff pod")
-    app.show_pane(app.pods_pane)
-    await pilot.pause()
-    table.move_cursor(table._index[key])
-    await pilot.pause()
-    assert table.cursor_row.name == key[1]
-    return key[1]
-
-
 def _suggestions(app):
     from tui.runbooks.suggest import suggest
 
@@ -60,10 +48,10 @@ async def test_read_step_output_and_confirmed_abort():
             strip = str(app.query_one("#findings").render())
             assert "canary CrashLoopBackOff: runbook Pods crashing (CrashLoopBackOff), press r" in strip
             panel = _panel(app)
-            # {pod} is the selected pod: select the crashing one, as the SRE would, then reopen the runbook
-            crashing = await _select_crashing_pod(app, pilot)
-            await pilot.press("escape")
-            await _open_suggested(app, pilot, "pods-crashing")
+            # {pod} is the selected pod: opened from the suggestion, the crashing pod the finding names is selected
+            crashing = next(r.name for r in app.pods_pane.table.rows.values() if r.status == "CrashLoopBackOff")
+            assert app.pods_pane.table.cursor_row.name == crashing
+            assert f"{{pod}} = {crashing}" in str(panel.query_one("#runbook-title").render())
             # step 1: kubectl describe pod <the crashing canary pod>, read-only: runs at once
             await pilot.press("1")
             await until(pilot, lambda: panel.states[0] in ("ok", "failed"), timeout=30, what="step 1 to finish")

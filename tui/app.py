@@ -260,7 +260,8 @@ class LookoutApp(App[int]):
     async def on_unmount(self) -> None:
         self._shutting_down = True
         if self._step_task is not None and not self._step_task.done():
-            self._step_task.cancel()  # its process group is killed
+            self._step_task.cancel()  # its process group is killed, and reaped before the loop goes
+            await asyncio.wait({self._step_task}, timeout=3)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         try:
@@ -859,6 +860,7 @@ class LookoutApp(App[int]):
 
         found = suggest(self.catalog.runbooks, self.assessment) if self.assessment is not None else []
         first = {s.runbook.id for s in found}
+        self._suggested = {s.runbook.id: s for s in found}
         items = [PickerItem(s.runbook.id, s.runbook.title, s.because or "its conditions hold", s.runbook.source,
                             " ".join(s.runbook.symptoms)) for s in found]
         items += [PickerItem(r.id, r.title, "", r.source, " ".join(r.symptoms))
@@ -884,6 +886,17 @@ class LookoutApp(App[int]):
         obj = self.session.store.get("rollouts" if t.kind == "Rollout" else "deployments", t.namespace, t.rollout)
         return ((obj or {}).get("metadata") or {}).get("resourceVersion")
 
+    def _select_pod(self, name: str) -> None:
+        table = self.pods_pane.table
+        ns = self.session.target.namespace
+        key = next((k for k in table.rows if k[1] == name and (not ns or k[0] == ns)), None)
+        if key is None:
+            return
+        if table.filter:
+            table.set_filter("")
+            self.pods_pane.update_title()
+        table.move_cursor(table._index.get(key, table.cursor))
+
     def action_open_runbook_key(self, runbook_id: str) -> None:
         if self.screen_is_main():
             self.open_runbook(runbook_id)
@@ -897,12 +910,16 @@ class LookoutApp(App[int]):
         from tui.runbooks.runner import plan
 
         self._open_runbook = rb
+        suggestion = getattr(self, "_suggested", {}).get(runbook_id)
+        if suggestion is not None and suggestion.pods:
+            self._select_pod(suggestion.pods[0])  # {pod}: the pod the finding that suggested it rests on
         where = self._where()
         steps = []
         for i, st in enumerate(rb.steps):
             p = plan(rb, i, where)
             steps.append((st.title, p.mutates, p.refused or p.manual or ""))
-        self.query_one(RunbookPanel).open(rb.id, rb.title, rb.source, steps)
+        pod = where.values.get("pod")
+        self.query_one(RunbookPanel).open(rb.id, rb.title, rb.source, steps, f"{{pod}} = {pod}" if pod else "")
 
     @on(RunbookPanel.Run)
     def _run_step(self, event: RunbookPanel.Run) -> None:

@@ -194,7 +194,8 @@ class RunbookPanel(Vertical, can_focus=False):
         yield search
         yield Log(max_lines=OUTPUT_LINES, id="runbook-output")
 
-    def open(self, runbook_id: str, title: str, source: str, steps: Sequence[tuple[str, bool, str]]) -> None:
+    def open(self, runbook_id: str, title: str, source: str, steps: Sequence[tuple[str, bool, str]],
+             context: str = "") -> None:
         """`steps`: (title, mutates, note) each; note says why it cannot run or what to do by hand."""
         self.runbook_id = runbook_id
         self.titles = [s[0] for s in steps]
@@ -203,6 +204,8 @@ class RunbookPanel(Vertical, can_focus=False):
         self.states = ["pending"] * len(steps)
         head = Text(no_wrap=True, overflow="ellipsis")
         head.append(f"runbook {clean_line(title)}", style="bold")
+        if context:  # what {pod} is: the selected pod (the suggesting finding's, when it came from one)
+            head.append(f"  · {clean_line(context)}")
         if source:
             head.append(f"  · {clean_line(source)}", style="dim")
         head.append("  · 1-9/n/enter run, x cancel, z zoom, esc close", style="dim")

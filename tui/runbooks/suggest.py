@@ -18,6 +18,7 @@ class Suggestion:
     because: str  # the finding (or verdict, outcome) that made it fit, one line
     rank: tuple
     short: str = ""  # the same in a few words, for the findings strip ("canary CrashLoopBackOff")
+    pods: tuple[str, ...] = ()  # the pods the triggering finding rests on (the app selects the first: {pod})
 
 
 def _waiting_reasons(findings: Iterable[Any]) -> dict[str, Any]:
@@ -124,7 +125,8 @@ def matches(runbook: Runbook, assessment: Any) -> Suggestion | None:
             evidence.append(ev)
     lead = min(evidence, key=_severity) if evidence else None
     # the most severe trigger first; among equals the more specific runbook (more conditions)
-    return Suggestion(runbook, _because(lead), (_severity(lead), -_conditions(runbook.when)), _short(lead))
+    pods = tuple(o.split("/", 1)[1] for o in getattr(lead, "objects", ()) or () if str(o).startswith("Pod/"))
+    return Suggestion(runbook, _because(lead), (_severity(lead), -_conditions(runbook.when)), _short(lead), pods)
 
 
 def _conditions(when: Iterable[Condition]) -> int:
@@ -137,5 +139,5 @@ def suggest(runbooks: Iterable[Runbook], assessment: Any) -> list[Suggestion]:
     for i, rb in enumerate(runbooks):
         s = matches(rb, assessment)
         if s is not None:
-            out.append(Suggestion(s.runbook, s.because, (*s.rank, i), s.short))
+            out.append(Suggestion(s.runbook, s.because, (*s.rank, i), s.short, s.pods))
     return sorted(out, key=lambda s: s.rank)
