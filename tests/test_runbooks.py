@@ -318,3 +318,31 @@ def test_actions_plan_the_commands_the_plugin_and_kubectl_send():
     assert '"path":"/spec/paused","value":true' in plan(rb, 3, dep).command
     assert plan(rb, 4, dep).command.endswith("scale deployment/web --replicas=3")
     assert all(plan(rb, i, ro).mutates for i in range(5))
+
+
+@pytest.mark.kubectl
+async def test_restart_replaces_the_demo_rollouts_pods():
+    """`restart` of an Argo Rollout sets spec.restartAt (as the plugin); the demo controller replaces older pods."""
+    require_tool("kubectl")
+    from e2e_support import demo_cluster
+
+    async with demo_cluster(scenario="healthy-canary", speed=1) as cluster:
+        rb = one("id: a\ntitle: A\nsteps:\n  - {title: t, why: w, action: restart}\n")
+
+        def pods() -> set[str]:
+            items, _ = cluster.state.list("pods", "demo", label_selector="app=checkout")
+            return {p["metadata"]["name"] for p in items if not p["metadata"].get("deletionTimestamp")}
+
+        await asyncio.sleep(1.5)  # restartAt has one-second precision: the pods must be older than it
+        before = pods()
+        rv = cluster.state.get("rollouts", "demo", "checkout")["metadata"]["resourceVersion"]
+        w = Where(context="lookout-demo", namespace="demo", kubeconfig=cluster.kubeconfig_path,
+                  values={"kind": "rollout", "rollout": "checkout"}, resource_version=rv)
+        got = await execute(plan(rb, 0, w), confirmed=True)
+        assert got.state == "ok", list(got.lines)
+        assert cluster.state.get("rollouts", "demo", "checkout")["spec"]["restartAt"]
+        for _ in range(100):
+            if pods() and not (pods() & before):
+                break
+            await asyncio.sleep(0.1)
+        assert pods() and not (pods() & before), (before, pods())

@@ -333,3 +333,39 @@ async def test_a_runbooks_own_key_opens_it():
         await pilot.press("ctrl+k")
         await pilot.pause(0.1)
         assert _panel(app).display and _panel(app).runbook_id == "mine"
+
+
+async def test_restart_the_canary_asks_then_replaces_the_pods():
+    require_tool("kubectl")
+    async with demo_cluster(scenario="healthy-canary", speed=1) as cluster:
+        session = await open_session(cluster)
+        app = LookoutApp(session, check_tty=False)
+
+        def pods() -> set[str]:
+            items, _ = cluster.state.list("pods", "demo", label_selector="app=checkout")
+            return {p["metadata"]["name"] for p in items if not p["metadata"].get("deletionTimestamp")}
+
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: any(r.track == "canary" for r in app.pods_pane.table.rows.values()),
+                        timeout=30, what="a canary pod")
+            before = pods()
+            app.open_runbook("memory-growth")
+            await pilot.pause(0.2)
+            panel = _panel(app)
+            await pilot.press("3")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+            shown = str(app.screen.query_one("#confirm-text").render())
+            assert "rollout checkout" in shown and '"path":"/spec/restartAt"' in shown
+            await pilot.press("n")
+            await pilot.pause(1.0)
+            assert "restartAt" not in cluster.state.get("rollouts", "demo", "checkout")["spec"]  # nothing changed
+            await pilot.press("3")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation again")
+            await pilot.press("y")
+            await until(pilot, lambda: panel.states[2] in ("ok", "failed", "refused"), timeout=20, what="the restart")
+            if panel.states[2] == "refused":  # the Rollout moved on (a canary step) while it was shown: again
+                await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="shown again")
+                await pilot.press("y")
+                await until(pilot, lambda: panel.states[2] == "ok", timeout=20, what="the restart")
+            assert panel.states[2] == "ok", panel.output_text()
+            await until(pilot, lambda: pods() and not (pods() & before), timeout=20, what="every pod replaced")
