@@ -20,7 +20,7 @@ from tui.session import RolloutChoice, Session
 
 T0 = 1_767_225_600.0
 KINDS = ("pods", "events", "replicasets", "rollouts", "deployments", "services", "endpointslices", "analysisruns",
-         "ingresses", "networkpolicies", "httproutes", "virtualservices")
+         "ingresses", "networkpolicies", "httproutes", "virtualservices", "configmaps", "secrets")
 
 
 class Target:
@@ -133,6 +133,10 @@ class Player:
                 continue
             if kind in ("pods", "replicasets"):
                 items = [o for o in items if sel.matches((o.get("metadata") or {}).get("labels"))]
+            if kind == "secrets":  # as the informer keeps them: keys and keyed digests, never values
+                from tui.kube.slim import slim_secret
+
+                items = [slim_secret(o) for o in items]
             store.replace(kind, [copy.deepcopy(o) for o in items], scope=lambda k, ns=self.ns: k[0] == ns)
         self.session.rebuild_resolver()
 

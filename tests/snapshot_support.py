@@ -57,7 +57,8 @@ class FrozenSession(Session):
         return redact_secret(obj)
 
 
-KINDS = ("pods", "events", "replicasets", "rollouts", "deployments", "services", "endpointslices")
+KINDS = ("pods", "events", "replicasets", "rollouts", "deployments", "services", "endpointslices", "configmaps",
+         "secrets")
 
 
 async def scenario_session(scenario: str, seconds: float, *, app: str | None = None, speed: float = 10.0,
@@ -98,6 +99,9 @@ async def scenario_session(scenario: str, seconds: float, *, app: str | None = N
     session = FrozenSession(FixedTarget(), RolloutChoice(target, ns), Settings(), demo=True,
                             kubeconfig_path="/tmp/lookout-demo/kubeconfig", clock=clock)
     session.throttle_derived = False  # deterministic: no evaluation deferred by its wall-clock cost
+    from tui.kube.slim import slim_secret
+
+    objs["secrets"] = [slim_secret(o) for o in objs["secrets"]]  # as the informer keeps them: digests, no values
     for kind, items in objs.items():
         session.store.apply(kind, "ADDED", [dict(o) for o in items])
     session.rebuild_resolver()

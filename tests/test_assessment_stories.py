@@ -147,8 +147,12 @@ async def test_config_drift_green_idle_before_the_switch_is_no_fault():
     assert (a.roles.baseline, a.roles.standby) == ("blue", frozenset({"green"}))
     assert "no-traffic" not in codes(a) and a.decision == "promote"
     assert a.verdict.reasons[0].code == "standby-idle"
-    # what remains is the scenario's own genuine warning: its Deployments have no readiness probe
-    assert {f.code for f in a.findings if f.severity != "info"} <= {"readiness-probe-missing"}
+    # what remains is the scenario's own genuine warnings: its Deployments have no readiness probe, and blue and
+    # green differ in configuration (the story itself), named by kind
+    assert {f.code for f in a.findings if f.severity != "info"} <= {"readiness-probe-missing", "environments-differ"}
+    drift = next(f for f in a.findings if f.code == "environments-differ")
+    assert drift.severity == "warning" and "2 env vars, 3 ConfigMap keys, 1 Secret key" in drift.summary
+    assert a.cell("rollout").level == "degraded" and "environments-differ" in a.cell("rollout").detail
 
 
 def test_a_worker_with_no_port_expects_no_traffic():

@@ -256,8 +256,15 @@ def test_slim_generic_and_secrets():
     secret = {"kind": "Secret", "type": "Opaque",
               "metadata": {"name": "db", "annotations": {LAST_APPLIED: '{"data":{"password":"aHVudGVy"}}'}},
               "data": {"password": "aHVudGVy"}, "stringData": {"user": "admin"}}
-    assert slim_secret(secret) == {"kind": "Secret", "type": "Opaque", "metadata": {"name": "db"},
-                                   "data": {"password": None, "user": None}}
+    slim = slim_secret(secret)
+    assert {k: v for k, v in slim.items() if k != "data"} == {"kind": "Secret", "type": "Opaque",
+                                                              "metadata": {"name": "db"}}
+    assert list(slim["data"]) == ["password", "user"]
+    # keyed digests: comparable (same value, same digest, whether base64 or plain), never printable
+    again = slim_secret({"kind": "Secret", "stringData": {"password": "hunter", "user": "root"}})
+    assert slim["data"]["password"] == again["data"]["password"] and slim["data"]["user"] != again["data"]["user"]
+    assert "aHVudGVy" not in repr(slim) and "hunter" not in repr(slim) and "admin" not in repr(slim)
+    assert str(slim["data"]["password"]) == repr(slim["data"]["user"]) == "<redacted>"
     r = redact_secret(secret)
     assert r["data"] == {"password": "<redacted: 6 bytes>"} and r["stringData"] == {"user": "<redacted: 5 bytes>"}
     assert "aHVudGVy" not in repr(r) and "admin" not in repr(r)

@@ -14,8 +14,15 @@ HOSTILE = ("[/bold]", "[@click=app.quit]x[/]", "\x1b]8;;http://x\x1b\\", "\x1bc"
 
 
 class PaneApp(App):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str]] = []
+
     def compose(self) -> ComposeResult:
         yield ComparePane(id="compare")
+
+    def on_compare_pane_show_prom_ql(self, event: ComparePane.ShowPromQL) -> None:
+        self.asked.append((event.figure, event.promql))
 
 
 def text_of(pane: ComparePane, width: int = 120) -> str:
@@ -64,9 +71,12 @@ async def test_pane_shows_tracks_verdict_and_promql():
         await pilot.press("p")
         await pilot.pause()
         assert pane.selected_figure == "latency_p99_s"
-        assert "PromQL for p99 latency" in text_of(pane) and "histogram_quantile(0.99" in text_of(pane)
+        # p asks the app for the text view with the figure's PromQL, every time it is pressed
+        assert app.asked[-1][0] == "latency_p99_s" and "histogram_quantile(0.99" in app.asked[-1][1]
         await pilot.press("k", "p")
-        assert "PromQL" not in text_of(pane)
+        await pilot.pause()
+        assert len(app.asked) == 2 and app.asked[-1][0] != "latency_p99_s"
+        assert "PromQL" not in text_of(pane)  # the pane itself stays the figures
         # 80 columns: still one line per figure
         assert all(len(line) <= 80 for line in text_of(pane, 80).splitlines())
 

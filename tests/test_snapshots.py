@@ -69,6 +69,7 @@ def test_compare_zoomed(snap_compare, case):
 STORIES = {
     "aborted": ("bad-canary", 90, None),  # aborted at 46 s: ROLLBACK with the analysis and the last figures
     "selector-outage": ("healthy-canary", 25, "typo"),  # then 10 s with `app: checkout-typo` as selector
+    "bluegreen": ("bluegreen-switch", 40, None),  # both colours up: long pod names, two per hash
 }
 
 
@@ -97,7 +98,7 @@ def _story_app(case: str) -> LookoutApp:
 
 
 @pytest.mark.parametrize("size", sorted(SIZES))
-@pytest.mark.parametrize("case", sorted(STORIES))
+@pytest.mark.parametrize("case", ["aborted", "selector-outage"])
 def test_story_screen(snap_compare, case, size):
     async def settle(pilot):
         await pilot.pause(0.3)
@@ -109,6 +110,77 @@ def test_story_screen(snap_compare, case, size):
             assert a.cell("endpoints").level == "critical"
 
     assert snap_compare(_story_app(case), terminal_size=SIZES[size], run_before=settle)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_findings_expanded(snap_compare, size):
+    """f on the Service selector outage: every finding whole, cause first, with its evidence."""
+    async def expand(pilot):
+        await pilot.pause(0.3)
+        await pilot.press("f")
+        await pilot.pause(0.3)
+        screen = pilot.app.screen
+        assert type(screen).__name__ == "FindingsScreen" and len(screen.findings) >= 2
+        assert screen.findings[0].code == "service-selects-no-pods"
+
+    assert snap_compare(_story_app("selector-outage"), terminal_size=SIZES[size], run_before=expand)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_pods_middle_truncated(snap_compare, size):
+    """Blue/green pod names are longer than the NAME column: cut in the middle, each keeps its unique suffix."""
+    async def check(pilot):
+        await pilot.pause(0.3)
+        table = pilot.app.query_one("#pod-table")
+        names = [key[1] for key in table.rows]
+        assert len(names) >= 4
+        shown = str(pilot.app.export_screenshot())
+        for name in names[: min(len(names), 6)]:
+            assert name[-5:] in shown, f"{name}: its unique suffix is not on screen"
+
+    assert snap_compare(_story_app("bluegreen"), terminal_size=SIZES[size], run_before=check)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_events_after_burst(snap_compare, size):
+    """The abort's burst of events: the newest stay in view at the top, the warnings among them marked."""
+    async def check(pilot):
+        await pilot.pause(0.3)
+        app = pilot.app
+        app.show_pane(app.events_pane)
+        await pilot.pause(0.2)
+        table = app.events_pane.table
+        assert len(table.rows) >= 10 and table.cursor == 0 and int(table.scroll_y) == 0
+        assert "RolloutAborted" in str(app.export_screenshot())
+
+    assert snap_compare(_story_app("aborted"), terminal_size=SIZES[size], run_before=check)
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_incident_timeline(snap_compare, size, tmp_path):
+    """t on the abort with an incident two people write to: entries newest last, each marked by its author."""
+    from tui.incident.log import Incident
+
+    app = _story_app("aborted")
+    clock = app.session.clock
+    inc = Incident.open(tmp_path / "inc-20260101", severity="high", environment="lookout-demo",
+                        service="demo/checkout", summary="canary 5xx and p99 up", author="alice@one", clock=clock)
+    bob = Incident.open(tmp_path / "inc-20260101", author="bob@two", clock=lambda: clock() + 2)
+    bob.record("note", "bob: analysis run failed on error-rate, looking at the canary's logs")
+    app._pending_incident = inc
+
+    async def show(pilot):
+        await pilot.pause(0.3)
+        pilot.app.clear_notifications()
+        pilot.app.record_incident("note", "alice: abort confirmed, traffic back on stable")
+        await pilot.press("t")
+        await pilot.pause(0.4)
+        screen = pilot.app.screen
+        assert type(screen).__name__ == "TimelineScreen"
+        assert {e.author for e in screen._shown} == {"alice@one", "bob@two"}
+        assert any(e.kind == "verdict" for e in screen._shown)
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=show)
 
 
 def test_screenshots_are_current():

@@ -35,7 +35,7 @@ async def test_logs_follow_previous_and_search():
         await pilot.press("l")
         await pilot.pause(0.2)
         assert isinstance(app.screen, LogScreen)
-        log = app.screen.query_one("#log")
+        log = app.screen.query_one("#text")
         assert list(log.lines) == ["starting", "GET /health 200", "GET /pay 500 boom"]
         assert "shop/checkout-canary-01" in screen_text(app) and "current container" in screen_text(app)
         await pilot.press("slash", *"500")
@@ -63,7 +63,7 @@ async def test_logs_are_bounded():
         await _select(pilot, app, "checkout-stable-00")
         await pilot.press("l")
         await pilot.pause(0.3)
-        log = app.screen.query_one("#log")
+        log = app.screen.query_one("#text")
         assert len(log.lines) <= 5000 and log.lines[-1] == "line 6999"
 
 
@@ -79,7 +79,7 @@ async def test_merged_track_logs_prefixed_by_pod():
         await pilot.pause(0.2)
         screen = app.screen
         assert isinstance(screen, LogScreen) and screen.merged
-        lines = sorted(screen.query_one("#log").lines)
+        lines = sorted(screen.query_one("#text").lines)
         assert lines == [f"checkout-canary-0{i} │ hello from {i}" for i in range(3)]
         assert len(set(screen.highlighter.colours.values())) == 3  # a colour per pod, plus its name
         assert "track canary · 3 pods" in screen_text(app)
@@ -214,7 +214,7 @@ async def test_untrusted_text_drill_downs():
         _assert_plain(app, screen_text(app))
         await pilot.press("escape", "l")
         await pilot.pause(0.2)
-        lines = list(app.screen.query_one("#log").lines)
+        lines = list(app.screen.query_one("#text").lines)
         _assert_plain(app, "\n".join(lines), "log" + EVIL_PLAIN, "cleared?", "[link=http://x]click[/link]")
         _assert_plain(app, screen_text(app), "[link=http://x]click[/link]")
         await pilot.press("slash", *"[bold")

@@ -49,7 +49,12 @@ MERGED_LOG_POD_LIMIT = 30
 
 class MainScreen(Screen):
     """The panes' screen. It owns the main screen's keys: `?`, the footer, the command palette and the README's key
-    table are all generated from MAIN_KEYS (tests/test_keys.py presses every one of them in every pane)."""
+    table are all generated from MAIN_KEYS (tests/test_keys.py presses every one of them in every pane).
+    Zoom is Textual's own maximize: the zoomed pane fills the screen below the header, matrix, banners and
+    findings strip, which stay in view."""
+
+    ALLOW_IN_MAXIMIZED_VIEW = "#header, #health, .banner, #findings, Footer"
+    ESCAPE_TO_MINIMIZE = False  # esc is our own `back`: it unzooms, then clears the filter
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "app.help", "Help", key_display="?", tooltip="every key, and the demo kubeconfig"),
@@ -70,6 +75,13 @@ class MainScreen(Screen):
         Binding("y", "app.yaml", "YAML", tooltip="YAML of the selected pod (Secret values redacted)"),
         Binding("r", "app.runbooks", "Runbooks",
                 tooltip="runbooks, those that fit what Lookout sees first; steps run in the panel below"),
+        Binding("I", "app.incident", "Incident", key_display="I",
+                tooltip="start or join an incident: from then on the timeline is written as it happens"),
+        Binding("i", "app.note", "Note", tooltip="add a note to the incident timeline"),
+        Binding("t", "app.timeline", "Timeline",
+                tooltip="the incident timeline, merged from every Lookout on the incident, newest last"),
+        Binding("b", "app.diff", "Blue/green diff",
+                tooltip="blue vs green (stable vs canary): the configuration diff; w the switch preview"),
     ]
 
     def on_screen_resume(self) -> None:
@@ -106,8 +118,13 @@ class LookoutApp(App[int]):
 
     def __init__(self, session: SessionView, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
                  events_buffer: int = 1000, refresh_ms: int = 40, log_buffer_lines: int = 10_000,
-                 runbooks: Any = None) -> None:
+                 runbooks: Any = None, incident: Any = None, incident_root: str = "incident-logs") -> None:
         super().__init__()
+        self.incident: Any = None  # tui.incident.log.Incident once one is open
+        self._recorder: Any = None
+        self.incident_root = incident_root
+        self.incident_poll_seconds = 2.0
+        self._pending_incident = incident
         if runbooks is None:
             from tui.runbooks.model import load_catalog
 
@@ -208,6 +225,8 @@ class LookoutApp(App[int]):
         if self.check_tty if self.check_tty is not None else not self.is_headless:
             self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
         self._start_session()
+        if self._pending_incident is not None:
+            self.use_incident(self._pending_incident)
         choice = self.session.choice
         if choice.target is None and choice.candidates:
             self._pick_rollout()
@@ -238,7 +257,12 @@ class LookoutApp(App[int]):
     def on_compare_pane_show_prom_ql(self, event: Any) -> None:
         screen = TextScreen(f"PromQL · {event.figure}")
         self.push_screen(screen)
-        screen.show_lines(["# paste into Prometheus or Grafana", *event.promql.splitlines()])
+        if event.promql:
+            screen.show_lines(["# paste into Prometheus or Grafana", *event.promql.splitlines()])
+        else:
+            screen.show_lines([f"# {event.figure}: not a Prometheus figure",
+                               "# it is read from the Kubernetes API (pods, metrics.k8s.io) or a direct scrape of the"
+                               " pods' /metrics, so there is no PromQL behind it"])
 
     def set_terminal_title(self, title: str | None) -> None:
         """OSC 2 through the driver; the text is cleaned of control characters first."""
@@ -262,6 +286,8 @@ class LookoutApp(App[int]):
         if self._step_task is not None and not self._step_task.done():
             self._step_task.cancel()  # its process group is killed, and reaped before the loop goes
             await asyncio.wait({self._step_task}, timeout=3)
+        if self.incident is not None:
+            self.incident.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         try:
@@ -288,9 +314,13 @@ class LookoutApp(App[int]):
     def _on_deltas(self, deltas: list) -> None:
         self._last_change = time.monotonic()
         pending = self._pending
+        recorder = self._recorder
         for d in deltas:
             if d.kind in ("pods", "events"):
                 pending[(d.kind, d.key)] = None if d.type == "DELETED" else d.obj
+                if recorder is not None and d.kind == "events" and d.type != "DELETED" and d.obj \
+                        and self.session.event_relevant(d.obj):
+                    recorder.observe_event(d.obj, now=self.clock())
             else:
                 self._other_changes = True
         self._arm_flush()
@@ -388,7 +418,14 @@ class LookoutApp(App[int]):
         age in seconds. Every word up there comes from one tui.assessment.Assessment."""
         s = self.session
         now = self.clock()
-        if self.frozen or self._shutting_down or not self.screen_is_main():
+        if self._shutting_down:
+            return False
+        if self.frozen or not self.screen_is_main():
+            if self._recorder is not None:  # the timeline is written whatever the screen shows
+                try:
+                    self._observe_incident(s.assess(), now)
+                except Exception:
+                    pass
             return False
         target = s.target
         conn = s.connection
@@ -402,6 +439,7 @@ class LookoutApp(App[int]):
                                                     no_wrap=True, overflow="ellipsis"))
             return False
         self.assessment = a
+        self._observe_incident(a, now)
         ageing = False
         with self.batch_update():
             self.query_one(StatusHeader).set_state(
@@ -544,16 +582,14 @@ class LookoutApp(App[int]):
         self._step_pane(-1)
 
     def zoom(self, pane: Pane | None) -> None:
-        grid = self.query_one("#grid")
-        if self.zoomed is not None:
-            self.zoomed.remove_class("-zoomed")
+        """Zoom `pane` (or unzoom with None) through the main screen's `maximize`/`minimize`."""
+        main = self.screen_stack[0] if self.screen_stack else self.screen
         self.zoomed = pane
-        grid.set_class(pane is not None, "-zoom")
-        if pane is not None:
-            pane.add_class("-zoomed")
-            self.screen.add_class("-zoomed")
+        if pane is None:
+            main.minimize()
         else:
-            self.screen.remove_class("-zoomed")
+            main.maximize(pane, container=False)
+        main.set_class(pane is not None, "-zoomed")
         self._apply_size_classes()
         self.call_after_refresh(self._catch_up_visible)
 
@@ -671,6 +707,127 @@ class LookoutApp(App[int]):
         screen.show_lines(render_lines(mode, {"kind": kind, **obj} if isinstance(obj, dict) else obj, events,
                                        now=self.clock()))
 
+    # ---- the incident: I opens or joins, i notes, t shows the timeline ---------------------------------
+    def use_incident(self, incident: Any) -> None:
+        """From now on the timeline is written as it happens; the other writers' files are read every 2 s."""
+        from tui.incident.recorder import Recorder
+
+        self.incident = incident
+        self._recorder = Recorder(self.record_incident)
+        conn = self.session.connection
+        self._recorder.observe_connection(conn.ok, None, now=self.clock())
+        if self.assessment is not None:
+            self._observe_incident(self.assessment, self.clock())
+        for ev in self.session.store.objects.get("events", {}).values():
+            if self.session.event_relevant(ev):
+                self._recorder.observe_event(ev, now=self.clock())
+        self.run_worker(self._poll_incident(), group="incident", exit_on_error=False)  # the others' entries now
+        self.set_interval(self.incident_poll_seconds, self._poll_incident, name="incident-poll")
+        self.notify(f"incident {clean_line(incident.meta.id)}: the timeline is written to {incident.path}",
+                    title="incident", timeout=6)
+
+    def record_incident(self, kind: str, text: str, **kw: Any) -> Any:
+        """One timeline entry (runbook steps, confirmations and refusals call this too); None without an incident."""
+        if self.incident is None:
+            return None
+        entry = self.incident.record(kind, text, **kw)
+        self._timeline_changed([entry])
+        return entry
+
+    def _observe_incident(self, a: Any, now: float) -> None:
+        if self._recorder is None:
+            return
+        conn = self.session.connection
+        self._recorder.observe_connection(conn.ok, str(conn.error or ""), now=now)
+        self._recorder.observe(a, now=now)
+
+    async def _poll_incident(self) -> None:
+        import asyncio
+
+        inc = self.incident
+        if inc is None or self._shutting_down:
+            return
+        new = await asyncio.to_thread(inc.poll)  # a shared (NFS) directory may be slow: never on the UI
+        if new:
+            self._timeline_changed(new)
+
+    def _timeline_changed(self, entries: list) -> None:
+        from widgets.incident import TimelineScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, TimelineScreen):
+                screen.add_entries(entries)
+
+    def action_incident(self) -> None:
+        if self.incident is not None:
+            self.notify(f"incident {clean_line(self.incident.meta.id)} is open: t shows its timeline, i adds a note",
+                        title="incident")
+            return
+        from tui.incident.log import new_id
+        from widgets.incident import IncidentForm
+
+        t = self.session.target
+        service = f"{t.namespace or ''}/{(t.rollout or '').split('/')[-1]}"
+        form = IncidentForm(service=clean_line(service.rstrip("/")), environment=clean_line(t.context or ""),
+                            directory=f"{self.incident_root}/{new_id(self.clock())}")
+        self.push_screen(form, self._incident_form_done)
+
+    def _incident_form_done(self, answer: dict | None) -> None:
+        if not answer:
+            return
+        from tui.incident.log import Incident, IncidentError
+
+        try:
+            inc = Incident.open(answer["directory"] or f"{self.incident_root}/incident", severity=answer["severity"],
+                                environment=answer["environment"], service=answer["service"],
+                                summary=answer["summary"], clock=self.clock)
+        except IncidentError as e:
+            self.notify(clean_line(str(e)), title="incident not started", severity="error", timeout=8)
+            return
+        self.use_incident(inc)
+
+    def action_note(self) -> None:
+        if self.incident is None:
+            self.notify("no incident is open: I starts one (or lookout --incident DIR)", title="note")
+            return
+        from widgets.incident import NoteForm
+
+        self.push_screen(NoteForm(), lambda text: text and self.record_incident("note", text))
+
+    def action_timeline(self) -> None:
+        if self.incident is None:
+            self.notify("no incident is open: I starts one (or lookout --incident DIR)", title="timeline")
+            return
+        from widgets.incident import TimelineScreen
+
+        if isinstance(self.screen, TimelineScreen):
+            return
+        self.push_screen(TimelineScreen(self.incident), self._timeline_open)
+
+    def _timeline_open(self, entry: Any) -> None:
+        """enter on an entry: the object it rests on (describe), or the entry whole (a step's output)."""
+        if entry is None:
+            return
+        import json
+
+        parts = (entry.ref or "").split("/")
+        res = {"Pod": "pods", "Service": "services", "Rollout": "rollouts", "Deployment": "deployments",
+               "ReplicaSet": "replicasets", "EndpointSlice": "endpointslices"}.get(parts[0]) if parts else None
+        if res and len(parts) == 3 and parts[1] and parts[2] and entry.kind != "step":
+            screen = TextScreen(f"describe {res}/{parts[1]}/{parts[2]}")
+            self.push_screen(screen)
+            screen.run_worker(self._load_text(screen, "describe", res, parts[1], parts[2]), exit_on_error=False)
+            return
+        screen = TextScreen(f"{entry.kind} · {entry.author}")
+        self.push_screen(screen)
+        lines = [clean_line(entry.text), ""]
+        data = dict(entry.data)
+        excerpt = data.pop("output", None)
+        lines += [clean_line(ln) for ln in json.dumps(data, indent=2, ensure_ascii=False).splitlines()]
+        if excerpt:
+            lines += ["", "output:"] + [clean_line(ln) for ln in str(excerpt).splitlines()]
+        screen.show_lines(lines)
+
     # ---- help, command bar, palette --------------------------------------------------------------
     def action_findings(self) -> None:
         """`f`: every finding whole, with its evidence; enter shows the object it rests on."""
@@ -682,6 +839,28 @@ class LookoutApp(App[int]):
         findings = list(a.findings) if a is not None else []
         self.push_screen(FindingsScreen(findings, f"findings · {len(findings)} · {a.rollout if a else ''}"),
                          self._jump_to_finding)
+
+    def action_diff(self) -> None:
+        """`b`: the two environments' configuration diff (tui.diff), computed off the UI loop."""
+        if not self.screen_is_main():
+            return
+        from widgets.diff import DiffScreen
+
+        target = self.session.target
+        self.push_screen(DiffScreen(self.environment_diff, self.session.store.subscribe,
+                                    target.rollout or target.selector or "app", self.clock))
+
+    async def environment_diff(self) -> Any:
+        """The rollout's two environments compared, with the switch preview, on a copy of the store in a thread;
+        the baseline and the findings come from the one assessment."""
+        from tui.diff.report import StoreSnapshot, diff_rollout
+
+        s = self.session
+        snapshot = StoreSnapshot(s.store)
+        a = self.assessment
+        baseline = a.roles.baseline if a is not None else None
+        findings = tuple(a.findings) if a is not None else ()
+        return await asyncio.to_thread(diff_rollout, snapshot, s.choice.target, s.resolver, baseline, findings)
 
     def _jump_to_finding(self, finding: Any) -> None:
         if finding is None:
@@ -817,7 +996,7 @@ class LookoutApp(App[int]):
                         or r.action in seen:
                     continue
                 seen.add(r.action)
-                title = {"app.help": "Lookout keys", "toggle_promql": "PromQL of the selected figure",
+                title = {"app.help": "Lookout keys", "promql": "PromQL of the selected figure",
                          "open_filter": "Filter the focused pane", "app.freeze": "Freeze / resume",
                          "app.zoom": "Zoom pane", "app.command": "Command bar", "app.back": "Back / unzoom"
                          }.get(r.action, r.title)
@@ -829,8 +1008,8 @@ class LookoutApp(App[int]):
 
     def _palette_action(self, action: str) -> Callable[[], Any]:
         def run() -> None:
-            if action == "toggle_promql":
-                self.query_one("#compare-body").action_toggle_promql()
+            if action == "promql":
+                self.query_one("#compare-body").action_promql()
             elif action == "open_filter":
                 pane = self.focused_pane()
                 (pane if isinstance(pane, TablePane) else self.pods_pane).action_open_filter()

@@ -28,12 +28,14 @@ EXIT_OK, EXIT_BAD, EXIT_HOLD = 0, 1, 2
 
 CELLS = ("pods", "rollout", "metrics", "endpoints", "DNS")
 
-ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing")
+ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing", "environments-differ")
 POD_CODES = ("track-pods-failing", "track-pods-not-ready", "track-restarts", "cpu-near-limit", "memory-near-limit",
              "memory-leak-suspected")
 METRICS_CODES = NO_DATA_CODES + ("verdict-rollback", "source-stale")
 DNS_CODES = tuple(c for c in NETWORK_CODES if c.startswith("dns"))
 ENDPOINT_CODES = tuple(c for c in NETWORK_CODES if not c.startswith("dns"))
+# a kind the API server refuses us (tui.rollout.forbidden): named in the cell its data would fill
+FORBIDDEN_CELL = {"forbidden-pods": "pods", "forbidden-rollout": "rollout", "forbidden-endpoints": "endpoints"}
 
 # Every finding code Lookout raises, and the one cell it makes worse (docs/status.md has the same table).
 CELL_OF_CODE: dict[str, str] = {
@@ -42,6 +44,7 @@ CELL_OF_CODE: dict[str, str] = {
     **{c: "metrics" for c in METRICS_CODES},
     **{c: "endpoints" for c in ENDPOINT_CODES},
     **{c: "DNS" for c in DNS_CODES},
+    **FORBIDDEN_CELL,
 }
 
 
@@ -170,8 +173,11 @@ def _age(s: float | None) -> str:
 
 
 def source_staleness(health: Iterable, compare: CompareState | None, now: float,
-                     metrics_bound: float) -> tuple[Staleness, ...]:
-    """One entry per store kind (the worst of its informers) and one for metrics."""
+                     metrics_bound: float, link=None) -> tuple[Staleness, ...]:
+    """One entry per store kind (the worst of its informers) and one for metrics.
+
+    `link` (tui.kube.liveness.LinkState): when the API server stopped answering, every kind the store watches is
+    stale since its last answer, whatever its informer believes (a stalled watch says nothing)."""
     by_kind: dict[str, list] = {}
     for h in health:
         by_kind.setdefault(h.kind, []).append(h)
@@ -194,6 +200,10 @@ def source_staleness(health: Iterable, compare: CompareState | None, now: float,
             out.append(Staleness(kind, "syncing"))
         else:
             out.append(Staleness(kind, "live", max((h.age(now) or 0.0) for h in hs)))
+    if link is not None and not link.ok:
+        lost = f"connection lost: {clean_line(link.error or 'no answer')}"
+        out = [st if st.state in ("forbidden", "not-installed", "stale")
+               else Staleness(st.source, "stale", max(0.0, now - link.last_ok), lost) for st in out]
     if compare is not None and compare.updated_at is not None:
         age = max(0.0, now - compare.updated_at)
         if compare.stale or age > metrics_bound:
@@ -412,7 +422,15 @@ def _metrics_cell(verdict: Verdict, has_reading: bool, stale: bool) -> HealthCel
     return cell("metrics", level, first, word=word)
 
 
-def _endpoints_cell(view) -> HealthCell:
+def _refused_text(refused: Sequence[Staleness]) -> str:
+    from tui.rollout.forbidden import TITLES, who
+
+    return "; ".join(f"{TITLES.get(s.source, s.source)}: {who(s.detail)}" for s in refused)
+
+
+def _endpoints_cell(view, refused: Sequence[Staleness] = ()) -> HealthCell:
+    if refused:  # never "no Service selects the rollout" when we may not look
+        return cell("endpoints", "unknown", _refused_text(refused), word="forbidden")
     if view is None:
         return cell("endpoints", "pending", "no reading yet", word="waiting")
     rows = getattr(view, "endpoints", ())
@@ -424,7 +442,9 @@ def _endpoints_cell(view) -> HealthCell:
     return cell("endpoints", "healthy", f"{ready}/{len(rows)} endpoints ready")
 
 
-def _dns_cell(view) -> HealthCell:
+def _dns_cell(view, refused: Sequence[Staleness] = ()) -> HealthCell:
+    if refused:  # the names to check come from the Services and routes we may not read
+        return cell("DNS", "unknown", "cannot tell: " + _refused_text(refused), word="forbidden")
     if view is None:
         return cell("DNS", "pending", "no reading yet", word="waiting")
     answers = getattr(view, "dns", ())
@@ -439,7 +459,7 @@ def _dns_cell(view) -> HealthCell:
 def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None, summary, pod_rows: Iterable,
            findings: Iterable[Finding], compare: CompareState | None, network_view, health: Iterable = (),
            roles: Roles = Roles(), sighting: CandidateSighting | None = None, analysis_runs: Sequence[dict] = (),
-           metrics_bound: float = 30.0) -> Assessment:
+           metrics_bound: float = 30.0, link=None) -> Assessment:
     """The assessment, by these rules, in this order:
 
     1. The controller's outcome: aborted or failed means `rollback`, reason `rollout-aborted` with the
@@ -454,7 +474,7 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     """
     findings = sort_findings(findings)
     outcome = rollout_outcome(kind, workload, summary)
-    staleness = source_staleness(health, compare, now, metrics_bound)
+    staleness = source_staleness(health, compare, now, metrics_bound, link)
     base = compare.verdict if compare is not None else NO_READING
 
     front: list[Reason] = []
@@ -498,12 +518,13 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     all_findings = sort_findings(all_findings)
 
     metrics_stale = any(s.source == "metrics" and s.stale for s in staleness)
+    refused = [s for s in staleness if s.state == "forbidden" and s.source in ("services", "endpointslices")]
     cells = [
         _at_most_degraded(pods_health(pod_rows)),
         _rollout_cell(outcome, summary),
         _metrics_cell(verdict, compare is not None and compare.updated_at is not None, metrics_stale),
-        _endpoints_cell(network_view),
-        _dns_cell(network_view),
+        _endpoints_cell(network_view, refused),
+        _dns_cell(network_view, refused),
     ]
     cells = tuple(_with_findings(c, all_findings) for c in cells)
     code = exit_code(verdict.decision, (f.severity for f in all_findings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from tui import __version__
 
@@ -33,11 +34,15 @@ commands:
                                  0 promote, 1 rollback/critical, 2 hold/no data/warning (for CI gates)
   lookout runbooks list|show|validate|run
                                  runbooks without the UI (docs/runbooks.md)
+  lookout incident report DIR    the incident report (Markdown, or --json) merged from every writer
+  lookout diff [options] [A B]   the two environments' configuration diff (blue/green, stable/canary);
+                                 exit 0 identical, 1 different; --switch-check: 0 safe to switch, 1 blocked
 
 keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
-d describe, y YAML, r runbooks, z zoom pane, space freeze, q quit.
+d describe, y YAML, r runbooks, b blue/green diff, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
 
-exit codes: 0 ok, 3 API server unreachable, 4 usage or configuration error.
+exit codes: 0 ok, 3 API server unreachable (or silent for 10 s, or an exec credential plugin hung for
+15 s), 4 usage or configuration error (a missing or failing exec credential plugin included).
 """
 
 
@@ -73,8 +78,17 @@ def _add_app_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--prometheus", metavar="URL",
                    help="Prometheus for canary vs stable (default: [prometheus] url in the config, "
                         "else a direct scrape of each pod's /metrics through the API server)")
+    _add_incident_options(o)
     o.add_argument("--dns-server", metavar="HOST[:PORT]",
                    help="ask this DNS server about the rollout's external names (default: the system's resolvers)")
+
+
+def _add_incident_options(o) -> None:
+    o.add_argument("--incident", metavar="DIR", nargs="?", const="",
+                   help="start or join the incident in DIR (default: ./incident-logs/<UTC time>/): the timeline is "
+                        "written as it happens, one file per writer, so two Lookouts can share one incident")
+    o.add_argument("--severity", choices=("critical", "high", "medium", "low"), default="medium",
+                   help="severity of an incident --incident opens (004's classification; default: %(default)s)")
 
 
 def _add_demo_cluster_options(p: argparse.ArgumentParser, *, standalone: bool) -> None:
@@ -119,8 +133,17 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                        help="also start a real Prometheus (the `prometheus` binary) on 127.0.0.1 scraping the "
                             "demo pods, and read canary vs stable from it")
         o.add_argument("--prometheus", metavar="URL", help=argparse.SUPPRESS)
+        _add_incident_options(o)
         o.add_argument("--dns-server", metavar="HOST[:PORT]",
                        help="ask this DNS server about external names (default: the demo cluster's own)")
+    elif command == "incident":
+        p = _Parser(prog="lookout incident report",
+                    description="Print the incident report of DIR in the shape of the deployment-failure "
+                                "runbook: summary, severity, the timeline merged from every Lookout that wrote "
+                                "to DIR, root cause, resolution and action items pre-filled from what it saw.")
+        p.add_argument("directory", metavar="DIR", help="the incident directory (incident-logs/<id>)")
+        p.add_argument("--json", action="store_true", help="the incident and its merged timeline as JSON")
+        p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     elif command == "status":
         from tui.status import add_status_arguments
 
@@ -140,9 +163,20 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                                 "refused (needs --yes, or --read-only), 3 cluster unreachable, 4 usage error or a "
                                 "broken runbook file. Format: docs/runbooks.md.")
         add_arguments(p)
+    elif command == "diff":
+        from tui.diff.cli import add_diff_arguments
+
+        p = _Parser(prog="lookout diff",
+                    description="Compare the two environments of an app (blue/green, active/preview, stable/canary) "
+                                "or two named objects: pod templates container by container, the ConfigMaps they "
+                                "read key by key, the Secrets they read by key (same or differs; values are never "
+                                "shown). Exit 0 identical, 1 different; --switch-check: 0 safe to switch, 1 "
+                                "blocked; 3 cluster unreachable, 4 usage or configuration error.")
+        add_diff_arguments(p)
     else:
         p = _Parser(prog="lookout", description="Terminal live monitor for Kubernetes rollouts: pods of every "
-                    "track, events, findings, canary vs stable metrics with a verdict; DNS/endpoints coming next.",
+                    "track, events, findings, canary vs stable metrics with a verdict, DNS and endpoints with the "
+                    "traffic split: one assessment behind every view and `lookout status`.",
                     epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_cluster_options(p)
         _add_app_options(p)
@@ -152,8 +186,12 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     command = "app"
-    if argv and argv[0] in ("demo", "demo-cluster", "status", "runbooks"):
+    if argv and argv[0] in ("demo", "demo-cluster", "status", "diff", "runbooks"):
         command, argv = argv[0], argv[1:]
+    elif argv and argv[0] == "incident":
+        if len(argv) < 2 or argv[1] != "report":
+            raise UsageError("lookout incident: the one subcommand is `report DIR` (see lookout incident report --help)")
+        command, argv = "incident", argv[2:]
     ns = build_parser(command).parse_args(argv)
     if command in ("demo", "demo-cluster") and ns.server_version is not None:
         ok = {f"1.{n}" for n in range(27, 34)}
@@ -216,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         from tui.runbooks.cli import run_runbooks
 
         return run_runbooks(ns)
+    if command == "incident":
+        return run_incident_report(ns)
+    if command == "diff":
+        from tui.diff.cli import run_diff
+
+        return run_diff(ns)
     from tui.launch import run_app, LaunchError
 
     try:
@@ -225,6 +269,29 @@ def main(argv: list[str] | None = None) -> int:
         return e.code
     except KeyboardInterrupt:
         return 130
+
+
+def run_incident_report(ns: argparse.Namespace) -> int:
+    from tui.incident.log import IncidentError, load
+    from tui.incident.report import render_json, render_markdown
+
+    try:
+        meta, entries, problems = load(ns.directory)
+    except IncidentError as e:
+        say(f"lookout incident report: {e}")
+        return EXIT_USAGE
+    for p in problems[:20]:
+        say(f"lookout incident report: {p}")
+    text = render_json(meta, entries) if ns.json else render_markdown(meta, entries)
+    if ns.output:
+        try:
+            Path(ns.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            say(f"lookout incident report: {ns.output}: {e.strerror or e}")
+            return EXIT_USAGE
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,11 @@ class LaunchError(Exception):
         self.code = code
 
 
+class ForbiddenTarget(LaunchError):
+    """The rollout could not be found because the API server refused to list (403), not because it is absent:
+    the app exits 4 (its access must be fixed); `lookout status` exits 2 (it cannot decide)."""
+
+
 def run_app(command: str, ns: argparse.Namespace) -> int:
     from tui.config import ConfigError, load_config
 
@@ -84,13 +89,14 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         )
         from tui.app import LookoutApp
 
+        incident = open_incident(ns, session)
         from tui.app import main_screen_keys
         from tui.runbooks.model import load_catalog
 
         d = settings.defaults
         runbooks = load_catalog(getattr(ns, "runbooks", None) or [], reserved_keys=main_screen_keys())
         app = LookoutApp(session, events_buffer=d.event_buffer, refresh_ms=d.refresh_ms,
-                         log_buffer_lines=d.log_buffer_lines, runbooks=runbooks)
+                         log_buffer_lines=d.log_buffer_lines, incident=incident, runbooks=runbooks)
         app.run()
         return app.return_code or 0
     finally:
@@ -98,6 +104,22 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
             prom.stop()
         if demo is not None:
             demo.stop()
+
+
+def open_incident(ns: argparse.Namespace, session):
+    """--incident [DIR]: start the incident there (or join the one it holds) before the app starts."""
+    directory = getattr(ns, "incident", None)
+    if directory is None:
+        return None
+    from tui.incident.log import Incident, IncidentError, new_id
+
+    t = session.target
+    try:
+        return Incident.open(directory or f"incident-logs/{new_id()}", severity=getattr(ns, "severity", "medium"),
+                             environment=t.context or "",
+                             service=f"{t.namespace or ''}/{(t.rollout or '').split('/')[-1]}".strip("/"))
+    except IncidentError as e:
+        raise LaunchError(f"--incident: {e}") from None
 
 
 def start_demo_in_background(ns: argparse.Namespace):
@@ -151,11 +173,21 @@ def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces,
         return Session(target, RolloutChoice(known_target, known_target.namespace), settings,
                        read_only=read_only, demo=demo, kubeconfig_path=kubeconfig, prometheus_url=prometheus_url,
                        dns_server=dns_server)
+    from tui.kube import config as kubeconfig_module
+
+    # nothing is drawn yet: the terminal is the user's, so say where we are going (a silent server is given
+    # FIRST_ANSWER_TIMEOUT seconds), and let an exec plugin that asks for it talk to the user (a device-code login)
+    tty = sys.stdin.isatty() and sys.stderr.isatty()
+    if sys.stderr.isatty():
+        from tui.textsafe import clean_line, mask_url
+
+        print(clean_line(mask_url(f"lookout: connecting to {target.server} …")), file=sys.stderr, flush=True)
+    kubeconfig_module.EXEC_INTERACTIVE = tty
     try:
         choice = asyncio.run(resolve_rollout(target, app_name=app_name, selector=selector,
                                              all_namespaces=all_namespaces))
-    except LaunchError:
-        raise
+    finally:
+        kubeconfig_module.EXEC_INTERACTIVE = False  # from here on the TUI owns the terminal
     return Session(target, choice, settings, read_only=read_only, demo=demo,
                    kubeconfig_path=kubeconfig or os.environ.get("KUBECONFIG"), prometheus_url=prometheus_url,
                    dns_server=dns_server)

@@ -29,6 +29,8 @@ DERIVED_THROTTLE_FROM = 0.01  # s: evaluations cheaper than this run on every ti
 DERIVED_MAX_SHARE = 0.05  # the expensive ones: at most this share of a core (0.5 s -> every 10 s)
 DERIVED_THREAD_FROM = 0.05  # s: evaluations that cost more run in a thread, off the UI loop,
 DERIVED_THREAD_PODS = 2000  # and so do all of them from this many pods on
+FIRST_ANSWER_TIMEOUT = 10.0  # s: start-up gives up on a server that accepted the connection and says nothing
+STOP_TIMEOUT = 3.0  # s: Session.stop() waits at most this long for its tasks and connections
 
 
 @dataclass
@@ -38,6 +40,7 @@ class RolloutChoice:
     target: object | None  # tui.rollout.target.Target
     namespace: str
     candidates: list = field(default_factory=list)
+    forbidden: dict = field(default_factory=dict)  # kind -> the server's 403 message, for kinds start-up was refused
 
 
 @dataclass
@@ -59,6 +62,8 @@ class Connection:
     ok: bool = True
     since: float = 0.0  # when the current state began
     error: str | None = None
+    connecting: bool = False  # no answer from the server yet: the header says "connecting to …"
+    server: str = ""
 
 
 class SessionView(Protocol):
@@ -104,16 +109,24 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
                           all_namespaces: bool) -> RolloutChoice:
     """Reach the API server once and find the rollout to watch (exit 3 if unreachable, 4 if ambiguous)."""
     from tui.kube.client import ApiError, KubeClient, Unreachable
-    from tui.kube.config import KubeConfigError
-    from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, LaunchError
+    from tui.kube.config import ExecPluginTimeout, KubeConfigError
+    from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, ForbiddenTarget, LaunchError
     from tui.rollout.target import AmbiguousTarget, BadSelector, TargetNotFound, candidates, resolve_target
 
     namespace = None if all_namespaces else kube_target.namespace
     client = KubeClient(kube_target)
     try:
         try:
-            await client.get_json("/version")
+            await client.credentials_ready()  # an exec plugin: bounded by its own timeout (or the user's login)
+            try:
+                async with asyncio.timeout(FIRST_ANSWER_TIMEOUT):
+                    await client.get_json("/version")
+            except TimeoutError:
+                raise LaunchError(f"the API server at {kube_target.server} did not answer within "
+                                  f"{FIRST_ANSWER_TIMEOUT:g} s", EXIT_UNREACHABLE) from None
         except Unreachable as e:
+            raise LaunchError(str(e), EXIT_UNREACHABLE) from None
+        except ExecPluginTimeout as e:  # a plugin that hangs: as good as an unreachable server
             raise LaunchError(str(e), EXIT_UNREACHABLE) from None
         except KubeConfigError as e:  # credentials resolved on first use: an exec plugin that fails
             raise LaunchError(str(e), EXIT_USAGE) from None
@@ -122,35 +135,50 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
                 raise LaunchError(f"the API server at {kube_target.server} refused us: {e}") from None
             raise LaunchError(str(e), EXIT_UNREACHABLE) from None
 
-        async def items(path: str, params: dict | None = None) -> list[dict]:
+        forbidden: dict[str, str] = {}
+
+        async def items(path: str, params: dict | None = None, kind: str = "") -> list[dict]:
             try:
                 return (await client.get_json(path, params)).get("items") or []
             except ApiError as e:
-                if e.status in (403, 404):  # Argo not installed, or not allowed: not an error here
+                if e.status == 403:  # not allowed: remembered, and named wherever it matters, never "none"
+                    forbidden[kind] = e.message or str(e)
+                    return []
+                if e.status == 404:  # Argo not installed: not an error here
                     return []
                 raise LaunchError(f"listing {path} failed: {e}") from None
 
         scope = f"/namespaces/{namespace}" if namespace else ""
-        rollouts = await items(f"/apis/argoproj.io/v1alpha1{scope}/rollouts")
-        deployments = await items(f"/apis/apps/v1{scope}/deployments")
+        rollouts = await items(f"/apis/argoproj.io/v1alpha1{scope}/rollouts", kind="rollouts")
+        deployments = await items(f"/apis/apps/v1{scope}/deployments", kind="deployments")
         pods: list[dict] = []
         if app_name and not any(
             (o.get("metadata") or {}).get("name") == app_name for o in rollouts + deployments
         ):
             for key in ("app", "app.kubernetes.io/name"):
-                pods += await items(f"/api/v1{scope}/pods", {"labelSelector": f"{key}={app_name}", "limit": 500})
+                pods += await items(f"/api/v1{scope}/pods", {"labelSelector": f"{key}={app_name}", "limit": 500},
+                                    kind="pods")
         elif selector:
-            pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500})
+            pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500}, kind="pods")
+        where = f"in namespace {namespace}" if namespace else "in any namespace"
         try:
             target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace)
         except AmbiguousTarget as e:
             if app_name or selector:
                 raise LaunchError(str(e)) from None
-            return RolloutChoice(None, namespace or "", list(e.candidates))
-        except (TargetNotFound, BadSelector) as e:
+            return RolloutChoice(None, namespace or "", list(e.candidates), dict(forbidden))
+        except TargetNotFound as e:
+            if forbidden:  # refused, not absent: say what was refused, to whom
+                from tui.rollout.forbidden import TITLES, who
+
+                refused = "; ".join(f"{TITLES.get(k, k)} {where}: {who(m)}" for k, m in forbidden.items())
+                raise ForbiddenTarget(f"cannot tell whether {app_name or selector} exists, the API server refused "
+                                      f"to list {refused}") from None
+            raise LaunchError(str(e)) from None
+        except BadSelector as e:
             raise LaunchError(str(e)) from None
         return RolloutChoice(target, target.namespace or (namespace or ""),
-                             candidates(rollouts, deployments, (), namespace))
+                             candidates(rollouts, deployments, (), namespace), dict(forbidden))
     except Unreachable as e:
         raise LaunchError(str(e), EXIT_UNREACHABLE) from None
     finally:
@@ -200,6 +228,9 @@ class Session:
         self._client = None
         self._tasks: list[asyncio.Task] = []
         self._connection = Connection(True, clock(), None)
+        self.probe_link = True  # start() runs the liveness probe (tui.kube.liveness)
+        self._link = None  # its LinkProbe while running
+        self._informers: list = []  # (Informer, its task), for restarting stalled streams
         self.store.subscribe(self._on_deltas)
         self._row_cache: dict = {}  # pod key -> (pod object, resolver signature, PodRow, valid until)
         self._derived_cache: dict = {}  # "rollout"/"network" -> (key, now, monotonic, cost s, result)
@@ -225,12 +256,30 @@ class Session:
         )
 
     @property
+    def link(self):
+        """The liveness probe's newest LinkState, or None when no probe runs."""
+        return self._link.state if self._link is not None else None
+
+    @property
     def connection(self) -> Connection:
+        link = self.link
+        if link is not None and not link.ok:  # the server stopped answering: since its last answer
+            err = f"no answer from {self.kube_target.server} ({link.error or 'no answer'})"
+            if self._connection.ok or self._connection.since != link.last_ok:
+                self._connection = Connection(False, link.last_ok, err)
+            self._connection.error = err
+            return self._connection
         hs = list(self.store.health.values())
+        connecting = (not any(h.synced or h.last_event or h.connected or h.error for h in hs)
+                      and not (link is not None and link.answered))
+        if connecting != self._connection.connecting:
+            self._connection = Connection(self._connection.ok, self._connection.since, self._connection.error,
+                                          connecting, self.kube_target.server)
         down = [h for h in hs if not h.connected and h.error and not h.forbidden and not h.not_installed]
         ok = not hs or len(down) < len(hs)
         if ok != self._connection.ok:
-            self._connection = Connection(ok, self.clock(), None if ok else down[0].error)
+            self._connection = Connection(ok, self.clock(), None if ok else down[0].error, connecting,
+                                          self.kube_target.server)
         elif not ok:
             self._connection.error = down[0].error
         return self._connection
@@ -263,6 +312,7 @@ class Session:
                             lambda store: evaluate(store, resolver, t, now, history), [])
         if self.metrics is not None:  # "no data" diagnoses and resource checks are findings too
             raw = [*raw, *self.metrics.findings]
+
         try:
             # DNS is looked up again every 10 s: what counts is whether the answers changed, not when they came
             dns = tuple((a.name, a.server, a.addresses, a.cnames, a.error, a.service) for a in self.network.answers)
@@ -275,7 +325,45 @@ class Session:
             import logging
 
             logging.getLogger(__name__).exception("network evaluation failed")
+        try:  # blue and green differing in configuration (tui.diff): `b` shows how
+            from tui.diff.report import DRIFT_KINDS, drift
+
+            found = self._derived("diff", (sig, self.store.generations(DRIFT_KINDS)), now, DRIFT_KINDS,
+                                  lambda store: drift(store, t, resolver), None)
+            if found is not None:
+                raw = [*raw, found]
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("environment diff failed")
+        from tui.rollout.forbidden import forbidden_findings, forbidden_kinds, without_blind_findings
+
+        refused = forbidden_kinds(self.store.health.values(), self.choice.forbidden)
+        if refused:  # a 403 is named, never taken for "none exist" (no "Service selects no pods" when pods are)
+            by_label = getattr(t, "kind", None) not in ("Rollout", "Deployment")
+            named = forbidden_findings(refused, by_label=by_label)
+            raw = [*without_blind_findings(raw, refused), *named]
+            self._name_refused_in_network_view(refused, named)
         return self._tracker.update(raw, now)
+
+    def _name_refused_in_network_view(self, refused: dict, named: list) -> None:
+        """The DNS / endpoints pane says which of its kinds were refused, instead of "no Service selects…"."""
+        import dataclasses
+
+        from tui.rollout.forbidden import without_blind_findings
+
+        view = self.network_view
+        if view is None or not ({"pods", "services", "endpointslices"} & set(refused)):
+            return
+        key = tuple(sorted(refused.items()))
+        memo = getattr(self, "_refused_view", None)  # (raw view, key, the view shown)
+        if memo is not None and memo[1] == key and view in (memo[0], memo[2]):
+            self.network_view = memo[2]  # the same object while nothing changed: the pane does not redraw
+            return
+        mine = tuple(f for f in named if f.code in ("forbidden-endpoints", "forbidden-pods"))
+        shown = dataclasses.replace(view, findings=mine + tuple(without_blind_findings(view.findings, refused)))
+        self._refused_view = (view, key, shown)
+        self.network_view = shown
 
     def _derived(self, name: str, key, now: float, kinds: tuple[str, ...], compute, default):
         """`compute(store)`, or its last result while nothing it reads changed (same store generations, resolver
@@ -445,7 +533,7 @@ class Session:
                       pod_rows=self.pod_rows(), findings=findings, compare=self.metrics,
                       network_view=self.network_view, health=list(self.store.health.values()), roles=roles,
                       sighting=self._candidates.for_revision(revision), analysis_runs=self.analysis_runs(),
-                      metrics_bound=self.metrics_bound())
+                      metrics_bound=self.metrics_bound(), link=self.link)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -453,6 +541,12 @@ class Session:
 
         self._client = KubeClient(self.kube_target)
         self._start_informers()
+        if self.probe_link:
+            from tui.kube.liveness import LinkProbe
+
+            self._link = LinkProbe(self.kube_target, clock=self.clock, on_change=lambda _s: self._link_changed(),
+                                   on_restore=self._restart_informers)
+            self._tasks.append(asyncio.create_task(self._link.run(), name="liveness"))
         # the demo cluster answers DNS for its scenario's names: the app in demo mode, and `lookout status` run
         # against its kubeconfig (context lookout-demo), ask it rather than the system's resolvers
         if (self.demo or getattr(self.kube_target, "context", "") == "lookout-demo") and self.network.dns_server is None:
@@ -496,13 +590,20 @@ class Session:
             self.network.dns_server = server
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Cancel every task and wait for them, within STOP_TIMEOUT: a task that swallows its cancellation (Python
+        3.11's wait_for can) is cancelled again, and after the bound left behind rather than waited for."""
+        tasks, self._tasks = self._tasks, []
+        tasks += [t for _, t in self._informers]
+        self._informers = []
+        self._link = None
+        await cancel_and_wait(tasks, STOP_TIMEOUT)
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await client.aclose()
+            except TimeoutError:
+                pass
 
     def _start_informers(self) -> None:
         from tui.kube.informer import Informer
@@ -524,6 +625,9 @@ class Session:
             specs.append(("analysisruns", ns, None, None))  # a failed analysis says why the rollout aborted
         # every Deployment of the namespace: a track with no pods yet is checked from its template
         specs.append(("deployments", ns, None, None))
+        # what the environments read, for the blue/green diff (Secrets: keys and keyed digests only, tui.kube.slim)
+        specs.append(("configmaps", ns, None, None))
+        specs.append(("secrets", ns, None, None))
         # what routes traffic: absent CRDs answer 404 and show as "not installed", never as errors
         from tui.network.kinds import HTTPROUTES, VIRTUALSERVICES
 
@@ -534,7 +638,29 @@ class Session:
             # 250-object pages: parsing one blocks the loop, so keep each bite short for the UI.
             inf = Informer(self._client, self.store, refs[kind], namespace=namespace,
                            label_selector=labels, field_selector=fields, page_size=250)
-            self._tasks.append(asyncio.create_task(inf.run(), name=f"informer-{kind}"))
+            self._informers.append((inf, asyncio.create_task(inf.run(), name=f"informer-{kind}")))
+
+    def _restart_informers(self) -> None:
+        """The link is back after being lost: a watch whose connection stalled meanwhile may never say so (no
+        FIN, no bytes), so every informer starts again, resuming its watch from its resourceVersion (a relist
+        only where the server no longer has it: 410 Gone)."""
+        old, self._informers = self._informers, []
+        for inf, task in old:
+            task.cancel()
+            self._informers.append((inf, asyncio.create_task(self._resume(inf, task), name=task.get_name())))
+
+    @staticmethod
+    async def _resume(inf, old: asyncio.Task) -> None:
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await asyncio.gather(old, return_exceptions=True)
+        except TimeoutError:
+            pass
+        await inf.run()
+
+    def _link_changed(self) -> None:
+        if self.on_derived is not None:  # the app refreshes what it shows, as after a threaded evaluation
+            self.on_derived()
 
     async def switch(self, namespace: str | None = None, context: str | None = None,
                      rollout: str | None = None) -> None:
@@ -633,6 +759,28 @@ class Session:
         rss = tuple(self.store.objects.get("replicasets", {}).values()) if t is not None and t.kind == "Deployment" else ()
         self.resolver = TrackResolver(self.conventions, workload, replicasets=rss,
                                       workload_kind=getattr(t, "kind", None))
+
+
+async def cancel_and_wait(tasks, timeout: float) -> list:
+    """Cancel the tasks and wait until they end, cancelling again every 0.2 s (a cancel can be lost), for at most
+    `timeout` seconds; returns the ones that would not end."""
+    pending = {t for t in tasks if not t.done()}
+    end = time.monotonic() + timeout
+    while pending:
+        for t in pending:
+            t.cancel()
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(0.2, left))
+    for t in tasks:  # retrieve their outcome, so asyncio does not log "exception never retrieved"
+        if t.done() and not t.cancelled():
+            t.exception()
+    if pending:
+        import logging
+
+        logging.getLogger(__name__).debug("tasks that would not end: %s", sorted(t.get_name() for t in pending))
+    return list(pending)
 
 
 def t_has_target(session) -> bool:

@@ -2,7 +2,8 @@
 
 Exit code, worst wins across the verdict and the findings: 1 rollback or a critical finding; 2 hold, no data
 or a warning finding (info findings never change it); 0 promote / healthy. 3: the cluster could not be
-reached; 4: usage or configuration error. Made to gate a CI pipeline.
+reached, or no decision within the deadline (`--deadline`, default 60 s plus `--wait`); 4: usage or
+configuration error. Made to gate a CI pipeline: it always ends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tui.textsafe import clean, clean_ident, clean_line, mask_url
 EXIT_OK, EXIT_BAD, EXIT_HOLD, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 3, 4
 DIRECT_SCRAPE_MIN_WAIT = 5.0  # a rate needs two scrapes a few seconds apart
 SYNC_TIMEOUT = 15.0
+DEADLINE = 60.0  # s, plus --wait: `lookout status` never runs longer (exit 3)
+STOP_GRACE = 3.0  # s: tasks still running at the end are cancelled and given this long, then left behind
 
 FIGURE_KEYS = ("request_rate_rps", "error_ratio", "latency_p50_s", "latency_p95_s", "latency_p99_s", "restarts",
                "cpu_cores", "memory_bytes")
@@ -48,6 +51,8 @@ def add_status_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--wait", type=float, default=0.0, metavar="S",
                    help="watch S seconds before deciding (direct scrape takes at least "
                         f"{DIRECT_SCRAPE_MIN_WAIT:g} s: two scrapes)")
+    m.add_argument("--deadline", type=float, default=None, metavar="S",
+                   help=f"give up after S seconds with exit 3 and one line (default: {DEADLINE:g} plus --wait)")
     m.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
 
 
@@ -59,53 +64,108 @@ def exit_code(decision: str, severities) -> int:
 
 
 def run_status(ns: argparse.Namespace) -> int:
-    """`lookout status`: prints to stdout (errors: one line on stderr) and returns the exit code."""
+    """`lookout status`: prints to stdout (errors: one line on stderr; with --json also a JSON error document on
+    stdout) and returns the exit code."""
+    as_json = bool(getattr(ns, "json", False))
+
+    def fail(message: str, code: int) -> int:
+        say(f"lookout status: {message}")
+        if as_json:
+            print(json.dumps(_sanitised({"error": clean_line(mask_url(message)), "exit_code": code}), indent=2))
+        return code
+
     from tui.config import ConfigError, load_config
     from tui.kube.config import KubeConfigError, load_target
-    from tui.launch import LaunchError
+    from tui.launch import ForbiddenTarget, LaunchError
 
     wait = getattr(ns, "wait", 0.0) or 0.0
-    if wait < 0:
-        say("lookout status: --wait must be 0 or more seconds")
-        return EXIT_USAGE
+    if wait < 0 or wait != wait:
+        return fail("--wait must be 0 or more seconds", EXIT_USAGE)
+    deadline = getattr(ns, "deadline", None)
+    if deadline is None:
+        deadline = DEADLINE + wait
+    if not deadline > 0 or deadline == float("inf"):
+        return fail("--deadline must be a number of seconds above 0", EXIT_USAGE)
     prom = getattr(ns, "prometheus", None)
     if prom and not re.match(r"^https?://[^/\s]+", prom):
-        say(f"lookout status: --prometheus must be an http:// or https:// URL, not {prom!r}")
-        return EXIT_USAGE
+        return fail(f"--prometheus must be an http:// or https:// URL, not {prom!r}", EXIT_USAGE)
     try:
         settings = load_config(getattr(ns, "config", None))
     except ConfigError as e:
-        say(f"lookout status: {e}")
-        return EXIT_USAGE
+        return fail(str(e), EXIT_USAGE)
     namespace = getattr(ns, "namespace", None) or settings.defaults.namespace
     try:
         target = load_target(getattr(ns, "kubeconfig", None), getattr(ns, "context", None), namespace)
     except KubeConfigError as e:
-        say(f"lookout status: {e}")
-        return EXIT_USAGE
+        return fail(str(e), EXIT_USAGE)
+    progress = Progress()
     try:
-        report = asyncio.run(collect(target, settings, app=getattr(ns, "app", None),
+        report = run_bounded(collect(target, settings, app=getattr(ns, "app", None),
                                      selector=getattr(ns, "selector", None), prometheus=prom, wait=wait,
-                                     kubeconfig=getattr(ns, "kubeconfig", None)))
+                                     kubeconfig=getattr(ns, "kubeconfig", None), progress=progress), deadline)
+    except ForbiddenTarget as e:
+        return fail(str(e), EXIT_HOLD)
     except LaunchError as e:
-        say(f"lookout status: {e}")
-        return e.code
+        return fail(str(e), e.code)
+    except KubeConfigError as e:  # credentials resolved on first use (an exec plugin) after the first request
+        from tui.kube.config import ExecPluginTimeout
+
+        return fail(str(e), EXIT_UNREACHABLE if isinstance(e, ExecPluginTimeout) else EXIT_USAGE)
+    except TimeoutError:
+        return fail(f"no decision within the {deadline:g} s deadline (--deadline): {progress.step}"
+                    + (f"; last error: {progress.error}" if progress.error else ""), EXIT_UNREACHABLE)
     except KeyboardInterrupt:
         return 130
-    out = json.dumps(report, indent=2, sort_keys=False) if getattr(ns, "json", False) else render_text(report)
+    out = json.dumps(report, indent=2, sort_keys=False) if as_json else render_text(report)
     print(out)
     return report["exit_code"]
 
 
+class Progress:
+    """Where `collect` is, for the one line a deadline prints."""
+
+    def __init__(self) -> None:
+        self.step = "connecting to the API server"
+        self.error: str | None = None
+
+
+def run_bounded(coro, deadline: float):
+    """Run `coro` on a fresh event loop for at most `deadline` seconds (TimeoutError after), then cancel whatever it
+    left running and give that STOP_GRACE seconds: unlike asyncio.run, which waits for ever on a task that
+    swallowed its cancellation, this always returns."""
+    async def bounded():
+        async with asyncio.timeout(deadline):
+            return await coro
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(bounded())
+    finally:
+        try:
+            left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in left:
+                t.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=STOP_GRACE))
+            closing = loop.create_task(loop.shutdown_asyncgens())  # a generator closing a stalled stream: bounded
+            loop.run_until_complete(asyncio.wait({closing}, timeout=STOP_GRACE))
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
 async def collect(kube_target, settings, *, app: str | None, selector: str | None, prometheus: str | None,
-                  wait: float, kubeconfig: str | None = None, clock=time.time) -> dict:
+                  wait: float, kubeconfig: str | None = None, clock=time.time, progress: Progress | None = None
+                  ) -> dict:
     """Watch the rollout for `wait` seconds (at least two scrapes for direct scrape) and build the report from the
     session's one assessment, exactly as the app shows it."""
     from tui.launch import EXIT_UNREACHABLE as UNREACHABLE, LaunchError
     from tui.metrics.monitor import MetricsMonitor
     from tui.session import Session, resolve_rollout
 
+    progress = progress or Progress()
     choice = await resolve_rollout(kube_target, app_name=app, selector=selector, all_namespaces=False)
+    progress.step = "waiting for the first lists"
     if choice.target is None:
         names = ", ".join(f"{c.kind}/{c.name}" for c in choice.candidates[:8])
         raise LaunchError(f"more than one rollout in namespace {choice.namespace}; say which with --app NAME"
@@ -122,11 +182,13 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
             if hs and all(h.settled for h in hs):
                 break
             await asyncio.sleep(0.05)
+            progress.error = session.connection.error
         else:
             conn = session.connection
             raise LaunchError(f"the cluster did not answer within {SYNC_TIMEOUT:g}s"
                               + (f": {conn.error}" if conn.error else ""), UNREACHABLE)
         session.rebuild_resolver()
+        progress.step = "reading the metrics"
         monitor = MetricsMonitor(session, prometheus_url=prometheus, clock=clock)
         direct = monitor.source.label == "direct scrape"
         interval = min(monitor.settings.interval, 2.5) if direct else monitor.settings.interval
@@ -137,13 +199,22 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
         while time.monotonic() - start < total:
             await asyncio.sleep(min(interval, max(0.0, total - (time.monotonic() - start))))
             session.metrics = await monitor.poll()
-            session.assess()  # restart counts and the candidate's figures, as the app sees them over time
+            # restart counts and the candidate's figures, as the app sees them over time
+            if session.assess().outcome.state in ("aborted", "failed"):
+                break  # the controller gave up: no figure can change the decision now
+        progress.step = "deciding"
         assessment = session.assess()
+        report = build_report(session, assessment, monitor.source.label)
     finally:
-        if monitor is not None:
-            await monitor.aclose()
-        await session.stop()
-    return build_report(session, assessment, monitor.source.label if monitor else "")
+        progress.step = "closing the connections"
+        try:
+            async with asyncio.timeout(STOP_GRACE):
+                if monitor is not None:
+                    await monitor.aclose()
+                await session.stop()
+        except TimeoutError:  # the report is made; a connection that will not close must not hold it back
+            pass
+    return report
 
 
 def _evidence(label: str, value, namespace: str) -> dict:

@@ -61,7 +61,7 @@ class ComparePane(Widget, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j,down", "move(1)", "Next figure", show=False, tooltip="next figure"),
         Binding("k,up", "move(-1)", "Previous figure", show=False, tooltip="previous figure"),
-        Binding("p", "toggle_promql", "PromQL", key_display="p",
+        Binding("p", "promql", "PromQL", key_display="p",
                 tooltip="the PromQL behind the selected figure, ready to paste into Prometheus or Grafana"),
     ]
 
@@ -76,7 +76,6 @@ class ComparePane(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self._state: CompareState = EMPTY_STATE
         self.selected = 0
-        self.show_promql = False
 
     # ---- data in -------------------------------------------------------------------------------
     @property
@@ -99,13 +98,10 @@ class ComparePane(Widget, can_focus=True):
         self.selected = (self.selected + step) % len(FIGURES)
         self.refresh(layout=True)
 
-    def action_toggle_promql(self) -> None:
-        self.show_promql = not self.show_promql
+    def action_promql(self) -> None:
+        """Open the text view with the selected figure's PromQL (or why it has none)."""
         fig = self.selected_figure
-        q = self._state.promql.get(fig)
-        if self.show_promql and q:
-            self.post_message(self.ShowPromQL(fig, q))
-        self.refresh(layout=True)
+        self.post_message(self.ShowPromQL(fig, self._state.promql.get(fig) or ""))
 
     # ---- drawing -------------------------------------------------------------------------------
     def render(self) -> RenderableType:
@@ -137,8 +133,6 @@ class ComparePane(Widget, can_focus=True):
         tracks = list(st.tracks)
         if tracks:
             parts.append(self._table(st, tracks))
-        if self.show_promql:
-            parts.append(self._promql(st))
         if st.findings and not compact:
             parts.append(self._findings(st))
         return parts
@@ -234,17 +228,6 @@ class ComparePane(Widget, can_focus=True):
         if not tight:
             parts.append(Text(""))
         return Group(*parts)
-
-    def _promql(self, st: CompareState) -> Text:
-        fig = self.selected_figure
-        t = Text()
-        t.append(f"\nPromQL for {FIGURE_TITLES[fig]}: ", style="bold")
-        q = st.promql.get(fig)
-        if q:
-            t.append("\n" + clean_line(q).replace("  / ", "\n  / ") if "\n" not in q else "\n" + clean(q))
-        else:
-            t.append("not a Prometheus figure (from the Kubernetes API: pods and metrics.k8s.io)", style="dim")
-        return t
 
     def _findings(self, st: CompareState) -> RenderableType:
         parts: list[RenderableType] = [Text(""), Text("findings", style="bold")]

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
-
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, Static
-from rich.text import Text
 
 from tui.kube.slim import redact_secret
 from tui.kube.timestamps import parse_time
 from tui.textsafe import clean, clean_ident, clean_line
 from widgets.table import age_text
+from widgets.textview import TextScreen
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -260,70 +255,5 @@ def _event_lines(ev: dict, now: float) -> list[str]:
     return lines
 
 
-# ---- the screen ---------------------------------------------------------------------------------
-class TextScreen(Screen):
-    """A full-screen plain-text view (describe, YAML); `/` keeps only matching lines, esc goes back."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", tooltip="back (esc clears a search first)"),
-        Binding("slash", "search", "Search", key_display="/", tooltip="keep only the lines that match"),
-        Binding("q", "back", "Back", show=False, tooltip="back"),
-    ]
-
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.title_text = title
-        self._lines: list[str] = []
-        self._shown = False
-        self._needle = ""
-
-    def compose(self) -> ComposeResult:
-        yield Static(Text(clean_line(self.title_text), no_wrap=True, overflow="ellipsis"), classes="screen-title")
-        yield Log(max_lines=100_000, auto_scroll=False, id="text")
-        search = Input(placeholder="search (enter keeps, esc clears)", id="search")
-        search.cursor_blink = False  # deterministic screenshots
-        yield search
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#search", Input).display = False
-        if self._shown:  # handed over before the screen was mounted (the PromQL view, a fast fetch)
-            self._refill()
-        else:
-            self.query_one("#text", Log).write_line("loading…")
-        self.query_one("#text", Log).focus()
-
-    def show_lines(self, lines: list[str]) -> None:
-        self._lines = lines
-        self._shown = True
-        if self.is_mounted:
-            self._refill()
-
-    def _refill(self) -> None:
-        log = self.query_one("#text", Log)
-        log.clear()
-        needle = self._needle.lower()
-        lines = [ln for ln in self._lines if needle in ln.lower()] if needle else self._lines
-        log.write_lines(lines, scroll_end=False)
-        log.scroll_home(animate=False)
-
-    def action_search(self) -> None:
-        inp = self.query_one("#search", Input)
-        inp.display = True
-        inp.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._needle = event.value
-        self._refill()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#text", Log).focus()
-
-    def action_back(self) -> None:
-        inp = self.query_one("#search", Input)
-        if inp.has_focus or (inp.display and self._needle):
-            inp.value = ""
-            inp.display = False
-            self.query_one("#text", Log).focus()
-            return
-        self.dismiss()
+# ---- the screen: the one text view (widgets/textview.py) ------------------------------------------
+__all__ = ["TextScreen", "describe_lines", "yaml_lines", "render_lines", "redact"]

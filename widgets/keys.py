@@ -51,8 +51,10 @@ def key_rows() -> list[KeyRow]:
     from tui.app import LookoutApp, MainScreen
     from widgets.compare import ComparePane
     from widgets.describe import TextScreen
+    from widgets.diff import DiffScreen
     from widgets.findings import FindingsScreen
     from widgets.help import HelpScreen
+    from widgets.incident import TimelineScreen
     from widgets.logs import LogScreen
     from widgets.panes import TablePane
     from widgets.runbooks import ConfirmStep, RunbookPanel, RunbookPicker
@@ -65,8 +67,10 @@ def key_rows() -> list[KeyRow]:
     out += rows_of("pods and events panes", TablePane, TablePane.BINDINGS)
     out += rows_of("canary vs stable pane", ComparePane, ComparePane.BINDINGS)
     out += rows_of("findings (f)", FindingsScreen, FindingsScreen.BINDINGS)
+    out += rows_of("logs, describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
     out += rows_of("logs (l, L)", LogScreen, LogScreen.BINDINGS)
-    out += rows_of("describe, YAML, PromQL", TextScreen, TextScreen.BINDINGS)
+    out += rows_of("incident timeline (t)", TimelineScreen, TimelineScreen.BINDINGS)
+    out += rows_of("diff (b)", DiffScreen, DiffScreen.BINDINGS)
     out += rows_of("help (?)", HelpScreen, HelpScreen.BINDINGS)
     out += rows_of("runbook picker (r)", RunbookPicker, RunbookPicker.BINDINGS)
     out += _joined(rows_of("runbook panel", RunbookPanel, RunbookPanel.BINDINGS), "run(", "1–9", "run step 1 to 9")
@@ -121,10 +125,14 @@ EFFECTS: dict[str, str] = {
     "app.track_logs": "screen:LogScreen",
     "app.describe": "screen:TextScreen",
     "app.yaml": "screen:TextScreen",
+    "app.incident": "screen:IncidentForm",  # with an incident open: a notice naming it
+    "app.note": "incident:NoteForm",  # without an incident: a notice saying how to start one
+    "app.timeline": "incident:TimelineScreen",
+    "app.diff": "screen:DiffScreen",
     "quit": "quit",
     "command_palette": "screen:CommandPalette",
     "open_filter": "shown:.filter",
-    "toggle_promql": "screen:TextScreen",
+    "promql": "screen:TextScreen",
     "move(1)": "figure:+1",
     "move(-1)": "figure:-1",
     "cursor_down": "cursor",
@@ -138,7 +146,12 @@ EFFECTS: dict[str, str] = {
     "close": "main",
     "jump": "main",
     "search": "shown:#search",
+    "top": "scroll:top",
+    "bottom": "scroll:bottom",
     "toggle_previous": "log",
+    "filter": "shown:#search",
+    "open": "screen:TextScreen",
+    "note": "screen:NoteForm",
     "toggle_follow": "log",
     "scroll(1)": "scroll",
     "scroll(-1)": "scroll",
@@ -152,4 +165,9 @@ EFFECTS: dict[str, str] = {
     "zoom": "panel-zoom",
     "answer(True)": "main",
     "answer(False)": "main",
+    "next_change": "diff",
+    "previous_change": "diff",
+    "toggle_layout": "diff",
+    "toggle_switch": "diff",
+    "export": "diff",
 }

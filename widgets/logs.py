@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections import deque
 from typing import AsyncIterator, Callable, ClassVar
 
-from rich.highlighter import Highlighter
 from rich.text import Text
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Log
 
 from tui.textsafe import clean_ident, clean_line
+from widgets.textview import TermHighlighter, TextScreen
 
 POD_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green",
                "bright_yellow", "bright_blue", "bright_red", "red")
@@ -23,12 +21,12 @@ SEPARATOR = " │ "
 Follow = Callable[[str, bool], AsyncIterator[str]]  # (pod, previous) -> lines
 
 
-class LogHighlighter(Highlighter):
+class LogHighlighter(TermHighlighter):
     """Colours the pod prefix of merged logs and marks the search term; never parses markup."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.colours: dict[str, str] = {}
-        self.term = ""
 
     def colour_of(self, pod: str) -> str:
         if pod not in self.colours:
@@ -41,48 +39,34 @@ class LogHighlighter(Highlighter):
             if cut > 0:
                 pod = text.plain[:cut].strip()
                 text.stylize(self.colours.get(pod, "bold"), 0, cut)
-        if self.term:
-            text.highlight_words([self.term], "reverse bold", case_sensitive=False)
+        super().highlight(text)
 
 
-class LogScreen(Screen):
-    """Follows log streams into a bounded Log; `p` switches to the previous container, `/` filters and marks."""
+class LogScreen(TextScreen):
+    """The text view following log streams into a bounded buffer; `p` switches to the previous container, `f`
+    pauses and resumes following. Search, g/G and esc are the text view's own."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", tooltip="back to the main screen (esc clears a search first)"),
-        Binding("p", "toggle_previous", "Previous container", tooltip="the previous container's log (after a restart), and back"),
-        Binding("slash", "search", "Search", key_display="/", tooltip="keep only the lines that match"),
+        Binding("p", "toggle_previous", "Previous container",
+                tooltip="the previous container's log (after a restart), and back"),
         Binding("f", "toggle_follow", "Follow", tooltip="pause or resume following new lines"),
-        Binding("q", "back", "Back", show=False, tooltip="back to the main screen"),
     ]
+    loading_text = ""
 
     def __init__(self, title: str, pods: list[str], follow: Follow, *, merged: bool = False,
                  max_lines: int = 5000, note: str = "") -> None:
-        super().__init__()
-        self.title_text = title
+        super().__init__(title, max_lines=max_lines)
         self.pods = pods
         self.follow = follow
         self.merged = merged
-        self.max_lines = max_lines
         self.note = note
         self.previous = False
         self.following = True
         self._all: deque[str] = deque(maxlen=max_lines)
         self._batch: list[str] = []
         self._flush_timer: Timer | None = None
-        self._needle = ""
         self.highlighter = LogHighlighter()
         self.lines_received = 0
-
-    def compose(self) -> ComposeResult:
-        yield Static(self._title(), classes="screen-title")
-        log = Log(max_lines=self.max_lines, highlight=True, id="log")
-        log.highlighter = self.highlighter
-        yield log
-        search = Input(placeholder="search: keeps matching lines (enter keeps, esc clears)", id="search")
-        search.cursor_blink = False  # deterministic screenshots
-        yield search
-        yield Footer()
 
     def _title(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -96,12 +80,8 @@ class LogScreen(Screen):
             t.append(f" · {clean_line(self.note)}", style="dim")
         return t
 
-    def _retitle(self) -> None:
-        self.query_one(".screen-title", Static).update(self._title())
-
     def on_mount(self) -> None:
-        self.query_one("#search", Input).display = False
-        self.query_one("#log", Log).focus()
+        super().on_mount()
         if self.merged:
             for pod in self.pods:
                 self.highlighter.colour_of(clean_ident(pod))
@@ -134,25 +114,25 @@ class LogScreen(Screen):
         batch, self._batch = self._batch, []
         if not self.following:
             return
-        needle = self._needle.lower()
-        if needle:
-            batch = [ln for ln in batch if needle in ln.lower()]
+        batch = self.matching(batch)
         if batch:
-            self.query_one("#log", Log).write_lines(batch)
+            self.query_one("#text", Log).write_lines(batch, scroll_end=True)
+
+    def all_lines(self) -> deque[str]:
+        return self._all
 
     def _refill(self) -> None:
-        log = self.query_one("#log", Log)
-        log.clear()
-        needle = self._needle.lower()
-        lines = [ln for ln in self._all if needle in ln.lower()] if needle else list(self._all)
-        log.write_lines(lines)
+        super()._refill()
         self._batch.clear()
+
+    def after_refill(self, log: Log) -> None:
+        log.scroll_end(animate=False)  # a log reads from its newest line
 
     def action_toggle_previous(self) -> None:
         self.previous = not self.previous
         self._all.clear()
         self._batch.clear()
-        self.query_one("#log", Log).clear()
+        self.query_one("#text", Log).clear()
         self._retitle()
         self._start()
 
@@ -162,26 +142,6 @@ class LogScreen(Screen):
             self._refill()
         self._retitle()
 
-    def action_search(self) -> None:
-        inp = self.query_one("#search", Input)
-        inp.display = True
-        inp.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._needle = event.value.strip()
-        self.highlighter.term = self._needle
-        self._refill()
-        self._retitle()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#log", Log).focus()
-
-    def action_back(self) -> None:
-        inp = self.query_one("#search", Input)
-        if inp.has_focus or (inp.display and self._needle):
-            inp.value = ""
-            inp.display = False
-            self.query_one("#log", Log).focus()
-            return
+    def leave(self) -> None:
         self.workers.cancel_group(self, "logs")
         self.dismiss()

@@ -109,8 +109,8 @@ def summary_text(view: NetworkView, now: float | None = None, compact: bool = Fa
             line("  ", (f"{mark} {f.severity}", style), f" {f.code}{track}: ", f.summary)
     else:
         line(("No network findings.", DIM))
-    if not view.services:
-        line(("No Service selects this rollout's pods.", HEAD))
+    if not view.services and not any(f.code.startswith("forbidden-") for f in view.findings):
+        line(("No Service selects this rollout's pods.", HEAD))  # not when we may not look: a finding says so
     for s in view.services:
         scope = f"{s.track} only" if s.track else "shared"
         role = f", {s.role}" if s.role and s.role != s.track else ""

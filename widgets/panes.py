@@ -35,6 +35,7 @@ class Pane(Vertical):
 
     label: ClassVar[str] = ""
     can_focus_children = True
+    ALLOW_MAXIMIZE = True  # z zooms a pane through Screen.maximize
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)

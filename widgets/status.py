@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.rollout.findings import sort_findings
-from tui.textsafe import clean_ident, clean_line
+from tui.textsafe import clean_ident, clean_line, mask_url
 from widgets.table import age_text
 
 LEVEL_STYLE = {
@@ -57,7 +57,10 @@ class StatusHeader(_TextStatic):
             t.append(" DEMO ", style="bold reverse magenta")
             t.append(" ")
         ok = bool(_attr(connection, "ok", True))
-        if ok:
+        if ok and _attr(connection, "connecting", False):  # no answer yet: say where we are knocking
+            server = clean_line(mask_url(str(_attr(connection, "server", "") or "the API server")))
+            t.append(f"… connecting to {server}", style="yellow")
+        elif ok:
             t.append("● connected", style="green")
         else:
             since = _attr(connection, "since")
@@ -118,15 +121,17 @@ class FindingsStrip(_TextStatic):
 
     def set_findings(self, findings: Sequence[Any], max_lines: int | None = None,
                      suggestion: str | None = None) -> None:
-        """`suggestion`: the runbook that fits, one line ("...: runbook Pods crashing, press r"), shown last."""
+        """`suggestion`: the runbook that fits, one line ("...: runbook Pods crashing, press r"), shown last; it
+        takes the line of "… and N more" (the count goes to its end), so the strip is never taller for it."""
         limit = max_lines or self.MAX_LINES
-        if suggestion:
-            limit = max(1, limit - 1)
         items = sort_findings(findings)
         t = Text(no_wrap=True, overflow="ellipsis")
         if not items:
             t.append("✓ no findings", style="green")
-        shown = items if len(items) <= limit else items[: limit - 1]
+        if suggestion:
+            shown = items[: max(1, limit - 1)]
+        else:
+            shown = items if len(items) <= limit else items[: limit - 1]
         for i, f in enumerate(shown):
             if i:
                 t.append("\n")
@@ -140,11 +145,14 @@ class FindingsStrip(_TextStatic):
             code = _attr(f, "code")
             if code:
                 t.append(f"  [{clean_line(str(code))}]", style="dim")
-        if len(items) > len(shown):
-            t.append(f"\n… and {len(items) - len(shown)} more · f lists them all", style="dim")
+        more = len(items) - len(shown)
         if suggestion:
             t.append("\n→ ", style="bold")
             t.append(clean_line(suggestion))
+            if more:
+                t.append(f" · {more} more finding{'s' if more > 1 else ''}: f", style="dim")
+        elif more:
+            t.append(f"\n… and {more} more · f lists them all", style="dim")
         self.show(t)
 
 

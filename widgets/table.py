@@ -433,6 +433,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
                 return False
         except Exception:
             return False
+        maximized = getattr(self.screen, "maximized", None)
+        if maximized is not None and maximized is not self and maximized not in self.ancestors:
+            return False  # another pane is zoomed (Screen.maximize): this one is not drawn
         node = self
         while node is not None and node is not self.screen:
             if not node.display:

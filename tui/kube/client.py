@@ -130,6 +130,12 @@ class KubeClient:
             return value
         return creds.header()
 
+    async def credentials_ready(self) -> None:
+        """Run the exec plugin (or read the token file) now if it has to run, so a caller can bound the first
+        request's time apart from a login."""
+        if self.target.credentials.stale():
+            await self._authorization()
+
     def _extensions(self) -> dict | None:
         if self.target.tls_server_name:
             return {"sni_hostname": self.target.tls_server_name}

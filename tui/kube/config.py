@@ -42,7 +42,10 @@ DEFAULT_KUBECONFIG = os.path.join("~", ".kube", "config")
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_FILE_TTL = 60.0  # client-go re-reads token files about once a minute; so do we
 EXEC_EXPIRY_SKEW = 10.0  # refresh exec credentials this many seconds before they expire
-EXEC_TIMEOUT = 120.0
+EXEC_TIMEOUT = 15.0  # s: a plugin that cannot ask anyone (no terminal) and has not answered by then never will
+# Set by the app's start-up while it still owns a terminal and nothing is drawn: a plugin whose interactiveMode is
+# IfAvailable or Always may then talk to the user (device-code logins take minutes), with no time limit.
+EXEC_INTERACTIVE = False
 # YAML bounds: a kubeconfig is kilobytes; an alias bomb is a few hundred bytes that expand to billions of values
 MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024
 MAX_KUBECONFIG_VALUES = 1_000_000  # values after alias expansion
@@ -50,6 +53,10 @@ MAX_KUBECONFIG_VALUES = 1_000_000  # values after alias expansion
 
 class KubeConfigError(Exception):
     """A kubeconfig that cannot be used; str() is one sentence meant for the user."""
+
+
+class ExecPluginTimeout(KubeConfigError):
+    """The exec plugin did not answer in time: like an unreachable server, not a configuration mistake (exit 3)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -763,20 +770,30 @@ def _run_exec_plugin(exec_cfg: dict, cluster: dict, cwd: str, user: str) -> dict
             if isinstance(ext, dict) and ext.get("name") == "client.authentication.k8s.io/exec":
                 c["config"] = ext.get("extension")
         info["spec"]["cluster"] = c
+    mode = str(exec_cfg.get("interactiveMode") or "IfAvailable")
+    interactive = EXEC_INTERACTIVE and mode in ("IfAvailable", "Always")
+    if mode == "Always" and not interactive:
+        raise KubeConfigError(f"the exec plugin of user {user!r} needs a terminal (interactiveMode Always); "
+                              "run `lookout` in one, or log in first")
+    info["spec"]["interactive"] = interactive
     env = dict(provider.env)
     env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
     cmd = provider.args[0]
     exe = cmd if os.path.isabs(cmd) or os.sep in cmd else (shutil.which(cmd, path=env.get("PATH")) or cmd)
     try:
-        proc = subprocess.run([exe, *provider.args[1:]], cwd=provider.cwd, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=EXEC_TIMEOUT)
+        if interactive:  # the user sees its prompts (stderr) and answers them (stdin); stdout is the credential
+            proc = subprocess.run([exe, *provider.args[1:]], cwd=provider.cwd, env=env, stdout=subprocess.PIPE,
+                                  text=True)
+        else:
+            proc = subprocess.run([exe, *provider.args[1:]], cwd=provider.cwd, env=env, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=EXEC_TIMEOUT)
     except FileNotFoundError:
         hint = exec_cfg.get("installHint")
         raise KubeConfigError(f"exec plugin {cmd} of user {user!r} is not installed"
                               + (f": {str(hint).strip().splitlines()[0]}" if hint else "")) from None
     except subprocess.TimeoutExpired:
-        raise KubeConfigError(f"exec plugin {cmd} of user {user!r} did not answer within "
-                              f"{EXEC_TIMEOUT:.0f} seconds") from None
+        raise ExecPluginTimeout(f"exec plugin {cmd} of user {user!r} did not answer within "
+                                f"{EXEC_TIMEOUT:g} seconds (stopped)") from None
     except OSError as e:
         raise KubeConfigError(f"exec plugin {cmd} of user {user!r} cannot run: {e.strerror or e}") from None
     if proc.returncode != 0:

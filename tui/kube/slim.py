@@ -6,8 +6,13 @@ it never mutates its argument, so a caller may still hold the full object.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets as _secrets
+
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 REDACTED = "<redacted>"
+_DIGEST_KEY = _secrets.token_bytes(32)  # made fresh per process: digests mean nothing outside it
 
 _POD_META = ("name", "namespace", "uid", "labels", "annotations", "ownerReferences", "creationTimestamp",
              "deletionTimestamp", "resourceVersion", "generation")
@@ -199,12 +204,63 @@ def slim_event(obj: dict) -> dict:
     return out
 
 
+class SecretDigest:
+    """A keyed digest of one Secret value (HMAC-SHA256 with a key made fresh per process), kept instead of the
+    value so two environments' Secrets can be compared key by key. It compares and hashes, and shows nothing:
+    str() and repr() say `<redacted>`, so no pane, file or log line can print the digest or the value."""
+
+    __slots__ = ("_mac",)
+
+    def __init__(self, raw: bytes):
+        self._mac = hmac.new(_DIGEST_KEY, raw, hashlib.sha256).digest()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretDigest) and hmac.compare_digest(self._mac, other._mac)
+
+    def __hash__(self) -> int:
+        return hash(self._mac)
+
+    def __repr__(self) -> str:
+        return REDACTED
+
+    __str__ = __repr__
+
+    def __copy__(self) -> "SecretDigest":
+        return self  # immutable
+
+    def __deepcopy__(self, memo) -> "SecretDigest":
+        return self
+
+    def __reduce__(self):  # never pickled into a file or sent to another process
+        raise TypeError("a Secret digest does not leave the process")
+
+
+def _secret_bytes(v, field: str) -> bytes:
+    """The value as bytes: `data` is base64 (decoded, so `data` and `stringData` of one value compare equal)."""
+    s = "" if v is None else str(v)
+    if field == "data":
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(s, validate=False)
+        except (binascii.Error, ValueError):
+            pass
+    return s.encode()
+
+
 def slim_secret(obj: dict) -> dict:
-    """Secrets: keys only. Values never reach the store, so no pane can show them by mistake."""
+    """Secrets: keys only, each with a SecretDigest of its value. Values never reach the store, so no pane can
+    show them by mistake; the digests let the blue/green diff say `same` or `differs` per key."""
     out = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
     out["metadata"] = slim_meta(obj.get("metadata"))
-    keys = list((obj.get("data") or {}).keys()) + list((obj.get("stringData") or {}).keys())
-    out["data"] = {k: None for k in keys}
+    data: dict = {}
+    for field in ("data", "stringData"):
+        values = obj.get(field)
+        if isinstance(values, dict):
+            for k, v in values.items():
+                data[str(k)] = SecretDigest(_secret_bytes(v, field))
+    out["data"] = data
     return out
 
 

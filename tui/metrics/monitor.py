@@ -100,9 +100,9 @@ class MetricsMonitor:
 
         sel = getattr(self.session.choice.target, "selector", "") or None
         try:
-            data = await asyncio.wait_for(
-                self._client.get_json(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ctx.namespace}/pods",
-                                      {"labelSelector": sel} if sel else None), self.settings.timeout)
+            async with asyncio.timeout(self.settings.timeout):  # not wait_for: it can swallow a cancel
+                data = await self._client.get_json(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ctx.namespace}/pods",
+                                                   {"labelSelector": sel} if sel else None)
             self.usage_error = None
         except (KubeError, asyncio.TimeoutError) as e:
             self.usage_error = f"metrics.k8s.io: {e or 'no answer'}"

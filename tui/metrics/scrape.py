@@ -143,8 +143,9 @@ class DirectScrape:
         port, path = self._port_and_path(pod)
         url = f"/api/v1/namespaces/{namespace}/pods/{name}:{port}/proxy/{path}"
         try:
-            text = await asyncio.wait_for(self.client.get_text(url), self.settings.timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.settings.timeout):  # not wait_for: it can swallow a cancel
+                text = await self.client.get_text(url)
+        except TimeoutError:
             return None, f"GET {url}: no answer within {self.settings.timeout:g}s"
         except ApiError as e:
             return None, f"GET {url}: {e}"

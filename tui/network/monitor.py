@@ -124,9 +124,12 @@ class NetworkMonitor:
                 except Exception:  # never take the app down for DNS
                     log.exception("DNS lookups failed")
             self._names_changed.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that arrives in the tick the
+            # event is set, and this loop would then never end (`lookout status` hung in Session.stop)
             try:
-                await asyncio.wait_for(self._names_changed.wait(), self.dns_interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.dns_interval):
+                    await self._names_changed.wait()
+            except TimeoutError:
                 pass
 
     def reset(self) -> None:
