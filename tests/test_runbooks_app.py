@@ -369,3 +369,40 @@ async def test_restart_the_canary_asks_then_replaces_the_pods():
                 await until(pilot, lambda: panel.states[2] == "ok", timeout=20, what="the restart")
             assert panel.states[2] == "ok", panel.output_text()
             await until(pilot, lambda: pods() and not (pods() & before), timeout=20, what="every pod replaced")
+
+
+async def test_steps_confirmations_and_refusals_go_to_the_incident_timeline(tmp_path):
+    from test_snapshots import story_session
+    from tui.incident.log import Incident
+    from tui.runbooks.model import Catalog, parse_runbooks
+
+    marker = tmp_path / "changed"
+    rb = parse_runbooks("id: local\ntitle: Local steps\nsteps:\n"
+                        "  - {title: say hello, why: w, run: [echo, hello], mutates: false}\n"
+                        f"  - {{title: change it, why: w, run: [touch, '{marker}']}}\n", "local.yaml")
+    session = await story_session("selector-outage")
+    inc = Incident.open(tmp_path / "inc", severity="high", environment="lookout-demo", service="demo/checkout",
+                        summary="outage", author="alice@one", clock=session.clock)
+    app = LookoutApp(session, clock=session.clock, check_tty=False, runbooks=Catalog(rb), incident=inc)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        app.open_runbook("local")
+        await pilot.pause(0.1)
+        panel = _panel(app)
+        await pilot.press("1")
+        await until(pilot, lambda: panel.states[0] == "ok", what="step 1")
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), what="back")
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmStep), what="the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: panel.states[1] == "ok", what="step 2")
+    reader = Incident.open(tmp_path / "inc", author="reader@x")
+    reader.poll()
+    entries = [e for e in reader.entries if e.kind in ("step", "confirmed", "refused")]
+    assert [e.kind for e in entries] == ["step", "refused", "confirmed", "step"], entries
+    assert entries[0].data["output_tail"] == ["hello"] and entries[0].data["exit_code"] == 0
+    assert "declined" in entries[1].text and entries[3].data["mutates"] and marker.exists()
+    assert entries[3].data["command"] == f"touch {marker}"

@@ -1120,6 +1120,7 @@ class LookoutApp(App[int]):
             panel.write(f"$ {planned.command}" if planned.command else f"step {index + 1}: {planned.step.title}")
             panel.write(f"refused: {planned.refused}")
             self._record_refusal(planned)
+            self._incident_step("refused", planned, f"refused: {planned.refused}")
             return
         if planned.manual:
             panel.set_step(index, "manual", planned.manual)
@@ -1130,14 +1131,33 @@ class LookoutApp(App[int]):
         if planned.mutates:
             def answered(yes: bool | None) -> None:
                 if yes:
+                    self._incident_step("confirmed", planned, f"confirmed on {planned.target}")
                     self._start_step(planned, confirmed=True)
                 else:
                     panel.set_step(index, "declined", "not run: nothing changed")
                     panel.write(f"step {index + 1} not run (answered no): nothing changed")
+                    self._incident_step("refused", planned, "declined at the confirmation: nothing changed")
 
             self.push_screen(ConfirmStep(planned.step.title, planned.target, planned.command, note), answered)
             return
         self._start_step(planned, confirmed=False)
+
+    def _incident_step(self, kind: str, planned: Any, outcome: str, run: Any = None) -> None:
+        """The incident timeline (when one is open) gets every step run, confirmation and refusal."""
+        if self.incident is None:
+            return
+        step = planned.step
+        data = {"runbook": planned.runbook.id, "step": planned.index + 1, "title": step.title,
+                "command": planned.command, "target": planned.target, "mutates": planned.mutates}
+        if run is not None:
+            data.update(state=run.state, exit_code=run.exit_code, duration_s=round(run.duration, 3),
+                        output_tail=list(run.lines)[-20:])
+        text = f"{planned.runbook.title} · step {planned.index + 1} {step.title}: {outcome}" + (
+            f" · $ {planned.command}" if planned.command else "")
+        try:
+            self.record_incident(kind, clean_line(text), data=data)
+        except Exception as e:  # noqa: BLE001 - the step ran; a full disk must not take the app down
+            self.notify(f"could not write the incident log: {clean_line(str(e))}", severity="error", markup=False)
 
     def _record_refusal(self, planned: Any) -> None:
         from tui.runbooks.runner import StepRun
@@ -1168,6 +1188,7 @@ class LookoutApp(App[int]):
                 re.search(r"testing value|test operation|test failed|has been modified", ln, re.I)
                 for ln in run.lines):
             run.why = CHANGED_SINCE_SHOWN
+            self._incident_step("refused", planned, CHANGED_SINCE_SHOWN, run)
             panel.set_step(planned.index, "refused", CHANGED_SINCE_SHOWN)
             panel.write(f"refused: {CHANGED_SINCE_SHOWN}; shown again with what it is now")
             if self._open_runbook is planned.runbook:
@@ -1175,6 +1196,7 @@ class LookoutApp(App[int]):
             return
         panel.set_step(planned.index, run.state, run.summary)
         panel.write(f"[{run.summary}]")
+        self._incident_step("step", planned, run.summary, run)
 
     async def _promql(self, query: str) -> list[str]:
         """A runbook's promql step, asked through the session's Prometheus (the same URL, auth and TLS)."""
