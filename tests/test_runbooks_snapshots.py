@@ -19,6 +19,16 @@ steps:
 """
 
 
+async def _settled(pilot) -> None:
+    """Until the first assessment is on screen (under load the first status tick can come late)."""
+    await pilot.pause(0.3)
+    for _ in range(100):
+        if pilot.app.assessment is not None and pilot.app.pods_pane.table.rows:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.1)
+
+
 def _app() -> LookoutApp:
     from tui.runbooks.model import Catalog, load_catalog, parse_runbooks
 
@@ -31,7 +41,7 @@ def _app() -> LookoutApp:
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_runbook_picker(snap_compare, size):
     async def run_before(pilot):
-        await pilot.pause(0.3)
+        await _settled(pilot)
         await pilot.press("r")
         await pilot.pause(0.3)
         assert pilot.app.screen.shown[0].id == "unexpected-rollback"
@@ -43,7 +53,7 @@ def test_runbook_picker(snap_compare, size):
 def test_runbook_step_running(snap_compare, size):
     async def run_before(pilot):
         app = pilot.app
-        await pilot.pause(0.3)
+        await _settled(pilot)
         app.open_runbook("local-wait")
         await pilot.pause(0.1)
         await pilot.press("1")
@@ -62,7 +72,7 @@ def test_runbook_step_running(snap_compare, size):
 def test_runbook_confirmation(snap_compare, size):
     async def run_before(pilot):
         app = pilot.app
-        await pilot.pause(0.3)
+        await _settled(pilot)
         app.open_runbook("unexpected-rollback")
         await pilot.pause(0.1)
         await pilot.press("5")  # retry: a status patch of the Rollout
