@@ -48,6 +48,8 @@ def test_bad_flag_exits_4():
     assert p.returncode == 4 and "invalid choice" in one_line_error(p)
     p = lookout("demo-cluster", "--server-version", "1.12")
     assert p.returncode == 4 and "1.27 to 1.33" in one_line_error(p)
+    p = lookout("demo-cluster", "--without-crds", "argo,linkerd")
+    assert p.returncode == 4 and "--without-crds: unknown set linkerd (known: argo, flagger" in one_line_error(p)
 
 
 def test_missing_and_broken_kubeconfig_exit_4(tmp_path):

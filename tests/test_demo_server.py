@@ -12,7 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from tui.demo.cluster import DemoClusterError, load_manifest_dir, start_demo_cluster
+from tui.demo.cluster import DemoClusterError, load_manifest_dir, servable, start_demo_cluster
+from tui.demo.state import ClusterState
 
 NS = "demo"
 
@@ -95,7 +96,7 @@ async def test_discovery(client):
     apps = {r["name"]: r for r in (await client.get("/apis/apps/v1")).json()["resources"]}
     assert apps["deployments/scale"]["kind"] == "Scale" and apps["deployments"]["shortNames"] == ["deploy"]
     r = await client.get("/api", headers={"Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"})
-    assert r.headers["content-type"].startswith("application/json") and r.json()["kind"] == "APIVersions"
+    assert r.json()["kind"] == "APIGroupDiscoveryList"  # aggregated discovery (see the test below)
     assert (await client.get("/apis/nope/v1")).status_code == 404
 
 
@@ -460,8 +461,11 @@ def test_manifest_errors_name_file_and_line(tmp_path):
     os.unlink(tmp_path / "zbad.yml")
     (tmp_path / "zkind.yaml").write_text("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
                                          "apiVersion: foo/v1\nkind: Widget\nmetadata: {name: w}\n")
-    with pytest.raises(DemoClusterError, match=r"zkind.yaml:6: no matches for kind \"Widget\""):
-        load_manifest_dir(str(tmp_path))
+    # a kind the cluster does not serve is no longer an error: servable() leaves it out with a warning
+    docs = load_manifest_dir(str(tmp_path))
+    _crds, rest, warnings = servable(ClusterState(), docs)
+    assert [d["metadata"]["name"] for d in rest] == ["a", "b", "c"]
+    assert len(warnings) == 1 and "zkind.yaml:6: skipped Widget w" in warnings[0], warnings
 
 
 async def test_manifests_are_loaded_at_start(tmp_path):
@@ -667,3 +671,28 @@ async def test_restart_with_state_dir_after_rollout_restart_keeps_replica_counts
         assert sum(have for _, have in blue) <= deploy["spec"]["replicas"] + 1   # maxSurge 25 % of 3
     finally:
         await rc.stop()
+
+
+async def test_aggregated_discovery_lists_every_served_resource(cluster, client):
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+    r = await client.get("/apis", headers={"Accept": accept})
+    assert r.headers["Content-Type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    doc = r.json()
+    assert doc["kind"] == "APIGroupDiscoveryList" and doc["apiVersion"] == "apidiscovery.k8s.io/v2"
+    groups = {g["metadata"]["name"]: g for g in doc["items"]}
+    istio = [v["version"] for v in groups["networking.istio.io"]["versions"]]
+    assert istio == ["v1", "v1beta1", "v1alpha3"]  # preferred first, as kube-apiserver orders them
+    canaries = next(r for r in groups["flagger.app"]["versions"][0]["resources"] if r["resource"] == "canaries")
+    assert canaries["responseKind"] == {"group": "flagger.app", "version": "v1beta1", "kind": "Canary"}
+    assert canaries["scope"] == "Namespaced" and canaries["subresources"][0]["subresource"] == "status"
+    deploy = next(r for r in groups["apps"]["versions"][0]["resources"] if r["resource"] == "deployments")
+    assert {s["subresource"]: s["responseKind"]["kind"] for s in deploy["subresources"]} == {
+        "status": "Deployment", "scale": "Scale"}
+    r = await client.get("/api", headers={"Accept": accept.replace("v=v2;", "v=v2beta1;", 1)})
+    core = r.json()
+    assert core["apiVersion"] == "apidiscovery.k8s.io/v2beta1" and core["items"][0]["metadata"]["name"] == ""
+    pods = next(r for r in core["items"][0]["versions"][0]["resources"] if r["resource"] == "pods")
+    assert {"log", "status", "proxy"} <= {s["subresource"] for s in pods["subresources"]}
+    # without the aggregated type: the plain lists
+    assert (await client.get("/apis")).json()["kind"] == "APIGroupList"

@@ -369,18 +369,15 @@ async def test_argo_bluegreen_switches_active_service():
     assert {p["metadata"]["labels"]["rollouts-pod-template-hash"] for p in live(pods(state))} == {h2}
 
 
-async def test_scale_knobs_ten_thousand_pods_start_fast_and_churn_stamps_changes():
+async def test_scale_knobs_ten_thousand_pods_and_churn_stamps_changes():
     state = ClusterState()
     sim = Simulation(state, scenario="healthy-canary", seed=1, pods=10_000, background_pods=300, churn=200.0)
-    t0 = time.perf_counter()
-    await sim.start(background=False)
-    took = time.perf_counter() - t0
+    await sim.start(background=False)  # how fast: bench/ (python -m bench), not a timed test
     assert len(state.list("pods", "demo")[0]) == 10_000
     assert len(state.list("pods")[0]) == 10_300
     assert not [p for p in state.list("pods")[0] if p["metadata"]["namespace"] == "demo"
                 and p["metadata"]["labels"].get("app") != "checkout"]
     assert state.count("events") < 50  # no per-pod event spam at start
-    assert took < 8, took  # ~2 s on our machines; generous for a loaded CI box
     sim._on_tick()
     await asyncio.sleep(0.1)
     sim._on_tick()

@@ -251,6 +251,8 @@ async def test_two_scopes_of_one_kind_share_the_store(cluster, client):
 
 async def test_kind_not_installed_is_reported_and_others_continue(cluster, client):
     canaries = ResourceRef("Canary", "flagger.app", "v1beta1", "canaries", True)
+    # the demo cluster pre-installs Flagger's CRD: without it, canaries are not served
+    cluster.state.delete("customresourcedefinitions", None, "canaries.flagger.app")
     store = Store()
     cluster.state.create(pod("a"))
     bad = Informer(client, store, canaries, namespace=NS, **FAST)

@@ -62,7 +62,9 @@ async def test_bad_canary_rolls_back_and_misbuilt_queries_are_diagnosed():
         canary, stable = st.track("canary"), st.track("stable")
         # the model: 150 requests/s over the served pods (Prometheus' rate() extrapolates: 15 %)
         assert canary.request_rate_rps + stable.request_rate_rps == pytest.approx(150, rel=0.15)
-        assert stable.error_ratio < 0.01 and 0.05 < stable.latency_p99_s <= 0.1
+        # stable's p99 sits in the 50-100 ms bucket; over a 5 s window a few slow samples can move
+        # histogram_quantile's interpolation into the next bucket (100-250 ms), never near the 500 ms rule
+        assert stable.error_ratio < 0.01 and 0.05 < stable.latency_p99_s <= 0.25
         assert len(st.history[("canary", "latency_p99_s")]) >= 3  # from a range query
 
         # a template without its aggregation gives one series per pod and method: multiple-series, no guess

@@ -57,4 +57,4 @@ def test_every_caller_uses_it():
     from tui.demo import controllers, tables
     from tui.rollout import pods
 
-    assert pods.parse_time is parse_time and tables._parse_ts is parse_time and controllers._parse_ts is parse_time
+    assert pods.parse_time is parse_time and tables._parse_ts is parse_time and controllers.parse_ts is parse_time

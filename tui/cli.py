@@ -105,6 +105,9 @@ def _add_demo_cluster_options(p: argparse.ArgumentParser, *, standalone: bool) -
     g.add_argument("--manifests", metavar="DIR", help="load your own YAML manifests from DIR at start")
     g.add_argument("--server-version", metavar="1.NN", default=None,
                    help="Kubernetes version /version reports, 1.27 to 1.33 (default: 1.33)")
+    g.add_argument("--without-crds", metavar="SETS", default=None,
+                   help="leave these pre-installed CRDs out, comma-separated: argo, flagger, istio, smi, gateway "
+                        "(for the 'not installed' path)")
     if standalone:
         g.add_argument("--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default: a free one)")
         g.add_argument("--state-dir", metavar="DIR",
@@ -210,6 +213,14 @@ def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
             raise UsageError("--speed must be greater than 0")
         if ns.pods is not None and ns.pods < 0 or ns.background_pods < 0 or ns.churn < 0:
             raise UsageError("--pods, --background-pods and --churn cannot be negative")
+        if ns.without_crds:
+            from tui.demo.custom import CRD_SETS  # noqa: PLC0415
+
+            sets = [x.strip() for x in ns.without_crds.split(",") if x.strip()]
+            bad = [x for x in sets if x not in CRD_SETS]
+            if bad:
+                raise UsageError(f"--without-crds: unknown set {', '.join(bad)} (known: {', '.join(CRD_SETS)})")
+            ns.without_crds = sets
     return command, ns
 
 

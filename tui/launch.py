@@ -135,6 +135,7 @@ def start_demo_in_background(ns: argparse.Namespace):
         churn=ns.churn,
         manifests_dir=ns.manifests,
         server_version=ns.server_version,
+        without_crds=getattr(ns, "without_crds", None),
     )
     return demo.start()
 

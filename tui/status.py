@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import re
-import sys
 import time
 
 from tui.assessment import cell_of
@@ -28,9 +27,7 @@ FIGURE_KEYS = ("request_rate_rps", "error_ratio", "latency_p50_s", "latency_p95_
                "cpu_cores", "memory_bytes")
 
 
-def say(message: str) -> None:
-    """One sanitised line on stderr (errors quote servers, exec plugins and URLs)."""
-    print(clean_line(mask_url(message)), file=sys.stderr)
+from tui.cli import say  # noqa: E402 - one sanitised line on stderr, for every command
 
 
 def add_status_arguments(p: argparse.ArgumentParser) -> None:

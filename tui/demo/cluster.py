@@ -21,7 +21,7 @@ from aiohttp import web
 
 from tui.demo import certs as _certs
 from tui.demo.server import ApiServer, normalise_version
-from tui.demo.state import ClusterState, StateError, resource_for, write_snapshot
+from tui.demo.state import ClusterState, StateError, write_snapshot
 
 log = logging.getLogger("lookout.demo")
 
@@ -79,10 +79,6 @@ def load_manifest_file(path: str) -> list[dict]:
                     raise DemoClusterError(f"{path}:{line}: a manifest needs apiVersion and kind")
                 if not (item.get("metadata") or {}).get("name") and not (item.get("metadata") or {}).get("generateName"):
                     raise DemoClusterError(f"{path}:{line}: {item['kind']} without metadata.name")
-                try:
-                    resource_for(item)
-                except StateError as e:
-                    raise DemoClusterError(f"{path}:{line}: {e.message}") from None
                 item.setdefault("metadata", {}).setdefault("annotations", {})["lookout.dev/source"] = f"{path}:{line}"
                 out.append(item)
     except yaml.MarkedYAMLError as e:
@@ -94,6 +90,31 @@ def load_manifest_file(path: str) -> list[dict]:
     finally:
         loader.dispose()
     return out
+
+
+def servable(state: ClusterState, docs: list[dict]) -> tuple[list[dict], list[dict], list[str]]:
+    """(CRDs, the other objects the cluster serves once those CRDs are stored, warnings naming file and
+    line of each object of a kind it cannot serve, which is left out). Call before storing the CRDs:
+    a kind is servable if a built-in kind, a stored CRD or one of `docs`' CRDs serves it."""
+    from tui.demo.state import crd_kinds  # noqa: PLC0415
+
+    crds = [d for d in docs if d.get("apiVersion") == "apiextensions.k8s.io/v1"
+            and d.get("kind") == "CustomResourceDefinition"]
+    known = {(k.api_version, k.kind) for _key, k in state.served()}
+    for crd in crds:
+        known |= {(k.api_version, k.kind) for k in crd_kinds(crd, {}).values()}
+    rest, warnings = [], []
+    for d in docs:
+        if any(d is c for c in crds):
+            continue
+        if (d.get("apiVersion"), d.get("kind")) in known:
+            rest.append(d)
+        else:
+            src = (d.get("metadata") or {}).get("annotations", {}).get("lookout.dev/source", "?")
+            warnings.append(f'{src}: skipped {d.get("kind")} {(d.get("metadata") or {}).get("name", "")}: '
+                            f'no kind "{d.get("kind")}" in version "{d.get("apiVersion")}" is served '
+                            "(apply its CustomResourceDefinition first)")
+    return crds, rest, warnings
 
 
 # ------------------------------------------------------------------------------------------ kubeconfig
@@ -131,6 +152,7 @@ class RunningCluster:
     _save_lock: threading.Lock = field(default_factory=threading.Lock)
     _saved_rv: int = -1
     dns: Any = None  # tui.demo.dnsserver.DemoDnsServer when the scenario has an external DNS name
+    warnings: list[str] = field(default_factory=list)  # manifests left out (file:line and why)
 
     def save(self) -> None:
         if self.state_dir:
@@ -202,11 +224,13 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
                              kubeconfig_path: str | None = None, server_version: str | None = None,
                              pods: int | None = None, background_pods: int = 0, churn: float = 0.0,
                              simulate: bool = True, bookmark_interval: float = 10.0,
-                             history: int = 10_000, forbidden: "set[str] | None" = None) -> RunningCluster:
+                             history: int = 10_000, forbidden: "set[str] | None" = None,
+                             without_crds: "list[str] | tuple[str, ...]" = ()) -> RunningCluster:
     """Start the demo cluster on 127.0.0.1 and return once it serves and its kubeconfig is written.
 
     `simulate=False` (or no tui.demo.sim) runs the API server over the bare state: no scenario.
     `forbidden`: resource keys (e.g. {"events"}) the token may not read or write: 403 as RBAC gives it.
+    `without_crds`: pre-installed CRD sets to leave out (tui.demo.custom.CRD_SETS: argo, flagger, ...).
     """
     try:
         version = normalise_version(server_version)
@@ -231,13 +255,17 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
             raise DemoClusterError(f"{state_path}: cannot load the saved cluster: {e}") from None
         restored = True
     else:
-        state = ClusterState(history=history)
+        try:
+            state = ClusterState(history=history, without_crds=without_crds or ())
+        except ValueError as e:
+            raise DemoClusterError(f"--without-crds: {e}") from None
     for ns in BASE_NAMESPACES:
         if state.get("namespaces", None, ns) is None:
             state.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
                           "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
 
     sim = None
+    warnings: list[str] = []
     Simulation = _load_simulation() if simulate else None
     if Simulation is not None:
         sim = Simulation(state, scenario=scenario, seed=seed, speed=speed, pods=pods,
@@ -264,12 +292,15 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
                     gc.enable()
                 gc.freeze()
             if docs:
+                crds, rest, warnings = servable(state, docs)
                 try:
-                    sim.load_manifests(docs)
+                    sim.load_manifests(crds)
+                    sim.load_manifests(rest)
                 except StateError as e:
                     raise DemoClusterError(f"{manifests_dir}: {e.message}") from None
         else:
-            for d in docs:
+            crds, rest, warnings = servable(state, docs)
+            for d in crds + rest:
                 try:
                     _create_or_replace(state, d)
                 except StateError as e:
@@ -330,7 +361,7 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
 
     rc = RunningCluster(url=url, port=actual, kubeconfig_path=os.path.abspath(kubeconfig_path), token=creds.token,
                         ca_pem=creds.ca_pem, state=state, sim=sim, server=server, state_dir=state_dir,
-                        _runner=runner, _temp_kubeconfig=temp, dns=dns_server)
+                        _runner=runner, _temp_kubeconfig=temp, dns=dns_server, warnings=warnings)
     if state_dir:
         rc._tasks.append(asyncio.create_task(_save_periodically(rc)))
         rc.save()
@@ -338,7 +369,7 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
 
 
 def _create_or_replace(state: ClusterState, doc: dict) -> None:
-    res = resource_for(doc)
+    res = state.resource_for(doc)
     meta = doc.get("metadata") or {}
     if state.get(res, meta.get("namespace") or "default", meta.get("name", "")) is not None:
         state.update(doc, res=res)
@@ -367,7 +398,7 @@ def _kwargs_from_namespace(ns: argparse.Namespace) -> dict:
                 speed=g("speed", 1.0) or 1.0, seed=g("seed", 1) if g("seed") is not None else 1,
                 manifests_dir=g("manifests"), state_dir=g("state_dir"), kubeconfig_path=g("write_kubeconfig"),
                 server_version=g("server_version"), pods=g("pods"), background_pods=g("background_pods", 0) or 0,
-                churn=g("churn", 0.0) or 0.0)
+                churn=g("churn", 0.0) or 0.0, without_crds=g("without_crds") or ())
 
 
 def run_demo_cluster(ns: argparse.Namespace) -> int:
@@ -389,6 +420,8 @@ def run_demo_cluster(ns: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
+        for w in rc.warnings:
+            print(f"lookout demo-cluster: warning: {w}", file=sys.stderr, flush=True)
         n = rc.state.count("pods")
         print(f"demo cluster '{kwargs['scenario']}' listening on {rc.url} ({n} pods, ready in "
               f"{time.monotonic() - t0:.1f}s); try: KUBECONFIG={rc.kubeconfig_path} kubectl get pods", flush=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, Iterable
 
+from tui.demo.errors import Invalid
+
 # Service CIDR 10.96.0.0/12: 10.96.0.0 .. 10.111.255.255; .0 is the network, 10.96.0.1 the `kubernetes`
 # service, 10.96.0.10 kube-dns by convention: allocate from the rest.
 _CIDR_BASE = (10 << 24) | (96 << 16)
@@ -91,6 +93,9 @@ def _default_probe(p: Any) -> None:
     hg = p.get("httpGet")
     if type(hg) is dict and "scheme" not in hg:
         hg["scheme"] = "HTTP"
+    grpc = p.get("grpc")
+    if type(grpc) is dict and grpc.get("service") is None:
+        grpc["service"] = ""  # kubectl describe dereferences it: never null, as kube-apiserver defaults it
 
 
 def _default_container(c: Any) -> None:
@@ -210,7 +215,6 @@ def default_service(obj: dict, state: Any = None, old: dict | None = None) -> No
     ns, name = meta.get("namespace") or "", meta.get("name") or ""
     new_ip = spec.get("clusterIP") or (spec.get("clusterIPs") or [None])[0]
     if new_ip and ospec.get("clusterIP") and new_ip != ospec["clusterIP"]:
-        from tui.demo.state import Invalid  # noqa: PLC0415 - state imports this module
         msg = f'spec.clusterIPs[0]: Invalid value: []string{{"{new_ip}"}}: may not change once set'
         raise Invalid(f'Service "{name}" is invalid: {msg}', res="services", name=name,
                       causes=[{"reason": "FieldValueInvalid", "message": msg.split(": ", 1)[1],
@@ -272,11 +276,153 @@ def _used_node_ports(state: Any) -> set[int]:
             if type(p) is dict and p.get("nodePort")}
 
 
+def _spec(obj: dict) -> dict | None:
+    spec = obj.get("spec")
+    return spec if type(spec) is dict else None
+
+
+def _setdefaults(d: dict, **kw: Any) -> None:
+    for k, v in kw.items():
+        if d.get(k) is None:
+            d[k] = v
+
+
+def default_namespace(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    meta = obj.setdefault("metadata", {})
+    if type(meta) is dict and meta.get("name"):
+        labels = meta.get("labels") if type(meta.get("labels")) is dict else {}
+        labels["kubernetes.io/metadata.name"] = meta["name"]
+        meta["labels"] = labels
+    spec = obj.setdefault("spec", {})
+    if type(spec) is dict and "finalizers" not in spec:
+        spec["finalizers"] = ["kubernetes"]
+    status = obj.get("status") if type(obj.get("status")) is dict else {}
+    if old is not None and type(old.get("status")) is dict:
+        status = dict(old["status"], **status)
+    status.setdefault("phase", "Active")
+    obj["status"] = status
+
+
+def default_statefulset(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    spec = _spec(obj)
+    if spec is None:
+        return
+    _setdefaults(spec, replicas=1, podManagementPolicy="OrderedReady", revisionHistoryLimit=10,
+                 updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                 persistentVolumeClaimRetentionPolicy={"whenDeleted": "Retain", "whenScaled": "Retain"})
+    _default_template(spec)
+
+
+def default_daemonset(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    spec = _spec(obj)
+    if spec is None:
+        return
+    _setdefaults(spec, revisionHistoryLimit=10,
+                 updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+    _default_template(spec)
+
+
+def _default_job_spec(spec: Any) -> None:
+    if type(spec) is not dict:
+        return
+    _setdefaults(spec, backoffLimit=6, completionMode="NonIndexed", suspend=False,
+                 podReplacementPolicy="TerminatingOrFailed")
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    _setdefaults(spec, parallelism=1)
+    _default_template(spec)
+
+
+def default_job(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    _default_job_spec(_spec(obj))
+
+
+def default_cronjob(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    spec = _spec(obj)
+    if spec is None:
+        return
+    _setdefaults(spec, concurrencyPolicy="Allow", suspend=False, successfulJobsHistoryLimit=3,
+                 failedJobsHistoryLimit=1)
+    tmpl = spec.get("jobTemplate")
+    if type(tmpl) is dict:
+        _default_job_spec(tmpl.get("spec"))
+
+
+def default_hpa(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    spec = _spec(obj)
+    if spec is not None:
+        _setdefaults(spec, minReplicas=1)
+
+
+def default_pvc(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    """The demo has a provisioner that binds at once: a new claim is Bound to a volume of its requested size."""
+    spec = _spec(obj)
+    if spec is None:
+        return
+    name = (obj.get("metadata") or {}).get("name") or ""
+    ns = (obj.get("metadata") or {}).get("namespace") or ""
+    _setdefaults(spec, volumeMode="Filesystem", storageClassName="standard",
+                 volumeName="pvc-" + hashlib.sha1(f"{ns}/{name}".encode()).hexdigest()[:8] + "-demo")
+    if old is not None and type(old.get("status")) is dict:
+        obj["status"] = old["status"]
+        return
+    requests = (spec.get("resources") or {}).get("requests") if type(spec.get("resources")) is dict else None
+    obj["status"] = {"phase": "Bound", "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
+                     "capacity": {"storage": (requests or {}).get("storage") or "1Gi"}}
+
+
+def default_crd(obj: dict, state: Any = None, old: dict | None = None) -> None:
+    """What apiextensions-apiserver fills in: names, the None conversion, and a status saying the names are
+    accepted and the CRD is Established (so `kubectl wait --for condition=established` returns)."""
+    spec = _spec(obj)
+    if spec is None:
+        return
+    names = spec.get("names") if type(spec.get("names")) is dict else None
+    if names is None or not isinstance(names.get("kind"), str):
+        return
+    names.setdefault("singular", names["kind"].lower())
+    names.setdefault("listKind", names["kind"] + "List")
+    if type(spec.get("conversion")) is not dict:
+        spec["conversion"] = {"strategy": "None"}
+    storage = [v.get("name") for v in spec.get("versions") or () if type(v) is dict and v.get("storage")]
+    prev = ((old or {}).get("status") or {})
+    stored = list(prev.get("storedVersions") or [])
+    for v in storage:
+        if isinstance(v, str) and v not in stored:
+            stored.append(v)
+    conds = {c.get("type"): c for c in prev.get("conditions") or () if type(c) is dict}
+    now = state.now() if state is not None and hasattr(state, "now") else _now_rfc3339()
+    obj["status"] = {
+        "acceptedNames": {k: v for k, v in names.items() if k in ("kind", "listKind", "plural", "singular",
+                                                                  "shortNames", "categories")},
+        "conditions": [
+            conds.get("NamesAccepted") or {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                                           "message": "no conflicts found", "lastTransitionTime": now},
+            conds.get("Established") or {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                                         "message": "the initial names have been accepted",
+                                         "lastTransitionTime": now}],
+        "storedVersions": stored}
+
+
+def _now_rfc3339() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 DEFAULTERS: dict[str, Callable[[dict, Any, "dict | None"], None]] = {
+    "customresourcedefinitions": default_crd,
     "pods": default_pod,
     "services": default_service,
     "deployments": default_deployment,
     "replicasets": default_replicaset,
+    "namespaces": default_namespace,
+    "statefulsets": default_statefulset,
+    "daemonsets": default_daemonset,
+    "jobs": default_job,
+    "cronjobs": default_cronjob,
+    "horizontalpodautoscalers": default_hpa,
+    "persistentvolumeclaims": default_pvc,
 }
 
 

@@ -130,6 +130,21 @@ RESOURCES: tuple[Resource, ...] = (
              ("status",)),
     Resource("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True,
              "io.k8s.api.networking.v1.NetworkPolicy"),
+    _core("ServiceAccount", "serviceaccounts"),
+    _core("PersistentVolumeClaim", "persistentvolumeclaims", True, ("status",)),
+    Resource("apps", "v1", "StatefulSet", "statefulsets", True, "io.k8s.api.apps.v1.StatefulSet", ("status", "scale")),
+    Resource("apps", "v1", "DaemonSet", "daemonsets", True, "io.k8s.api.apps.v1.DaemonSet", ("status",)),
+    Resource("batch", "v1", "Job", "jobs", True, "io.k8s.api.batch.v1.Job", ("status",)),
+    Resource("batch", "v1", "CronJob", "cronjobs", True, "io.k8s.api.batch.v1.CronJob", ("status",)),
+    Resource("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True,
+             "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler", ("status",)),
+    Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True,
+             "io.k8s.api.policy.v1.PodDisruptionBudget", ("status",)),
+    Resource("rbac.authorization.k8s.io", "v1", "Role", "roles", True, "io.k8s.api.rbac.v1.Role"),
+    Resource("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True, "io.k8s.api.rbac.v1.RoleBinding"),
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False, "io.k8s.api.rbac.v1.ClusterRole"),
+    Resource("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False,
+             "io.k8s.api.rbac.v1.ClusterRoleBinding"),
     Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
              "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition", ("status",)),
     Resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True,
@@ -164,6 +179,9 @@ _GROUP_PACKAGES = {
     "networking": "io.k8s.api.networking.v1",
     "events": "io.k8s.api.events.v1",
     "apiextensions": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
+    "batch": "io.k8s.api.batch.v1",
+    "policy": "io.k8s.api.policy.v1",
+    "rbac": "io.k8s.api.rbac.v1",
 }
 _META_CLASSES = (
     "V1ObjectMeta", "V1ListMeta", "V1LabelSelector", "V1LabelSelectorRequirement", "V1OwnerReference",
@@ -176,9 +194,15 @@ _GROUP_ROOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("V1Pod", "V1PodList", "V1Namespace", "V1NamespaceList", "V1Node", "V1NodeList",
               "CoreV1Event", "CoreV1EventList", "V1Service", "V1ServiceList", "V1Endpoints", "V1EndpointsList",
               "V1ConfigMap", "V1ConfigMapList", "V1Secret", "V1SecretList", "V1PodTemplate",
-              "V1PersistentVolumeClaim")),
-    ("autoscaling", ("V1Scale",)),
-    ("apps", ("V1Deployment", "V1DeploymentList", "V1ReplicaSet", "V1ReplicaSetList")),
+              "V1PersistentVolumeClaim", "V1PersistentVolumeClaimList", "V1ServiceAccount",
+              "V1ServiceAccountList")),
+    ("autoscaling", ("V1Scale", "V2HorizontalPodAutoscaler", "V2HorizontalPodAutoscalerList")),
+    ("apps", ("V1Deployment", "V1DeploymentList", "V1ReplicaSet", "V1ReplicaSetList", "V1StatefulSet",
+              "V1StatefulSetList", "V1DaemonSet", "V1DaemonSetList")),
+    ("batch", ("V1Job", "V1JobList", "V1CronJob", "V1CronJobList")),
+    ("policy", ("V1PodDisruptionBudget", "V1PodDisruptionBudgetList")),
+    ("rbac", ("V1Role", "V1RoleList", "V1RoleBinding", "V1RoleBindingList", "V1ClusterRole", "V1ClusterRoleList",
+              "V1ClusterRoleBinding", "V1ClusterRoleBindingList")),
     ("discovery", ("V1EndpointSlice", "V1EndpointSliceList")),
     ("networking", ("V1Ingress", "V1IngressList", "V1NetworkPolicy", "V1NetworkPolicyList")),
     ("events", ("EventsV1Event", "EventsV1EventList")),
@@ -187,7 +211,8 @@ _GROUP_ROOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # group name as it appears in x-kubernetes-group-version-kind
 _API_GROUP = {"core": "", "autoscaling": "autoscaling", "apps": "apps", "discovery": "discovery.k8s.io",
               "networking": "networking.k8s.io", "events": "events.k8s.io",
-              "apiextensions": "apiextensions.k8s.io"}
+              "apiextensions": "apiextensions.k8s.io", "batch": "batch", "policy": "policy",
+              "rbac": "rbac.authorization.k8s.io"}
 _CLASS_RE = re.compile(r"^(?P<prefix>[A-Z][a-z]+)?(?P<version>V\d+(?:alpha\d+|beta\d+)?)(?P<kind>[A-Z].*)$")
 
 # `object` in the models is IntOrString for these attributes, FieldsV1 / RawExtension for those.

@@ -30,7 +30,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class DemoClusterProcess:
     def __init__(self, *, scenario: str, speed: float = 1.0, seed: int = 1, pods: int | None = None,
                  background_pods: int = 0, churn: float = 0.0, manifests_dir: str | None = None,
-                 server_version: str | None = None):
+                 server_version: str | None = None, without_crds: "list[str] | None" = None):
         self.workdir = tempfile.mkdtemp(prefix="lookout-demo-")
         self.kubeconfig_path = os.path.join(self.workdir, "kubeconfig")
         self.log_path = os.path.join(self.workdir, "demo-cluster.log")
@@ -43,6 +43,8 @@ class DemoClusterProcess:
             argv += ["--manifests", manifests_dir]
         if server_version:
             argv += ["--server-version", server_version]
+        if without_crds:
+            argv += ["--without-crds", ",".join(without_crds)]
         self.argv = argv
         self.proc: subprocess.Popen | None = None
 

@@ -320,9 +320,9 @@ def _check_manifest(c: _Checker, m, p) -> None:
     m = c.mapping(m, p, required=("apiVersion", "kind", "metadata"))
     meta = c.mapping(m["metadata"], p + ("metadata",), required=("name",))
     c.string(meta["name"], p + ("metadata", "name"))
-    from tui.demo.state import resource_for, StateError  # noqa: PLC0415 (keeps scenario.py importable alone)
+    from tui.demo.state import preinstalled_types, resource_for, StateError  # noqa: PLC0415 (keeps scenario.py importable alone)
     try:
-        resource_for(m)
+        resource_for(m, preinstalled_types())
     except StateError as e:
         c.fail(p + ("kind",), e.message)
 

@@ -32,7 +32,8 @@ from aiohttp import web
 
 from tui.demo import state as st
 from tui.demo.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
-from tui.demo.state import KINDS, ROUTES, BadRequest, ClusterState, Gone, NotFound, StateError
+from tui.demo import custom, managed, protobuf
+from tui.demo.state import BadRequest, ClusterState, Gone, Kind, NotFound, StateError
 from tui.kube.quantities import parse_quantity
 
 log = logging.getLogger("lookout.demo.server")
@@ -125,11 +126,12 @@ class Counters:
 class _Req:
     """One resource request, parsed from the path."""
 
-    __slots__ = ("res", "kind", "namespace", "name", "sub", "rest", "port", "watch_path")
+    __slots__ = ("res", "kind", "store", "namespace", "name", "sub", "rest", "port", "watch_path")
 
-    def __init__(self, res, namespace, name, sub, rest, port=None, watch_path=False):
+    def __init__(self, res, kind: Kind, namespace, name, sub, rest, port=None, watch_path=False):
         self.res = res
-        self.kind = KINDS[res]
+        self.kind = kind
+        self.store = kind.store or res  # where the objects live (another version of a CRD, for a view)
         self.namespace = namespace
         self.name = name
         self.sub = sub
@@ -241,6 +243,13 @@ class ApiServer:
         if head == "lookout":
             request[_KIND] = "control"
             return await self._control(request, parts[1:])
+        if head in ("api", "apis") and len(parts) == 1:
+            agg = _aggregated_version(request.headers.get("Accept", ""))
+            if agg is not None:
+                request[_KIND] = "discovery"
+                return web.Response(body=orjson.dumps(self.aggregated_discovery(core=head == "api", version=agg)),
+                                    headers={"Content-Type": f"application/json;g=apidiscovery.k8s.io;v={agg};"
+                                                             "as=APIGroupDiscoveryList"})
         if head == "api":
             if len(parts) == 1:
                 request[_KIND] = "discovery"
@@ -283,13 +292,14 @@ class ApiServer:
             if not rest:
                 raise self._not_found()
         namespace = None
-        if rest[0] == "namespaces" and len(rest) >= 3 and (group, version, rest[2]) in ROUTES:
+        routes = self.state.routes
+        if rest[0] == "namespaces" and len(rest) >= 3 and (group, version, rest[2]) in routes:
             namespace, rest = rest[1], rest[2:]
         plural = rest[0]
-        res = ROUTES.get((group, version, plural))
+        res = routes.get((group, version, plural))
         if res is None:
             raise self._not_found()
-        kind = KINDS[res]
+        kind = self.state.kinds[res]
         if namespace is not None and not kind.namespaced:
             raise self._not_found()
         name = rest[1] if len(rest) > 1 else None
@@ -302,7 +312,7 @@ class ApiServer:
             raise self._not_found()
         if sub not in (None, "proxy") and tail:
             raise self._not_found()
-        return _Req(res, namespace, name, sub, tail, port, watch_path)
+        return _Req(res, kind, namespace, name, sub, tail, port, watch_path)
 
     # ------------------------------------------------------------------ discovery
     def version_info(self) -> dict:
@@ -315,11 +325,13 @@ class ApiServer:
 
     def _groups(self) -> dict[str, list[str]]:
         groups: dict[str, list[str]] = {}
-        for k in KINDS.values():
+        for _key, k in self.state.served():
             if k.group:
                 vs = groups.setdefault(k.group, [])
                 if k.version not in vs:
                     vs.append(k.version)
+        for g, vs in groups.items():
+            vs.sort(key=st.version_priority)  # the first is the preferred version, as kube-apiserver orders them
         return groups
 
     def group_info(self, group: str) -> dict | None:
@@ -333,8 +345,45 @@ class ApiServer:
         return {"kind": "APIGroupList", "apiVersion": "v1",
                 "groups": [self.group_info(g) for g in self._groups()]}
 
+    def aggregated_discovery(self, *, core: bool, version: str = "v2") -> dict:
+        """/api or /apis as one APIGroupDiscoveryList (apidiscovery.k8s.io v2 or v2beta1), which kubectl asks
+        for first: every group, version and resource in one answer."""
+        groups = {"": ["v1"]} if core else self._groups()
+        items = []
+        for g, versions in groups.items():
+            vs = []
+            for v in versions:
+                rl = self.resource_list(g, v)
+                if rl is None:
+                    continue
+                resources, subs = [], {}
+                for r in rl["resources"]:
+                    if "/" in r["name"]:
+                        base, sub = r["name"].split("/", 1)
+                        sd = {"subresource": sub, "verbs": r["verbs"]}
+                        if sub != "log":
+                            sd["responseKind"] = {"group": r.get("group", g), "version": r.get("version", v),
+                                                  "kind": r["kind"]}
+                        subs.setdefault(base, []).append(sd)
+                        continue
+                    d = {"resource": r["name"], "responseKind": {"group": g, "version": v, "kind": r["kind"]},
+                         "scope": "Namespaced" if r["namespaced"] else "Cluster",
+                         "singularResource": r["singularName"], "verbs": r["verbs"]}
+                    for f in ("shortNames", "categories"):
+                        if r.get(f):
+                            d[f] = r[f]
+                    resources.append(d)
+                for d in resources:
+                    if d["resource"] in subs:
+                        d["subresources"] = subs[d["resource"]]
+                vs.append({"version": v, "resources": resources, "freshness": "Current"})
+            if vs:
+                items.append({"metadata": {"name": g, "creationTimestamp": None}, "versions": vs})
+        return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
+                "metadata": {}, "items": items}
+
     def resource_list(self, group: str, version: str) -> dict | None:
-        kinds = [k for k in KINDS.values() if k.group == group and k.version == version]
+        kinds = [k for _key, k in self.state.served() if k.group == group and k.version == version]
         if not kinds:
             return None
         out = []
@@ -376,12 +425,23 @@ class ApiServer:
                 raise self._not_found()
             return self._bytes_or_json(await asyncio.to_thread(fn))
         if parts and parts[0] == "v3":
+            crd_docs = await self._crd_v3_docs()
             if len(parts) == 1:
                 fn = _opt("openapi", "openapi_v3_index")
                 if fn is None:
                     raise self._not_found()
-                return self._bytes_or_json(await asyncio.to_thread(fn, "/openapi/v3"))
+                index = await asyncio.to_thread(fn, "/openapi/v3")
+                index = {"paths": dict(index.get("paths") or {})}
+                for key, (_body, h) in crd_docs.items():
+                    index["paths"][key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={h}"}
+                return _json_response(index)
             path = "/".join(parts[1:])
+            if path in crd_docs:
+                body, h = crd_docs[path]
+                hashed = bool(request.query.get("hash"))
+                return web.Response(body=body, headers={
+                    "Content-Type": JSON, "ETag": f'"{h}"',
+                    "Cache-Control": "public, immutable" if hashed else "no-cache, private"})
             fn = _opt("openapi", "openapi_v3_response")
             if fn is not None:
                 r = await asyncio.to_thread(fn, path)
@@ -400,6 +460,39 @@ class ApiServer:
                 raise self._not_found()
             return self._bytes_or_json(doc)
         raise self._not_found()
+
+    async def _crd_v3_docs(self) -> dict[str, tuple[bytes, str]]:
+        """{"apis/<group>/<version>": (document, hash)} for every group version custom resources are served
+        at, from their CRDs' schemas (replacing the built-in documents of argoproj.io and the routes)."""
+        by_gv: dict[str, list[dict]] = {}
+        sig: list = [self.state.kinds_generation]
+        for _key, k in self.state.served():
+            if not k.custom or not k.stored:
+                continue
+            v = self.state.crd_version(k)
+            crd_name = k.crd or f"{k.plural}.{k.group}"
+            crd = self.state.get("customresourcedefinitions", None, crd_name)
+            sig.append((crd_name, k.version, (crd or {}).get("metadata", {}).get("resourceVersion")))
+            by_gv.setdefault(f"apis/{k.group}/{k.version}", []).append({
+                "group": k.group, "version": k.version, "kind": k.kind, "plural": k.plural,
+                "namespaced": k.namespaced, "subresources": tuple(x for x in k.subresources if x in ("status", "scale")),
+                "schema": ((v or {}).get("schema") or {}).get("openAPIV3Schema")})
+        key = tuple(sorted(map(str, sig)))
+        cached = getattr(self, "_crd_docs_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        git = SERVER_VERSIONS[self.version]
+
+        def build() -> dict[str, tuple[bytes, str]]:
+            out = {}
+            for gv, resources in sorted(by_gv.items()):
+                body = custom.v3_document(sorted(resources, key=lambda r: r["kind"]), git)
+                out[gv] = (body, custom.doc_hash(body))
+            return out
+
+        docs = await asyncio.to_thread(build)
+        self._crd_docs_cache = (key, docs)
+        return docs
 
     @staticmethod
     def _bytes_or_json(doc) -> web.Response:
@@ -530,7 +623,7 @@ class ApiServer:
         return req.namespace if req.kind.namespaced else None
 
     def _require(self, req: _Req) -> dict:
-        obj = self.state.get(req.res, self._ns(req), req.name)
+        obj = self.state.get(req.store, self._ns(req), req.name)
         if obj is None:
             raise self._missing(req)
         return obj
@@ -555,9 +648,53 @@ class ApiServer:
         if fn is None:
             return None  # no server-side printing yet: plain JSON, kubectl prints NAME and AGE itself
         t = fn(req.res, objs, list_meta, include_object=request.query.get("includeObject") or "Metadata",
-               api_version=f"meta.k8s.io/{version}")
+               api_version=f"meta.k8s.io/{version}", columns=self._printer(req))
         return web.Response(body=orjson.dumps(t), headers={
             "Content-Type": f"application/json;as=Table;v={version};g=meta.k8s.io"})
+
+    # -- custom resources
+    def _view(self, req: _Req, obj: Any) -> Any:
+        """A stored object (dict or JSON bytes) as another served version of its CRD shows it (the demo's
+        conversion is the None strategy: only apiVersion changes)."""
+        if not req.kind.store or obj is None:
+            return obj
+        want = req.kind.api_version
+        if isinstance(obj, (bytes, bytearray)):
+            have = self.state.kinds[req.store].api_version if req.store in self.state.kinds else ""
+            head = b'{"apiVersion":"' + have.encode() + b'"'
+            if have and obj.startswith(head):
+                return b'{"apiVersion":"' + want.encode() + b'"' + obj[len(head):]
+            o = orjson.loads(obj)
+            o["apiVersion"] = want
+            return orjson.dumps(o)
+        return dict(obj, apiVersion=want)
+
+    def _check_schema(self, req: _Req, obj: dict) -> None:
+        """422 Invalid when a custom resource breaks its CRD's openAPIV3Schema (types, enums, bounds, required)."""
+        if not req.kind.custom or req.sub == "scale":
+            return
+        version = self.state.crd_version(req.kind)
+        schema = ((version or {}).get("schema") or {}).get("openAPIV3Schema")
+        if not isinstance(schema, dict):
+            return
+        check = custom.SchemaCheck(schema).run(obj)
+        check.prune()  # unknown fields are dropped (fieldValidation=Strict has refused them already)
+        if check.errors:
+            k = req.kind
+            name = (obj.get("metadata") or {}).get("name") or req.name or ""
+            msgs = [f"{f}: {m}" for f, m in check.errors]
+            detail = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
+            raise st.Invalid(f'{k.kind}.{k.group} "{name}" is invalid: {detail}', res=req.store, name=name,
+                             causes=[{"reason": "FieldValueInvalid", "message": m, "field": f}
+                                     for f, m in check.errors])
+
+    def _printer(self, req: _Req) -> list | None:
+        """The additionalPrinterColumns of a CRD-served kind (None: the built-in printers)."""
+        if not req.kind.crd:
+            return None
+        cols = list(req.kind.printer_columns) or [
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+        return cols
 
     # -- list / get
     def _selectors(self, request: web.Request, res: str) -> tuple[str | None, str | None]:
@@ -571,7 +708,7 @@ class ApiServer:
         q = request.query
         limit = _int_param(q, "limit")
         ls, fs = self._selectors(request, req.res)
-        res = "events" if req.res == "events.events.k8s.io" else req.res
+        res = "events" if req.res == "events.events.k8s.io" else req.store
         # validate the field selector against the kind the client asked for
         st.FieldSelector.parse(q.get("fieldSelector"), req.res)
         page = self.state.list_page(res, self._ns(req), ls, fs, limit or None, q.get("continue") or None)
@@ -584,6 +721,9 @@ class ApiServer:
         if req.res == "events.events.k8s.io":
             objs = [st.event_to_v1(o) for o in objs]
             raws = [orjson.dumps(o) for o in objs]
+        elif req.kind.store:
+            raws = [self._view(req, r) for r in raws]
+            objs = [self._view(req, o) for o in objs]
         tv = self._wants_table(request)
         if tv:
             resp = self._table_response(request, req, objs, meta, tv)
@@ -604,10 +744,7 @@ class ApiServer:
             obj = self._require(req)
             if req.sub == "scale":
                 return _json_response(self._scale_of(req, obj))
-            if req.sub == "status":
-                raw = self.state.get_raw(req.res, self._ns(req), req.name)
-            else:
-                raw = self.state.get_raw(req.res, self._ns(req), req.name)
+            raw = self._view(req, self.state.get_raw(req.store, self._ns(req), req.name))
         tv = self._wants_table(request)
         if tv:
             resp = self._table_response(request, req, [obj], {"resourceVersion":
@@ -619,7 +756,7 @@ class ApiServer:
     # -- watch
     async def _watch(self, request: web.Request, req: _Req):
         q = request.query
-        res = "events" if req.res == "events.events.k8s.io" else req.res
+        res = "events" if req.res == "events.events.k8s.io" else req.store
         ls, fs = self._selectors(request, req.res)
         st.FieldSelector.parse(q.get("fieldSelector"), req.res)
         if req.name is not None:
@@ -636,6 +773,8 @@ class ApiServer:
         if tv and _opt("tables", "to_table_row_event") is not None:
             table = {"version": tv, "first": True, "include": q.get("includeObject") or "Metadata"}
         convert = st.event_to_v1 if req.res == "events.events.k8s.io" else None
+        if req.kind.store:
+            convert = lambda o: self._view(req, o)  # noqa: E731
         self._refuse_if_stopping()
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
         try:
@@ -725,7 +864,7 @@ class ApiServer:
         if table:
             fn = _opt("tables", "to_table_row_event")
             frame = fn(req.res, ev.type, obj, include_headers=table["first"], include_object=table["include"],
-                       api_version=f"meta.k8s.io/{table['version']}")
+                       api_version=f"meta.k8s.io/{table['version']}", columns=self._printer(req))
             table["first"] = False  # column definitions go with the first event only, as kube-apiserver does
             return orjson.dumps(frame) + b"\n"
         return orjson.dumps({"type": ev.type, "object": obj}) + b"\n"
@@ -737,6 +876,12 @@ class ApiServer:
             raise BadRequest("the body of the request was in an unknown format - accepted media types include: "
                              "application/json, application/yaml")
         ctype = request.headers.get("Content-Type", JSON).split(";")[0].strip().lower()
+        if ctype == protobuf.CONTENT_TYPE:
+            try:
+                return protobuf.decode(raw)
+            except protobuf.ProtobufError as e:
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: "
+                               f"{e}") from None
         try:
             if ctype.endswith("yaml"):
                 return yaml.safe_load(raw)
@@ -786,13 +931,17 @@ class ApiServer:
         mode = request.query.get("fieldValidation", "")
         if mode not in ("Strict", "Warn") or not isinstance(obj, dict):
             return []
-        fn = _opt("openapi", "unknown_fields")
-        if fn is None:
-            return []
         k = req.kind
         if req.sub == "scale":
             return []
-        unknown = await asyncio.to_thread(fn, _strip_directives(obj), k.group, k.version, k.kind)
+        if k.custom:
+            schema = ((self.state.crd_version(k) or {}).get("schema") or {}).get("openAPIV3Schema")
+            unknown = custom.SchemaCheck(schema).run(obj).unknown if isinstance(schema, dict) else []
+        else:
+            fn = _opt("openapi", "unknown_fields")
+            if fn is None:
+                return []
+            unknown = await asyncio.to_thread(fn, _strip_directives(obj), k.group, k.version, k.kind)
         if not unknown:
             return []
         if mode == "Strict":
@@ -819,16 +968,19 @@ class ApiServer:
         self._namespace_exists(req, obj)
         if self._dry_run(request):
             return self._warn(_json_response(self._dry_create(req, obj), 201), warnings)
-        created = self.state.create(obj, res=req.res, owned=True)
-        return self._warn(_json_response(self.state.get_raw(req.res, self._ns(req), created["metadata"]["name"])
-                                         or created, 201), warnings)
+        self._check_schema(req, obj)
+        self._record_manager(request, req, obj, None)
+        created = self.state.create(obj, res=req.store, owned=True)
+        return self._warn(_json_response(self._view(req, self.state.get_raw(
+            req.store, self._ns(req), created["metadata"]["name"]) or created), 201), warnings)
 
     def _dry_create(self, req: _Req, obj: dict) -> dict:
         meta = obj["metadata"]
         if not meta.get("name"):
             meta["name"] = (meta.get("generateName") or "") + "dryrun"
-        st.validate_name(req.res, meta["name"])
-        if self.state.get(req.res, meta.get("namespace"), meta["name"]) is not None:
+        st.validate_name(req.res, meta["name"], req.kind)
+        self._check_schema(req, obj)
+        if self.state.get(req.store, meta.get("namespace"), meta["name"]) is not None:
             raise st.AlreadyExists(f'{req.kind.plural} "{meta["name"]}" already exists', res=req.res,
                                    name=meta["name"])
         obj["apiVersion"], obj["kind"] = req.kind.api_version, req.kind.kind
@@ -838,8 +990,16 @@ class ApiServer:
         st.drop_empty_maps(obj)
         return obj
 
+    def _record_manager(self, request: web.Request, req: _Req, new: dict, cur: dict | None,
+                        applied: dict | None = None) -> None:
+        """metadata.managedFields for this write: the client's fieldManager (or program name) and operation."""
+        managed.record(new, cur, manager=managed.manager_for(request.query.get("fieldManager"),
+                                                             request.headers.get("User-Agent")),
+                       operation="Apply" if applied is not None else "Update", api_version=req.kind.api_version,
+                       now=st.now_rfc3339(), subresource=req.sub if req.sub == "status" else None, applied=applied)
+
     def _finish_write(self, request: web.Request, req: _Req, cur: dict, new: dict, expect_rv: str | None,
-                      status: int = 200) -> web.Response:
+                      status: int = 200, applied: dict | None = None) -> web.Response:
         """Store `new` as the next version of `cur`, respecting the status subresource split."""
         if req.sub == "status":
             merged = st.clone(cur)
@@ -853,6 +1013,7 @@ class ApiServer:
                 new["status"] = cur["status"]
             else:
                 new.pop("status", None)
+        self._check_schema(req, new)
         if self._dry_run(request):
             st.apply_defaults(req.res, new, self.state, cur)
             st.drop_empty_maps(new)
@@ -861,8 +1022,10 @@ class ApiServer:
         new["metadata"]["name"] = req.name
         if req.kind.namespaced:
             new["metadata"]["namespace"] = req.namespace
-        out = self.state.update(new, expect_rv=expect_rv, res=req.res)
-        return _json_response(self.state.get_raw(req.res, self._ns(req), req.name) or out, status)
+        self._record_manager(request, req, new, cur, applied)
+        out = self.state.update(new, expect_rv=expect_rv, res=req.store)
+        return _json_response(self._view(req, self.state.get_raw(req.store, self._ns(req), req.name) or out),
+                              status)
 
     async def _replace(self, request: web.Request, req: _Req) -> web.Response:
         if not req.kind.stored:
@@ -873,7 +1036,7 @@ class ApiServer:
         obj = self._check_obj(req, body, for_name=True)
         warnings = await self._validate_fields(request, req, obj)
         cur = self._require(req)
-        st.validate_name(req.res, req.name)
+        st.validate_name(req.res, req.name, req.kind)
         return self._warn(self._finish_write(request, req, cur, obj, obj["metadata"].get("resourceVersion")),
                           warnings)
 
@@ -887,7 +1050,7 @@ class ApiServer:
             raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                            "accepted media types include: application/json-patch+json, "
                            "application/merge-patch+json, application/apply-patch+yaml")
-        if ctype == "application/strategic-merge-patch+json" and req.kind.group == "argoproj.io":
+        if ctype == "application/strategic-merge-patch+json" and req.kind.custom:
             raise ApiError(415, "UnsupportedMediaType", "strategic merge patch is not supported for custom "
                            "resources; use a JSON merge patch or a JSON patch")
         patch = await self._body(request)
@@ -899,7 +1062,9 @@ class ApiServer:
             scale = self._scale_of(req, cur_obj)
             new_scale = self._apply_patch(ctype, scale, patch, req)
             return self._write_scale(request, req, new_scale)
-        cur = self.state.get(req.res, self._ns(req), req.name)
+        cur = self.state.get(req.store, self._ns(req), req.name)
+        if cur is not None and req.kind.store:
+            cur = self._view(req, cur)
         if cur is None:
             if ctype == "application/apply-patch+yaml" and req.sub is None:
                 if not request.query.get("fieldManager"):
@@ -908,8 +1073,10 @@ class ApiServer:
                 self._namespace_exists(req, obj)
                 if self._dry_run(request):
                     return _json_response(self._dry_create(req, obj), 201)
-                created = self.state.create(obj, res=req.res, owned=True)  # (obj: parsed from this body)
-                return self._warn(_json_response(created, 201), warnings)
+                self._check_schema(req, obj)
+                self._record_manager(request, req, obj, None, applied=st.clone(obj))
+                created = self.state.create(obj, res=req.store, owned=True)  # (obj: parsed from this body)
+                return self._warn(_json_response(self._view(req, created), 201), warnings)
             raise self._missing(req)
         if ctype == "application/apply-patch+yaml" and not request.query.get("fieldManager"):
             raise BadRequest("PATCH /apply requests require a fieldManager")
@@ -928,7 +1095,8 @@ class ApiServer:
         if ctype == "application/json-patch+json":
             warnings = await self._validate_fields(request, req, new)
         expect = meta.get("resourceVersion")
-        return self._warn(self._finish_write(request, req, cur, new, expect), warnings)
+        applied = patch if ctype == "application/apply-patch+yaml" and isinstance(patch, dict) else None
+        return self._warn(self._finish_write(request, req, cur, new, expect, applied=applied), warnings)
 
     def _apply_patch(self, ctype: str, doc: Any, patch: Any, req: _Req) -> Any:
         try:
@@ -938,7 +1106,7 @@ class ApiServer:
                 raise BadRequest("the patch must be a JSON object")
             if ctype == "application/merge-patch+json":
                 return merge_patch(doc, patch)
-            if req.kind.group == "argoproj.io":
+            if req.kind.custom:
                 return merge_patch(doc, patch)
             return strategic_merge_patch(doc, patch)
         except PatchError as e:
@@ -979,7 +1147,7 @@ class ApiServer:
         def set_replicas(o):
             o.setdefault("spec", {})["replicas"] = replicas
 
-        new = self.state.mutate(req.res, self._ns(req), req.name, set_replicas)
+        new = self.state.mutate(req.store, self._ns(req), req.name, set_replicas)
         return _json_response(self._scale_of(req, new))
 
     # -- delete
@@ -1014,18 +1182,18 @@ class ApiServer:
         if opts.get("dryRun") is True:
             return _json_response(cur)
         pre = opts.get("preconditions") or {}
-        gone = self.state.delete(req.res, self._ns(req), req.name,
+        gone = self.state.delete(req.store, self._ns(req), req.name,
                                  propagation=opts.get("propagationPolicy") or "Background",
                                  grace_period=opts.get("gracePeriodSeconds"),
                                  expect_rv=pre.get("resourceVersion"), expect_uid=pre.get("uid"))
-        return _json_response(gone)
+        return _json_response(self._view(req, gone))
 
     async def _delete_collection(self, request: web.Request, req: _Req) -> web.Response:
         if not req.kind.stored:
             raise self._method(request.method, req)
         opts = await self._delete_options(request)
         ls, fs = self._selectors(request, req.res)
-        objs, _ = self.state.list(req.res, self._ns(req), ls, fs)
+        objs, _ = self.state.list(req.store, self._ns(req), ls, fs)
         gone = []
         for o in list(objs):
             m = o["metadata"]
@@ -1033,7 +1201,7 @@ class ApiServer:
                 gone.append(o)
                 continue
             try:
-                gone.append(self.state.delete(req.res, m.get("namespace"), m["name"],
+                gone.append(self.state.delete(req.store, m.get("namespace"), m["name"],
                                               propagation=opts.get("propagationPolicy") or "Background",
                                               grace_period=opts.get("gracePeriodSeconds")))
             except NotFound:
@@ -1198,6 +1366,19 @@ class ApiServer:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+def _aggregated_version(accept: str) -> str | None:
+    """The apidiscovery.k8s.io version (v2, v2beta1) an Accept header asks for first, or None (plain)."""
+    for part in accept.split(","):
+        params = {}
+        for p in part.split(";")[1:]:
+            k, _, v = p.strip().partition("=")
+            params[k] = v
+        if params.get("g") == "apidiscovery.k8s.io" and params.get("as") == "APIGroupDiscoveryList" and \
+                params.get("v") in ("v2", "v2beta1"):
+            return params["v"]
+    return None
+
 
 def _truthy(v: str | None) -> bool:
     return v is not None and v.lower() in ("1", "true", "yes")

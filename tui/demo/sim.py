@@ -16,12 +16,12 @@ import time
 from typing import AsyncIterator, Callable
 
 from tui.demo import controllers as ctl_mod
-from tui.demo.controllers import (ARGO_HASH, CHANGED_AT, DEPLOY_HASH, NODES, Controllers, _pod_ready, rfc3339,
+from tui.demo.controllers import (ARGO_HASH, CHANGED_AT, DEPLOY_HASH, NODES, Controllers, pod_ready, rfc3339,
                                   selector_matches, template_hash)
 from tui.demo.logs import LogBook, TrafficView
 from tui.demo.patch import merge_patch, strategic_merge_patch
 from tui.demo.scenario import Scenario, TrafficProfile, load_scenario
-from tui.demo.state import AlreadyExists, ClusterState, NotFound, StateError, resource_for
+from tui.demo.state import AlreadyExists, ClusterState, NotFound, StateError
 from tui.demo.traffic import TrafficModel
 
 BACKGROUND_APPS = ("inventory", "search", "payments", "notifications", "recommendations", "ledger", "auth", "catalog")
@@ -276,7 +276,7 @@ class Simulation:
         for doc in sc.manifests:
             doc = ctl_mod.orjson_clone(doc)
             meta = doc.setdefault("metadata", {})
-            res = resource_for(doc)
+            res = st.resource_for(doc)
             if st.kind(res).namespaced:
                 meta.setdefault("namespace", sc.namespace)
                 self._ensure_namespace(meta["namespace"])
@@ -314,7 +314,7 @@ class Simulation:
         ann = ({"deployment.kubernetes.io/desired-replicas": str(replicas),
                 "deployment.kubernetes.io/max-replicas": str(replicas + int(math.ceil(replicas * 0.25)))}
                if res == "deployments" else None)
-        rs = self.ctl._new_rs(obj, hash_label, h, 1, replicas, ann)
+        rs = self.ctl.new_rs(obj, hash_label, h, 1, replicas, ann)
         ns, rsname = rs["metadata"]["namespace"], rs["metadata"]["name"]
         tmpl = rs["spec"]["template"]
         labels = dict((tmpl.get("metadata") or {}).get("labels") or {})
@@ -323,7 +323,7 @@ class Simulation:
         names: set[str] = set()
         kubelet = self.ctl.kubelet
         create = self.state.create
-        spec = ctl_mod._pod_spec(tmpl.get("spec") or {})
+        spec = ctl_mod.pod_spec(tmpl.get("spec") or {})
         spec["_qos"] = ctl_mod.qos_class(spec)
         for i in range(replicas):
             while True:
@@ -583,7 +583,7 @@ class Simulation:
                     if ps and ps.containers:
                         ps.containers[0].restarts = css[0]["restartCount"]
                     return
-                ready = not _pod_ready(o)
+                ready = not pod_ready(o)
                 ts = rfc3339(self.clock())
                 for c in st.get("conditions") or ():
                     if c.get("type") in ("Ready", "ContainersReady"):
@@ -636,7 +636,7 @@ class Simulation:
     def _synth_log(self, ns, pod, container, p, tail, since_seconds):
         """A pre-warmed pod's log starts where its container started, days ago."""
         cs = next((c for c in (p.get("status") or {}).get("containerStatuses") or () if c.get("name") == container), {})
-        started = ctl_mod._parse_ts(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
+        started = ctl_mod.parse_ts(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
         if started is None:
             return []
         img = cs.get("image") or ""
@@ -699,7 +699,7 @@ class Simulation:
 
     def _container_start(self, p: dict) -> float:
         for cs in (p.get("status") or {}).get("containerStatuses") or ():
-            t = ctl_mod._parse_ts(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
+            t = ctl_mod.parse_ts(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
             if t:
                 return t
         return self.clock()
@@ -745,9 +745,9 @@ class Simulation:
         else:
             sel = self._dns_initial or {}
         ips = [p["status"]["podIP"] for p in self.state.list("pods", ns)[0]
-               if selector_matches(sel, p["metadata"].get("labels")) and _pod_ready(p)
+               if selector_matches(sel, p["metadata"].get("labels")) and pod_ready(p)
                and (p.get("status") or {}).get("podIP")]
-        return sorted(ips, key=ctl_mod._ip_key)
+        return sorted(ips, key=ctl_mod.ip_key)
 
     # ================================================================ user manifests
     def load_manifests(self, docs: list[dict]) -> list[dict]:
@@ -757,7 +757,7 @@ class Simulation:
             if not doc:
                 continue
             try:
-                res = resource_for(doc)
+                res = self.state.resource_for(doc)
                 meta = doc.setdefault("metadata", {})
                 if self.state.kind(res).namespaced:
                     meta["namespace"] = meta.get("namespace") or "default"

@@ -47,14 +47,30 @@ class Kind:
     verbs: tuple[str, ...] = _ALL_VERBS
     stored: bool = True  # False: a view computed by the server (podmetrics, events.k8s.io events)
     has_generation: bool = False  # metadata.generation bumps when anything but metadata/status changes
+    # custom resources registered from a stored CustomResourceDefinition (ClusterState.kinds)
+    crd: str = ""  # the CRD's name ("canaries.flagger.app")
+    store: str = ""  # another served version of the same CRD whose objects this version shows
+    printer_columns: tuple = field(default=(), hash=False)  # the served version's additionalPrinterColumns (dicts)
+    scale_paths: tuple[str, str, str] = (".spec.replicas", ".status.replicas", "")  # spec, status, labelSelector
 
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def custom(self) -> bool:
+        """A custom resource (served from a CRD): no strategic merge patch, validated by its CRD's schema."""
+        return bool(self.crd) or self.group not in BUILTIN_GROUPS
+
+    @property
     def group_version(self) -> str:
         return self.api_version
+
+
+# API groups kube-apiserver serves itself (everything else here is a custom resource)
+BUILTIN_GROUPS = frozenset({"", "apps", "batch", "autoscaling", "policy", "rbac.authorization.k8s.io",
+                            "discovery.k8s.io", "networking.k8s.io", "apiextensions.k8s.io", "events.k8s.io",
+                            "metrics.k8s.io", "coordination.k8s.io", "storage.k8s.io", "scheduling.k8s.io"})
 
 
 def _k(group, version, kind, plural, namespaced, short=(), **kw) -> Kind:
@@ -82,6 +98,25 @@ KINDS: dict[str, Kind] = {
                     subresources=("status",), has_generation=True),
     "networkpolicies": _k("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",),
                           has_generation=True),
+    "serviceaccounts": _k("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    "persistentvolumeclaims": _k("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",),
+                                 subresources=("status",)),
+    "statefulsets": _k("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), categories=("all",),
+                       subresources=("status", "scale"), has_generation=True),
+    "daemonsets": _k("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), categories=("all",),
+                     subresources=("status",), has_generation=True),
+    "jobs": _k("batch", "v1", "Job", "jobs", True, (), categories=("all",), subresources=("status",),
+               has_generation=True),
+    "cronjobs": _k("batch", "v1", "CronJob", "cronjobs", True, ("cj",), categories=("all",),
+                   subresources=("status",), has_generation=True),
+    "horizontalpodautoscalers": _k("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True,
+                                   ("hpa",), categories=("all",), subresources=("status",), has_generation=True),
+    "poddisruptionbudgets": _k("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",),
+                               subresources=("status",), has_generation=True),
+    "roles": _k("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    "rolebindings": _k("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    "clusterroles": _k("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    "clusterrolebindings": _k("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     "customresourcedefinitions": _k("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
                                     "customresourcedefinitions", False, ("crd", "crds"),
                                     subresources=("status",), has_generation=True),
@@ -109,80 +144,89 @@ ROUTES: dict[tuple[str, str, str], str] = {(k.group, k.version, k.plural): key f
 _BY_TYPE: dict[tuple[str, str], str] = {(k.api_version, k.kind): key for key, k in KINDS.items() if k.stored}
 
 
-def resource_for(obj: dict) -> str:
-    """The resource key of an object from its apiVersion and kind; Invalid when we do not serve it."""
-    key = _BY_TYPE.get((obj.get("apiVersion") or "", obj.get("kind") or ""))
+def resource_for(obj: dict, by_type: dict[tuple[str, str], str] | None = None) -> str:
+    """The resource key of an object from its apiVersion and kind (built-in kinds, or `by_type`, a state's
+    map that holds its custom resources too); BadRequest when it is not served."""
+    key = (_BY_TYPE if by_type is None else by_type).get((obj.get("apiVersion") or "", obj.get("kind") or ""))
     if key is None:
         raise BadRequest(f'no matches for kind "{obj.get("kind")}" in version "{obj.get("apiVersion")}"')
     return key
 
 
+def preinstalled_types() -> dict[tuple[str, str], str]:
+    """(apiVersion, kind) -> resource key for the built-in kinds and those of the pre-installed CRDs (what a
+    scenario's manifests may use)."""
+    global _PREINSTALLED
+    if _PREINSTALLED is None:
+        from tui.demo.custom import preinstalled_crds  # noqa: PLC0415
+        builtin = {(k.group, k.plural): key for key, k in KINDS.items() if k.group and k.stored}
+        out = dict(_BY_TYPE)
+        for crd in preinstalled_crds():
+            for key, k in crd_kinds(crd, builtin).items():
+                out.setdefault((k.api_version, k.kind), key)
+        _PREINSTALLED = out
+    return _PREINSTALLED
+
+
+_PREINSTALLED: dict[tuple[str, str], str] | None = None
+
+
+def custom_key(group: str, plural: str) -> str:
+    """The resource key of a custom resource's stored objects: "canaries.flagger.app"."""
+    return f"{plural}.{group}"
+
+
+def version_priority(v: str) -> tuple:
+    """Sort key for API versions in kube-apiserver's order: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > other."""
+    m = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", v)
+    if not m:
+        return (3, v)
+    major, level, minor = int(m.group(1)), m.group(2), int(m.group(3) or 0)
+    return (0 if level is None else 1 if level == "beta" else 2, -major, -minor)
+
+
+def crd_kinds(crd: dict, builtin: dict[tuple[str, str], str]) -> dict[str, Kind]:
+    """The kinds one CustomResourceDefinition serves, by resource key: the storage version's key holds the
+    objects, other served versions show them (Kind.store). `builtin` maps (group, plural) to the key of a
+    kind served without a CRD (rollouts): that key stays the store and keeps its version."""
+    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
+    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    group, plural, kind = spec.get("group"), names.get("plural"), names.get("kind")
+    if not (isinstance(group, str) and isinstance(plural, str) and isinstance(kind, str) and group and plural):
+        return {}
+    versions = [v for v in spec.get("versions") or () if isinstance(v, dict) and v.get("served", True)
+                and isinstance(v.get("name"), str)]
+    if not versions:
+        return {}
+    storage = next((v for v in versions if v.get("storage")), versions[0])
+    store = builtin.get((group, plural)) or custom_key(group, plural)
+    base_version = KINDS[store].version if store in KINDS else storage["name"]
+    crd_name = (crd.get("metadata") or {}).get("name") or f"{plural}.{group}"
+    out: dict[str, Kind] = {}
+    for v in versions:
+        subs = v.get("subresources") if isinstance(v.get("subresources"), dict) else {}
+        scale = subs.get("scale") if isinstance(subs.get("scale"), dict) else None
+        key = store if v["name"] == base_version else f"{plural}.{v['name']}.{group}"
+        if key in KINDS:
+            continue  # a built-in kind keeps its own definition
+        cols = tuple(dict(c) for c in v.get("additionalPrinterColumns") or () if isinstance(c, dict))
+        out[key] = Kind(
+            group=group, version=v["name"], kind=kind, plural=plural,
+            namespaced=spec.get("scope", "Namespaced") != "Cluster",
+            short_names=tuple(x for x in names.get("shortNames") or () if isinstance(x, str)),
+            singular=names.get("singular") or kind.lower(), list_kind=names.get("listKind") or kind + "List",
+            categories=tuple(x for x in names.get("categories") or () if isinstance(x, str)),
+            subresources=(("status",) if "status" in subs else ()) + (("scale",) if scale is not None else ()),
+            has_generation=True, crd=crd_name, store="" if key == store else store, printer_columns=cols,
+            scale_paths=((scale.get("specReplicasPath") or ".spec.replicas",
+                          scale.get("statusReplicasPath") or ".status.replicas",
+                          scale.get("labelSelectorPath") or "") if scale else (".spec.replicas", ".status.replicas", "")))
+    return out
+
+
 # -------------------------------------------------------------------------------------------- errors
 
-class StateError(Exception):
-    """Base: `reason` and `code` are the Kubernetes Status fields the server returns."""
-
-    reason = "InternalError"
-    code = 500
-
-    def __init__(self, message: str, *, res: str | None = None, name: str | None = None,
-                 causes: list[dict] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.res = res
-        self.name = name
-        self.causes = causes or []
-
-    def details(self) -> dict | None:
-        if self.res is None and self.name is None:
-            return None
-        d: dict[str, Any] = {}
-        if self.name:
-            d["name"] = self.name
-        if self.res:
-            k = KINDS.get(self.res)
-            if k is not None:
-                if k.group:
-                    d["group"] = k.group
-                d["kind"] = k.plural
-            else:
-                d["kind"] = self.res
-        if self.causes:
-            d["causes"] = self.causes
-        return d
-
-    def status(self) -> dict:
-        s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-             "message": self.message, "reason": self.reason, "code": self.code}
-        d = self.details()
-        if d:
-            s["details"] = d
-        return s
-
-
-class NotFound(StateError):
-    reason, code = "NotFound", 404
-
-
-class AlreadyExists(StateError):
-    reason, code = "AlreadyExists", 409
-
-
-class Conflict(StateError):
-    reason, code = "Conflict", 409
-
-
-class Gone(StateError):
-    """A resourceVersion older than the retained history (watch) or an expired continue token (list)."""
-    reason, code = "Expired", 410
-
-
-class Invalid(StateError):
-    reason, code = "Invalid", 422
-
-
-class BadRequest(StateError):
-    reason, code = "BadRequest", 400
+from tui.demo.errors import StateError, NotFound, AlreadyExists, Conflict, Gone, Invalid, BadRequest  # noqa: E402,F401 - re-exported: callers import them from here
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -201,8 +245,8 @@ _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 _LABEL_NAMES = {"namespaces", "services"}  # these need an RFC 1123 label, the rest a subdomain
 
 
-def validate_name(res: str, name: str) -> None:
-    kind = KINDS[res]
+def validate_name(res: str, name: str, kind: Kind | None = None) -> None:
+    kind = kind or KINDS[res]
     if res in _LABEL_NAMES:
         ok = len(name) <= 63 and bool(_DNS1123_LABEL.match(name))
         rule = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
@@ -325,8 +369,7 @@ class FieldSelector:
                 raise BadRequest(f"invalid selector: '{s}'; can't understand '{part}'")
             f, op, v = m.group(1).strip(), m.group(2), _unescape_field(m.group(3).strip())
             if f not in allowed:
-                kind = KINDS[res]
-                raise BadRequest(f'field label not supported: {f}' if kind else f"field label not supported: {f}")
+                raise BadRequest(f"field label not supported: {f}")
             reqs.append((f, "!=" if op == "!=" else "=", v))
         return cls(reqs)
 
@@ -491,7 +534,13 @@ class ListPage:
 class ClusterState:
     """All objects of the demo cluster, with kube-apiserver semantics for resourceVersions and watches."""
 
-    def __init__(self, *, history: int = 10_000, watch_queue: int = 20_000, seed_crds: bool = True):
+    @staticmethod
+    def now() -> str:
+        """The time the server writes into objects (tests replace `now_rfc3339` to play a story on its clock)."""
+        return now_rfc3339()
+
+    def __init__(self, *, history: int = 10_000, watch_queue: int = 20_000, seed_crds: bool = True,
+                 without_crds: Iterable[str] = ()):
         self.resource_version = 0
         self.history_size = history
         self.watch_queue = watch_queue
@@ -506,22 +555,98 @@ class ClusterState:
         self._owned: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> {(res, ns, name)}
         self.counters = collections.Counter()
         self.callback_errors: list[str] = []
+        # the kinds this cluster serves: the built-in ones, plus those of its stored CustomResourceDefinitions
+        self.kinds: dict[str, Kind] = dict(KINDS)
+        # served over HTTP: the built-in custom kinds (rollouts, ...) only while their CRD is stored
+        self.routes: dict[tuple[str, str, str], str] = {r: key for r, key in ROUTES.items() if not KINDS[key].custom}
+        self.by_type: dict[tuple[str, str], str] = dict(_BY_TYPE)
+        self.kinds_generation = 0  # +1 whenever the served kinds change (discovery and OpenAPI caches key on it)
         if seed_crds:
-            for crd in argo_crds() + network_crds():
+            from tui.demo.custom import preinstalled_crds  # noqa: PLC0415 - custom imports nothing from here
+            for crd in preinstalled_crds(without_crds):
                 self.create(crd)
+
+    # ------------------------------------------------------------------ custom resources
+    def resource_for(self, obj: dict) -> str:
+        """The resource key where an object of this apiVersion and kind is stored, custom resources included
+        (another served version of a CRD is stored at its storage version's key)."""
+        key = resource_for(obj, self.by_type)
+        return self.kinds[key].store or key
+
+    def _sync_crd(self, name: str, crd: dict | None) -> None:
+        """Serve what a stored (or, with None, deleted) CustomResourceDefinition defines; drop what it no
+        longer does (its objects go with its storage version, as kube-apiserver deletes them)."""
+        builtin = {(k.group, k.plural): key for key, k in KINDS.items() if k.group and k.stored}
+        alive = crd is not None and not (crd.get("metadata") or {}).get("deletionTimestamp")
+        new = crd_kinds(crd, builtin) if alive else {}
+        self._route_builtin(name, crd if alive else None, builtin)
+        old = {key: k for key, k in self.kinds.items() if k.crd == name}
+        if new == old:
+            return
+        for key, k in old.items():
+            if key not in new and not k.store:
+                for ok in list(self._objs.get(key, {})):
+                    self._remove(key, ok)
+                for w in list(self._watchers.get(key, ())):
+                    w.close()
+                for d in (self._objs, self._raw, self._sorted, self._watchers):
+                    d.pop(key, None)
+            if self.routes.get((k.group, k.version, k.plural)) == key:
+                del self.routes[(k.group, k.version, k.plural)]
+            if self.by_type.get((k.api_version, k.kind)) == key:
+                del self.by_type[(k.api_version, k.kind)]
+            del self.kinds[key]
+        for key, k in new.items():
+            if (k.group, k.version, k.plural) in self.routes:
+                continue  # another CRD (or a built-in kind) serves this group/version/plural already
+            self.kinds[key] = k
+            self.routes[(k.group, k.version, k.plural)] = key
+            self.by_type.setdefault((k.api_version, k.kind), key)
+            if not k.store and key not in self._objs:
+                self._objs[key], self._raw[key], self._sorted[key], self._watchers[key] = {}, {}, None, set()
+        self.kinds_generation += 1
+
+    def _route_builtin(self, name: str, crd: dict | None, builtin: dict[tuple[str, str], str]) -> None:
+        """Serve a built-in custom kind (rollouts) while a CRD for it, serving its version, is stored."""
+        for key, k in KINDS.items():
+            if k.custom and f"{k.plural}.{k.group}" == name:
+                route = (k.group, k.version, k.plural)
+                spec = (crd or {}).get("spec") or {}
+                served = {v.get("name") for v in spec.get("versions") or () if isinstance(v, dict)
+                          and v.get("served", True)} if crd is not None else set()
+                if k.version in served:
+                    self.routes[route] = key
+                elif self.routes.get(route) == key:
+                    del self.routes[route]
+                self.kinds_generation += 1
+
+    def served(self) -> list[tuple[str, Kind]]:
+        """(resource key, kind) of every kind served over HTTP now."""
+        return [(key, self.kinds[key]) for key in self.routes.values()]
+
+    def crd_version(self, kind: Kind) -> dict | None:
+        """The `spec.versions[]` entry of the CRD behind a kind (its schema, columns), or None."""
+        name = kind.crd or (f"{kind.plural}.{kind.group}" if kind.group else "")
+        crd = self._objs["customresourcedefinitions"].get(("", name)) if name else None
+        if crd is None:
+            return None
+        for v in (crd.get("spec") or {}).get("versions") or ():
+            if isinstance(v, dict) and v.get("name") == kind.version:
+                return v
+        return None
 
     # ------------------------------------------------------------------ reads
     def kind(self, res: str) -> Kind:
         try:
-            return KINDS[res]
+            return self.kinds[res]
         except KeyError:
             raise NotFound(f"the server could not find the requested resource ({res})") from None
 
     def get(self, res: str, namespace: str | None, name: str) -> dict | None:
-        return self._objs[res].get((namespace or "" if KINDS[res].namespaced else "", name))
+        return self._objs[res].get((namespace or "" if self.kinds[res].namespaced else "", name))
 
     def get_raw(self, res: str, namespace: str | None, name: str) -> bytes | None:
-        return self._raw[res].get((namespace or "" if KINDS[res].namespaced else "", name))
+        return self._raw[res].get((namespace or "" if self.kinds[res].namespaced else "", name))
 
     def count(self, res: str) -> int:
         return len(self._objs[res])
@@ -564,7 +689,7 @@ class ClusterState:
         lsel, fsel = self._select(res, namespace, label_selector, field_selector)
         objs = self._objs[res]
         if namespace:
-            namespace = namespace if KINDS[res].namespaced else None
+            namespace = namespace if self.kinds[res].namespaced else None
         out = []
         if not namespace and not lsel and not fsel:
             out = [objs[k] for k in self._keys_sorted(res)]
@@ -583,7 +708,7 @@ class ClusterState:
         expired (Gone), as a compacted etcd revision would be on a real server.
         """
         lsel, fsel = self._select(res, namespace, label_selector, field_selector)
-        if not KINDS[res].namespaced:
+        if not self.kinds[res].namespaced:
             namespace = None
         start_after: Key | None = None
         list_rv = self.resource_version
@@ -631,7 +756,7 @@ class ClusterState:
     # ------------------------------------------------------------------ writes
     def _key(self, res: str, obj: dict) -> Key:
         meta = obj.get("metadata") or {}
-        ns = (meta.get("namespace") or "") if KINDS[res].namespaced else ""
+        ns = (meta.get("namespace") or "") if self.kinds[res].namespaced else ""
         return ns, meta.get("name") or ""
 
     def create(self, obj: dict, *, res: str | None = None, owned: bool = False, defaulted: bool = False) -> dict:
@@ -645,7 +770,7 @@ class ClusterState:
         controllers add; skipping them keeps the 10,000-pod start-up free of ~3 µs a pod. Everything that
         arrives through the API server (owned=True) is defaulted.
         """
-        res = res or resource_for(obj)
+        res = res or self.resource_for(obj)
         kind = self.kind(res)
         if not kind.stored:
             raise BadRequest(f"{kind.plural}.{kind.group} does not allow create")
@@ -667,7 +792,7 @@ class ClusterState:
                               "generateName is required", res=res,
                               causes=[{"reason": "FieldValueRequired", "message": "Required value: name or "
                                        "generateName is required", "field": "metadata.name"}])
-        validate_name(res, meta["name"])
+        validate_name(res, meta["name"], kind)
         key = self._key(res, obj)
         if key in self._objs[res]:
             raise AlreadyExists(f'{kind.plural}{"." + kind.group if kind.group else ""} "{key[1]}" already exists',
@@ -692,7 +817,7 @@ class ClusterState:
         An update that changes nothing is a no-op (no new resourceVersion, no watch event), as on a real
         server. Server-managed metadata (uid, creationTimestamp) is kept from the stored object.
         """
-        res = res or resource_for(obj)
+        res = res or self.resource_for(obj)
         kind = self.kind(res)
         key = self._key(res, obj)
         cur = self._objs[res].get(key)
@@ -710,7 +835,7 @@ class ClusterState:
         return self._replace(res, key, cur, new)
 
     def _replace(self, res: str, key: Key, cur: dict, new: dict) -> dict:
-        kind = KINDS[res]
+        kind = self.kinds[res]
         new["apiVersion"] = kind.api_version
         new["kind"] = kind.kind
         meta = new.setdefault("metadata", {})
@@ -742,7 +867,7 @@ class ClusterState:
 
     def mutate(self, res: str, namespace: str | None, name: str, fn: Callable[[dict], Any]) -> dict | None:
         """Deep-copy the stored object, let fn edit it, store it if it changed. None when absent."""
-        key = (namespace or "" if KINDS[res].namespaced else "", name)
+        key = (namespace or "" if self.kinds[res].namespaced else "", name)
         cur = self._objs[res].get(key)
         if cur is None:
             return None
@@ -789,7 +914,7 @@ class ClusterState:
         gone = self._remove(res, key)
         if res == "namespaces":
             for r, objs in self._objs.items():
-                if KINDS[r].namespaced:
+                if self.kinds[r].namespaced:
                     for k in [k for k in objs if k[0] == name]:
                         if k in objs:
                             self._remove(r, k)
@@ -843,6 +968,8 @@ class ClusterState:
         self._raw[res][key] = raw
         self._index_owners(res, key, obj, old)
         self._record(rv, etype, res, key, obj, raw, old)
+        if res == "customresourcedefinitions":
+            self._sync_crd(key[1], obj)
         return obj
 
     def _remove(self, res: str, key: Key) -> dict:
@@ -855,6 +982,8 @@ class ClusterState:
         gone["metadata"] = dict(cur["metadata"], resourceVersion=str(rv))
         raw = orjson.dumps(gone)
         self._record(rv, "DELETED", res, key, gone, raw, None)
+        if res == "customresourcedefinitions":
+            self._sync_crd(key[1], None)
         return gone
 
     def _record(self, rv, etype, res, key, obj, raw, old) -> None:
@@ -956,14 +1085,18 @@ class ClusterState:
         with open(path, "rb") as f:
             data = orjson.loads(f.read())
         st = cls(seed_crds=False, **kw)
-        for res, items in (data.get("objects") or {}).items():
+        objects = data.get("objects") or {}
+        # CRDs first: they make their custom resources' stores
+        for res in sorted(objects, key=lambda r: r != "customresourcedefinitions"):
             if res not in st._objs:
                 continue
-            for o in items:
+            for o in objects[res]:
                 key = st._key(res, o)
                 st._objs[res][key] = o
                 st._raw[res][key] = orjson.dumps(o)
                 st._index_owners(res, key, o, None)
+                if res == "customresourcedefinitions":
+                    st._sync_crd(key[1], o)
         st.resource_version = int(data.get("resource_version") or 0)
         st._compacted_rv = st.resource_version
         return st
@@ -1007,43 +1140,4 @@ def event_to_v1(ev: dict) -> dict:
             out[dst] = v
     if not out.get("reportingController") and (ev.get("source") or {}).get("component"):
         out["reportingController"] = ev["source"]["component"]
-    return out
-
-
-def network_crds() -> list[dict]:
-    """CustomResourceDefinitions for the Gateway API HTTPRoute and the Istio VirtualService."""
-    return argo_crds(("httproutes", "virtualservices"))
-
-
-def argo_crds(resources=("rollouts", "analysisruns", "analysistemplates")) -> list[dict]:
-    """CustomResourceDefinitions for the Argo Rollouts kinds we serve (or the other custom `resources`)."""
-    parts = {"argoproj.io": "argo-rollouts", "gateway.networking.k8s.io": "gateway-api", "networking.istio.io": "istio"}
-    out = []
-    for res in resources:
-        k = KINDS[res]
-        out.append({
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{k.plural}.{k.group}",
-                         "labels": {"app.kubernetes.io/name": parts.get(k.group, k.group),
-                                    "app.kubernetes.io/part-of": parts.get(k.group, k.group)}},
-            "spec": {
-                "group": k.group, "scope": "Namespaced",
-                "names": {"kind": k.kind, "listKind": k.list_kind, "plural": k.plural, "singular": k.singular,
-                          "shortNames": list(k.short_names)},
-                "versions": [{
-                    "name": k.version, "served": True, "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                    "subresources": ({"status": {}} if "status" in k.subresources else {}) | (
-                        {"scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
-                                   "labelSelectorPath": ".status.selector"}} if "scale" in k.subresources else {}),
-                }],
-            },
-            "status": {
-                "acceptedNames": {"kind": k.kind, "listKind": k.list_kind, "plural": k.plural,
-                                  "singular": k.singular, "shortNames": list(k.short_names)},
-                "conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                                "message": "the initial names have been accepted"}],
-                "storedVersions": [k.version],
-            },
-        })
     return out

@@ -20,6 +20,7 @@ a PartialObjectMetadata), "Object" (the whole object) or "None".
 from __future__ import annotations
 
 import ipaddress
+import json
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -729,7 +730,8 @@ def _crd_printer(columns: list[tuple[str, str, str, str]]) -> tuple[list[dict], 
             elif typ == "integer":
                 cells.append(_int(v) if not isinstance(v, bool) else v)
             elif typ == "string":
-                cells.append(v if isinstance(v, str) else str(v))
+                cells.append(v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+                             if isinstance(v, (list, dict)) else str(v))
             else:
                 cells.append(v)
         return cells
@@ -763,6 +765,163 @@ def _generic_row(obj: dict, now: float) -> list:
     return [_meta(obj).get("name", ""), _age(obj, now)]
 
 
+# ------------------------------------------------------------- more built-in kinds (kubectl's printers)
+def _n(v: Any) -> int:
+    return _int(v) if v is not None else 0
+
+
+_SA_COLUMNS = [_name_col(), _col("Secrets", "integer", "Secrets is a list of the secrets in the same namespace that "
+                                                      "pods running using this ServiceAccount are allowed to use."),
+               _age_col()]
+_STS_COLUMNS = [_name_col(), _col("Ready", desc="Number of the pod with ready state"), _age_col(),
+                _col("Containers", desc="Names of each container in the template.", priority=1),
+                _col("Images", desc="Images referenced by each container in the template.", priority=1)]
+
+
+def _sts_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    names, images = _containers_images(((spec.get("template") or {}).get("spec")))
+    return [_meta(o).get("name", ""), f"{_n(st.get('readyReplicas'))}/{_replicas(spec)}", _age(o, now), names, images]
+
+
+_DS_COLUMNS = [_name_col()] + [_col(n, "integer", d) for n, d in (
+    ("Desired", "The desired number of nodes that should be running the daemon pod."),
+    ("Current", "The number of nodes that are running at least 1 daemon pod."),
+    ("Ready", "The number of nodes that should be running the daemon pod and have one or more ready."),
+    ("Up-to-date", "The total number of nodes that are running updated daemon pod"),
+    ("Available", "The number of nodes that should be running the daemon pod and have one or more of the daemon "
+                  "pod running and available."))] + [
+    _col("Node Selector", desc="NodeSelector is a selector which must be true for the pod to fit on a node."),
+    _age_col(), _col("Containers", desc="Names of each container in the template.", priority=1),
+    _col("Images", desc="Images referenced by each container in the template.", priority=1)]
+
+
+def _ds_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    tspec = (spec.get("template") or {}).get("spec") or {}
+    names, images = _containers_images(tspec)
+    return [_meta(o).get("name", ""), _n(st.get("desiredNumberScheduled")), _n(st.get("currentNumberScheduled")),
+            _n(st.get("numberReady")), _n(st.get("updatedNumberScheduled")), _n(st.get("numberAvailable")),
+            format_labels(tspec.get("nodeSelector")) if tspec.get("nodeSelector") else "<none>", _age(o, now),
+            names, images]
+
+
+_JOB_COLUMNS = [_name_col(), _col("Status", desc="Status of the job."),
+                _col("Completions", desc="The desired number of successfully finished pods the job should be run "
+                                         "with."),
+                _col("Duration", desc="Time required to complete the job."), _age_col(),
+                _col("Containers", desc="Names of each container in the template.", priority=1),
+                _col("Images", desc="Images referenced by each container in the template.", priority=1)]
+
+
+def _job_status(o: dict) -> str:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    conds = {c.get("type"): c.get("status") for c in st.get("conditions") or () if isinstance(c, dict)}
+    if conds.get("Complete") == "True":
+        return "Complete"
+    if conds.get("Failed") == "True":
+        return "Failed"
+    if conds.get("Suspended") == "True" or spec.get("suspend") is True:
+        return "Suspended"
+    return "Running"
+
+
+def _job_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    comp = spec.get("completions")
+    completions = f"{_n(st.get('succeeded'))}/{_int(comp)}" if comp is not None else (
+        f"{_n(st.get('succeeded'))}/1 of {_n(spec.get('parallelism'))}")
+    start, end = _parse_ts(st.get("startTime")), _parse_ts(st.get("completionTime"))
+    duration = "" if start is None else human_duration((end if end is not None else now) - start)
+    names, images = _containers_images(((spec.get("template") or {}).get("spec")))
+    return [_meta(o).get("name", ""), _job_status(o), completions, duration, _age(o, now), names, images]
+
+
+_CRONJOB_COLUMNS = [_name_col(), _col("Schedule", desc="The schedule in Cron format"),
+                    _col("Timezone", desc="The time zone name for the given schedule"),
+                    _col("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions."),
+                    _col("Active", "integer", "A list of pointers to currently running jobs."),
+                    _col("Last Schedule", desc="Information when was the last time the job was successfully "
+                                               "scheduled."), _age_col()]
+
+
+def _cronjob_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    last = _parse_ts(st.get("lastScheduleTime"))
+    return [_meta(o).get("name", ""), spec.get("schedule") or "", spec.get("timeZone") or "<none>",
+            "True" if spec.get("suspend") is True else "False", len(st.get("active") or ()),
+            "<none>" if last is None else human_duration(now - last), _age(o, now)]
+
+
+_ACCESS = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+_PVC_COLUMNS = [_name_col(), _col("Status"), _col("Volume"), _col("Capacity"), _col("Access Modes"),
+                _col("StorageClass"), _col("VolumeAttributesClass"), _age_col(),
+                _col("VolumeMode", priority=1)]
+
+
+def _pvc_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    modes = ",".join(_ACCESS.get(m, m) for m in st.get("accessModes") or () if isinstance(m, str))
+    return [_meta(o).get("name", ""), st.get("phase") or "Pending", spec.get("volumeName") or "",
+            (st.get("capacity") or {}).get("storage") or "", modes, spec.get("storageClassName") or "",
+            spec.get("volumeAttributesClassName") or "<unset>", _age(o, now), spec.get("volumeMode") or "<unset>"]
+
+
+_HPA_COLUMNS = [_name_col(), _col("Reference", desc="reference to the target resource"),
+                _col("Targets", desc="the current and target metrics"),
+                _col("MinPods", desc="the minimum number of replicas"),
+                _col("MaxPods", "integer", "the maximum number of replicas"),
+                _col("Replicas", "integer", "the current number of replicas"), _age_col()]
+
+
+def _hpa_targets(o: dict) -> str:
+    out = []
+    for m in (o.get("spec") or {}).get("metrics") or ():
+        if not isinstance(m, dict):
+            continue
+        src = m.get(("containerResource" if m.get("type") == "ContainerResource" else "resource")) or {}
+        target = src.get("target") or {}
+        if m.get("type") in ("Resource", "ContainerResource") and src.get("name"):
+            want = (f"{target['averageUtilization']}%" if "averageUtilization" in target
+                    else str(target.get("averageValue") or target.get("value") or "<unset>"))
+            out.append(f"{src['name']}: <unknown>/{want}")
+        else:
+            out.append("<unknown>/<unset>")
+    return ", ".join(out) if out else "<none>"
+
+
+def _hpa_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    return [_meta(o).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", _hpa_targets(o),
+            str(spec.get("minReplicas")) if spec.get("minReplicas") is not None else "<unset>",
+            _n(spec.get("maxReplicas")), _n(st.get("currentReplicas")), _age(o, now)]
+
+
+_PDB_COLUMNS = [_name_col(), _col("Min Available"), _col("Max Unavailable"),
+                _col("Allowed Disruptions", "integer"), _age_col()]
+
+
+def _pdb_row(o: dict, now: float) -> list:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    mn, mx = spec.get("minAvailable"), spec.get("maxUnavailable")
+    return [_meta(o).get("name", ""), "N/A" if mn is None else str(mn), "N/A" if mx is None else str(mx),
+            _n(st.get("disruptionsAllowed")), _age(o, now)]
+
+
+_ROLEBINDING_COLUMNS = [_name_col(), _col("Role"), _age_col(), _col("Users", priority=1),
+                        _col("Groups", priority=1), _col("ServiceAccounts", priority=1)]
+
+
+def _rolebinding_row(o: dict, now: float) -> list:
+    ref = o.get("roleRef") or {}
+    subs = [x for x in o.get("subjects") or () if isinstance(x, dict)]
+    users = ", ".join(x.get("name", "") for x in subs if x.get("kind") == "User")
+    groups = ", ".join(x.get("name", "") for x in subs if x.get("kind") == "Group")
+    sas = ", ".join(f"{x.get('namespace', '')}/{x.get('name', '')}" for x in subs if x.get("kind") == "ServiceAccount")
+    return [_meta(o).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(o, now), users, groups, sas]
+
+
 _PRINTERS: dict[str, tuple[list[dict], Callable[[dict, float], list]]] = {
     "events": (_EVENT_COLUMNS, _event_row),
     "services": (_SERVICE_COLUMNS, _service_row),
@@ -782,6 +941,19 @@ _PRINTERS: dict[str, tuple[list[dict], Callable[[dict, float], list]]] = {
         _meta(o).get("name", ""), label_selector_string((o.get("spec") or {}).get("podSelector") or {}) or "<none>",
         _age(o, now)]),
     "customresourcedefinitions": (_CRD_COLUMNS, _crd_row),
+    "serviceaccounts": (_SA_COLUMNS, lambda o, now: [_meta(o).get("name", ""), len(o.get("secrets") or ()),
+                                                     _age(o, now)]),
+    "statefulsets": (_STS_COLUMNS, _sts_row),
+    "daemonsets": (_DS_COLUMNS, _ds_row),
+    "jobs": (_JOB_COLUMNS, _job_row),
+    "cronjobs": (_CRONJOB_COLUMNS, _cronjob_row),
+    "persistentvolumeclaims": (_PVC_COLUMNS, _pvc_row),
+    "horizontalpodautoscalers": (_HPA_COLUMNS, _hpa_row),
+    "poddisruptionbudgets": (_PDB_COLUMNS, _pdb_row),
+    "roles": (_CRD_COLUMNS, _crd_row),
+    "clusterroles": (_CRD_COLUMNS, _crd_row),
+    "rolebindings": (_ROLEBINDING_COLUMNS, _rolebinding_row),
+    "clusterrolebindings": (_ROLEBINDING_COLUMNS, _rolebinding_row),
     "rollouts": (_ROLLOUT_COLUMNS, _rollout_row),
     "analysisruns": (_ANALYSISRUN_COLUMNS, _analysisrun_row),
     "experiments": (_EXPERIMENT_COLUMNS, _experiment_row),
@@ -817,8 +989,20 @@ def _partial(obj: dict) -> dict:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": _meta(obj)}
 
 
-def _row(res: str, obj: dict, now: float, include_object: str | None) -> dict:
-    cells, conditions = row_cells(res, obj, now)
+def crd_printer(columns: list[dict]) -> tuple[list[dict], Callable[[dict, float], list]]:
+    """Column definitions and a row function from a CRD's additionalPrinterColumns (dicts with name, type,
+    jsonPath, description, priority), as kube-apiserver's CRD table convertor renders them."""
+    spec = [(str(c.get("name", "")), str(c.get("type", "string")), str(c.get("jsonPath", "")),
+             str(c.get("description", ""))) for c in columns]
+    defs, row = _crd_printer(spec)
+    for d, c in zip(defs[1:], columns):
+        if isinstance(c.get("priority"), int):
+            d["priority"] = c["priority"]
+    return defs, row
+
+
+def _row(res: str, obj: dict, now: float, include_object: str | None, printer=None) -> dict:
+    cells, conditions = (printer[1](obj, now), None) if printer else row_cells(res, obj, now)
     row: dict[str, Any] = {"cells": cells}
     if conditions:
         row["conditions"] = conditions
@@ -832,27 +1016,29 @@ def _row(res: str, obj: dict, now: float, include_object: str | None) -> dict:
 
 def to_table(res: str, objs: list[dict], list_meta: dict | None, now: float | None = None, *,
              include_object: str | None = "Metadata", no_headers: bool = False,
-             api_version: str = "meta.k8s.io/v1") -> dict:
+             api_version: str = "meta.k8s.io/v1", columns: list[dict] | None = None) -> dict:
     """A Table for a list (``objs``) or a single get (``objs=[obj]``, ``list_meta`` with its resourceVersion).
 
     ``res`` is the resource's plural ("pods", "deployments", "rollouts"; "apps/deployments" works too),
     ``list_meta`` goes to the Table's metadata (resourceVersion, continue, remainingItemCount),
     ``include_object`` is the includeObject query parameter ("Metadata" default, "Object", "None"),
-    ``no_headers`` leaves the column definitions out (watch frames after the first)."""
+    ``no_headers`` leaves the column definitions out (watch frames after the first); ``columns``: a CRD's
+    additionalPrinterColumns, for a kind served from a CRD."""
     now = time.time() if now is None else now
+    printer = crd_printer(columns) if columns else None
     table: dict[str, Any] = {
         "kind": "Table",
         "apiVersion": api_version,
         "metadata": dict(list_meta or {}),
-        "columnDefinitions": [] if no_headers else columns_for(res),
-        "rows": [_row(res, o, now, include_object) for o in objs],
+        "columnDefinitions": [] if no_headers else (printer[0] if printer else columns_for(res)),
+        "rows": [_row(res, o, now, include_object, printer) for o in objs],
     }
     return table
 
 
 def to_table_row_event(res: str, event_type: str, obj: dict, now: float | None = None, *,
                        include_headers: bool = False, include_object: str | None = "Metadata",
-                       api_version: str = "meta.k8s.io/v1") -> dict:
+                       api_version: str = "meta.k8s.io/v1", columns: list[dict] | None = None) -> dict:
     """One watch frame for a Table watch: ``{"type": ..., "object": Table with one row}``.
 
     kube-apiserver sends the column definitions with the first event of a watch only
@@ -860,5 +1046,6 @@ def to_table_row_event(res: str, event_type: str, obj: dict, now: float | None =
     with only its resourceVersion: pass those through untouched, do not call this for them."""
     rv = _meta(obj).get("resourceVersion")
     table = to_table(res, [obj], {"resourceVersion": rv} if rv else {}, now,
-                     include_object=include_object, no_headers=not include_headers, api_version=api_version)
+                     include_object=include_object, no_headers=not include_headers, api_version=api_version,
+                     columns=columns)
     return {"type": event_type, "object": table}

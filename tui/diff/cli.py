@@ -9,16 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 
-from tui.textsafe import clean, clean_line, mask_url
+from tui.textsafe import clean, mask_url
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 3, 4
 
 
-def say(message: str) -> None:
-    print(clean_line(mask_url(message)), file=sys.stderr)
+from tui.cli import say  # noqa: E402 - one sanitised line on stderr, for every command
 
 
 def add_diff_arguments(p: argparse.ArgumentParser) -> None:

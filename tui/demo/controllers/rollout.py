@@ -1,0 +1,355 @@
+"""Argo Rollouts controller: canary steps with weights and pauses, analysis, blue/green with active and preview Services, abort."""
+
+from __future__ import annotations
+
+import math
+from tui.demo.controllers.base import ARGO_HASH, orjson_clone, parse_duration, rfc3339, selector_string, set_condition, template_hash
+
+
+class Rollouts:
+    """Mixin of Controllers: the Argo Rollout controller."""
+
+    def reconcile_rollout(self, ro: dict) -> None:
+        meta = ro["metadata"]
+        if meta.get("deletionTimestamp"):
+            return
+        ns, name = meta["namespace"], meta["name"]
+        spec = ro.get("spec") or {}
+        replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        strategy = spec.get("strategy") or {}
+        st = orjson_clone(ro.get("status") or {})
+        h = template_hash(spec.get("template") or {}, st.get("collisionCount") or 0)
+        rss = self.owned_by(ro, "replicasets")
+        byhash = {(r["metadata"].get("labels") or {}).get(ARGO_HASH): r for r in rss}
+        revs = [int((r["metadata"].get("annotations") or {}).get("rollout.argoproj.io/revision") or 0) for r in rss]
+        maxrev = max(revs, default=0)
+        now_w = self.sim.clock()
+        now = rfc3339(now_w)
+        ev = self.events
+        comp = "rollouts-controller"
+        cur = byhash.get(h)
+        if cur is None:
+            cur = self.new_rs(ro, ARGO_HASH, h, maxrev + 1, 0)
+            byhash[h] = cur
+            if rss:
+                ev.emit(ro, "RolloutUpdated", f"Rollout updated to revision {maxrev + 1}", component=comp)
+            ev.emit(ro, "NewReplicaSetCreated", f"Created ReplicaSet {cur['metadata']['name']} (revision {maxrev + 1})",
+                    component=comp)
+        elif st.get("currentPodHash") and st.get("currentPodHash") != h:
+            rev = int((cur["metadata"].get("annotations") or {}).get("rollout.argoproj.io/revision") or 0)
+            if rev < maxrev:
+                self.state.mutate("replicasets", ns, cur["metadata"]["name"], lambda o: o["metadata"].setdefault(
+                    "annotations", {}).__setitem__("rollout.argoproj.io/revision", str(maxrev + 1)))
+            ev.emit(ro, "RolloutUpdated", f"Rollout updated to revision {max(rev, maxrev + 1 if rev < maxrev else rev)}",
+                    component=comp)
+        revision = (self.state.get("replicasets", ns, cur["metadata"]["name"]) or cur)["metadata"].get(
+            "annotations", {}).get("rollout.argoproj.io/revision", "1")
+        if st.get("currentPodHash") != h:
+            # a new update: steps start over, an earlier abort no longer applies
+            st["currentPodHash"] = h
+            st["currentStepIndex"] = 0
+            st.pop("abort", None)
+            st.pop("abortedAt", None)
+            st.pop("pauseConditions", None)
+            st["controllerPause"] = False
+            st.pop("promoteFull", None)
+        restart_at = spec.get("restartAt")
+        if restart_at and st.get("restartedAt") != restart_at:
+            # as Argo (`kubectl argo rollouts restart`): pods created before spec.restartAt are replaced; their
+            # ReplicaSets bring up new ones (Argo does it a few at a time; the demo all at once)
+            for r in byhash.values():
+                for p in self.owned_by(r, "pods"):
+                    pm = p["metadata"]
+                    if (pm.get("creationTimestamp") or "") < restart_at and not pm.get("deletionTimestamp"):
+                        self.state.delete("pods", ns, pm["name"])
+            st["restartedAt"] = restart_at
+            ev.emit(ro, "RolloutRestarted", f"Rollout restarted its pods (restartAt {restart_at})", component=comp)
+        stable_h = st.get("stableRS")
+        if not stable_h or stable_h not in byhash:
+            stable_h = st["stableRS"] = h
+        stable = byhash[stable_h]
+        canary = byhash[h]
+
+        def reps(r):
+            r = self.state.get("replicasets", ns, r["metadata"]["name"]) or r
+            return int((r.get("spec") or {}).get("replicas") or 0)
+
+        def avail(r):
+            r = self.state.get("replicasets", ns, r["metadata"]["name"]) or r
+            return int((r.get("status") or {}).get("availableReplicas") or 0)
+
+        others = [r for hh, r in byhash.items() if hh not in (h, stable_h)]
+        for r in others:
+            self.scale_rs(ro, r, 0, component=comp)
+        phase, message = "Progressing", ""
+        abort = bool(st.get("abort"))
+        paused_manual = bool(spec.get("paused"))
+        conds = st.get("conditions") or []
+        if "blueGreen" in strategy:
+            phase, message = self._bluegreen(ro, st, strategy["blueGreen"], replicas, h, stable_h, canary, stable,
+                                             reps, avail, abort, now, revision)
+        else:
+            steps = (strategy.get("canary") or {}).get("steps") or []
+            cs = strategy.get("canary") or {}
+            idx = int(st.get("currentStepIndex") or 0)
+            weight = 100 if h == stable_h else 0
+            if h == stable_h:
+                self.scale_rs(ro, stable, replicas, component=comp)
+                st["currentStepIndex"] = len(steps)
+                st.pop("pauseConditions", None)
+                st["controllerPause"] = False
+                weight = 0
+            elif abort:
+                self.scale_rs(ro, canary, 0, component=comp)
+                self.scale_rs(ro, stable, replicas, component=comp)
+                if not st.get("abortedAt"):
+                    st["abortedAt"] = now
+                    ev.emit(ro, "RolloutAborted", f"Rollout aborted update to revision {revision}", type="Warning",
+                            component=comp)
+                phase = "Degraded"
+                message = f"RolloutAborted: Rollout aborted update to revision {revision}"
+                st.pop("pauseConditions", None)
+                st["controllerPause"] = False
+                weight = 0
+            else:
+                if st.get("promoteFull"):
+                    idx = len(steps)
+                    st.pop("pauseConditions", None)
+                weight = next((int(s["setWeight"]) for s in reversed(steps[:idx]) if "setWeight" in s), 0)
+                while idx < len(steps):
+                    step = steps[idx]
+                    if "setWeight" in step:
+                        weight = int(step["setWeight"])
+                        want = int(math.ceil(weight * replicas / 100.0))
+                        self.scale_rs(ro, canary, want, component=comp)
+                        if avail(canary) >= want:
+                            self.scale_rs(ro, stable, max(0, replicas - want), component=comp)
+                        if avail(canary) >= want and reps(stable) <= max(0, replicas - want):
+                            ev.emit(ro, "RolloutStepCompleted",
+                                    f"Rollout step {idx + 1}/{len(steps)} completed (setWeight: {weight})", component=comp)
+                            idx += 1
+                            continue
+                        break
+                    if "pause" in step:
+                        dur = parse_duration((step.get("pause") or {}).get("duration"))
+                        pcs = st.get("pauseConditions") or []
+                        key = (meta["uid"], idx)
+                        if st.get("controllerPause") and not pcs:
+                            st["controllerPause"] = False
+                            self.rollout_pause_start.pop(key, None)
+                            ev.emit(ro, "RolloutResumed", "Rollout is resumed", component=comp)
+                            ev.emit(ro, "RolloutStepCompleted", f"Rollout step {idx + 1}/{len(steps)} completed "
+                                    f"(pause{': ' + str(step['pause']['duration']) if dur is not None else ''})",
+                                    component=comp)
+                            idx += 1
+                            continue
+                        if not st.get("controllerPause"):
+                            st["controllerPause"] = True
+                            st["pauseConditions"] = [{"reason": "CanaryPauseStep", "startTime": now}]
+                            self.rollout_pause_start[key] = self.sim.t
+                            ev.emit(ro, "RolloutPaused", "Rollout is paused (CanaryPauseStep)", component=comp)
+                        started = self.rollout_pause_start.setdefault(key, self.sim.t)
+                        if dur is not None:
+                            left = dur - (self.sim.t - started)
+                            if left <= 0:
+                                st["pauseConditions"] = []
+                                continue  # completes on the next pass of this loop
+                            self.sim.schedule(left + 0.01, lambda: self.dirty["rollouts"].add((ns, name)),
+                                              dedupe=("pause", meta["uid"], idx))
+                        break
+                    # analysis, experiment, setCanaryScale...: not simulated, they pass
+                    ev.emit(ro, "RolloutStepCompleted", f"Rollout step {idx + 1}/{len(steps)} completed", component=comp)
+                    idx += 1
+                if idx >= len(steps):
+                    weight = 100
+                    self.scale_rs(ro, canary, replicas, component=comp)
+                    if avail(canary) >= replicas:
+                        st["stableRS"] = h
+                        self.scale_rs(ro, stable, 0, component=comp)
+                        ev.emit(ro, "RolloutCompleted", f"Rollout completed update to revision {revision} ({h}): "
+                                f"Completed all {len(steps)} canary steps", component=comp)
+                        stable_h, stable = h, canary
+                        st.pop("pauseConditions", None)
+                        st["controllerPause"] = False
+                        st.pop("promoteFull", None)
+                st["currentStepIndex"] = idx
+            ws = {"canary": {"podTemplateHash": h, "weight": weight},
+                  "stable": {"podTemplateHash": stable_h, "weight": 100 - weight}}
+            if cs.get("canaryService"):
+                ws["canary"]["serviceName"] = cs["canaryService"]
+            if cs.get("stableService"):
+                ws["stable"]["serviceName"] = cs["stableService"]
+            st["canary"] = {"weights": ws}
+            for svc_key, hh in (("canaryService", h), ("stableService", stable_h)):
+                if cs.get(svc_key):
+                    self._set_service_hash(ns, cs[svc_key], hh, name)
+            if steps:
+                st["currentStepHash"] = template_hash({"spec": {"steps": steps}})
+            if phase != "Degraded":
+                if paused_manual:
+                    phase, message = "Paused", "manually paused"
+                elif st.get("pauseConditions"):
+                    phase, message = "Paused", "CanaryPauseStep"
+                elif st.get("stableRS") == h and avail(canary) >= replicas and not any(
+                        reps(r) for r in others + ([stable] if stable is not canary else [])):
+                    phase, message = "Healthy", ""
+                else:
+                    phase = "Progressing"
+                    message = ("more replicas need to be updated" if avail(canary) < reps(canary)
+                               else "updated replicas are still becoming available")
+        self._rollout_status(ro, st, conds, phase, message, replicas, h, byhash, now)
+
+    def _bluegreen(self, ro, st, bg, replicas, h, stable_h, cur, stable, reps, avail, abort, now, revision):
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        comp = "rollouts-controller"
+        active, preview = bg.get("activeService"), bg.get("previewService")
+        auto = bg.get("autoPromotionEnabled", True)
+        auto_s = float(bg.get("autoPromotionSeconds") or 0)
+        delay = float(bg.get("scaleDownDelaySeconds", 30))
+        bgst = st.setdefault("blueGreen", {})
+        if h == stable_h:
+            self.scale_rs(ro, cur, replicas, component=comp)
+            if active:
+                self._set_service_hash(ns, active, h, name)
+            if preview:
+                self._set_service_hash(ns, preview, h, name)
+            bgst["activeSelector"] = h
+            bgst["previewSelector"] = h
+            st.pop("pauseConditions", None)
+            st["controllerPause"] = False
+            ok = avail(cur) >= replicas
+            return ("Healthy", "") if ok else ("Progressing", "updated replicas are still becoming available")
+        if abort:
+            self.scale_rs(ro, cur, 0, component=comp)
+            self.scale_rs(ro, stable, replicas, component=comp)
+            if active:
+                self._set_service_hash(ns, active, stable_h, name)
+            if not st.get("abortedAt"):
+                st["abortedAt"] = now
+                self.events.emit(ro, "RolloutAborted", f"Rollout aborted update to revision {revision}",
+                                 type="Warning", component=comp)
+            st.pop("pauseConditions", None)
+            return "Degraded", f"RolloutAborted: Rollout aborted update to revision {revision}"
+        want = int(bg.get("previewReplicaCount") or replicas)
+        self.scale_rs(ro, cur, want, component=comp)
+        self.scale_rs(ro, stable, replicas, component=comp)
+        if preview:
+            self._set_service_hash(ns, preview, h, name)
+        if active:
+            self._set_service_hash(ns, active, stable_h, name)
+        bgst["previewSelector"] = h
+        bgst["activeSelector"] = stable_h
+        if avail(cur) < want:
+            return "Progressing", "more replicas need to be updated" if reps(cur) < want else \
+                "updated replicas are still becoming available"
+        key = (ro["metadata"]["uid"], -1)
+        promote = False
+        if not auto or st.get("pauseConditions") or st.get("controllerPause"):
+            if st.get("controllerPause") and not st.get("pauseConditions"):
+                promote = True
+            elif not st.get("controllerPause"):
+                st["controllerPause"] = True
+                st["pauseConditions"] = [{"reason": "BlueGreenPause", "startTime": now}]
+                self.events.emit(ro, "RolloutPaused", "Rollout is paused (BlueGreenPause)", component=comp)
+        else:
+            started = self.rollout_pause_start.setdefault(key, self.sim.t)
+            if self.sim.t - started >= auto_s:
+                promote = True
+            else:
+                self.sim.schedule(auto_s - (self.sim.t - started) + 0.01,
+                                  lambda: self.dirty["rollouts"].add((ns, name)), dedupe=("bgauto", key))
+        if st.get("promoteFull"):
+            promote = True
+        if not promote:
+            return "Paused", "BlueGreenPause"
+        self.rollout_pause_start.pop(key, None)
+        if active:
+            old_sel = stable_h
+            self._set_service_hash(ns, active, h, name)
+            self.events.emit(ro, "SwitchService", f"Switched selector for service '{active}' from '{old_sel}' to '{h}'",
+                             component=comp)
+        st["stableRS"] = h
+        st["controllerPause"] = False
+        st.pop("pauseConditions", None)
+        st.pop("promoteFull", None)
+        bgst["activeSelector"] = h
+        deadline = rfc3339(self.sim.clock() + delay / max(self.sim.speed, 1e-9))
+        self.scale_rs(ro, stable, replicas, component=comp,
+                      annotations={"argo-rollouts.argoproj.io/scale-down-deadline": deadline})
+        old_rs = stable
+
+        def scale_down():
+            o = self.state.get("replicasets", ns, old_rs["metadata"]["name"])
+            r = self.state.get("rollouts", ns, name)
+            if o is not None and r is not None and (r.get("status") or {}).get("stableRS") != \
+                    (o["metadata"].get("labels") or {}).get(ARGO_HASH):
+                self.scale_rs(r, o, 0, component=comp)
+        self.sim.schedule(delay, scale_down)
+        self.events.emit(ro, "RolloutCompleted", f"Rollout completed update to revision {revision} ({h}): "
+                         "Completed blue-green update", component=comp)
+        return "Healthy", ""
+
+    def _set_service_hash(self, ns: str, svc: str, h: str, rollout: str) -> None:
+        s = self.state.get("services", ns, svc)
+        if s is None:
+            return
+        sel = (s.get("spec") or {}).get("selector") or {}
+        ann = (s["metadata"].get("annotations") or {})
+        if sel.get(ARGO_HASH) == h and ann.get("argo-rollouts.argoproj.io/managed-by-rollouts") == rollout:
+            return
+
+        def fn(o):
+            o.setdefault("spec", {}).setdefault("selector", {})[ARGO_HASH] = h
+            o["metadata"].setdefault("annotations", {})["argo-rollouts.argoproj.io/managed-by-rollouts"] = rollout
+        self.state.mutate("services", ns, svc, fn)
+
+    def _rollout_status(self, ro, st, conds, phase, message, replicas, h, byhash, now) -> None:
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        allrs = [self.state.get("replicasets", ns, r["metadata"]["name"]) or r for r in byhash.values()]
+
+        def s(r, k):
+            return int((r.get("status") or {}).get(k) or 0)
+        cur = next((r for r in allrs if (r["metadata"].get("labels") or {}).get(ARGO_HASH) == h), None)
+        total = sum(s(r, "replicas") for r in allrs)
+        available = sum(s(r, "availableReplicas") for r in allrs)
+        st.update(replicas=total, updatedReplicas=s(cur, "replicas") if cur else 0,
+                  readyReplicas=sum(s(r, "readyReplicas") for r in allrs), availableReplicas=available,
+                  observedGeneration=str(ro["metadata"].get("generation", 1)),
+                  selector=selector_string((ro.get("spec") or {}).get("selector")), phase=phase, message=message,
+                  HPAReplicas=total)
+        if st.get("abort") is None:
+            st.pop("abort", None)
+        if available >= replicas:
+            set_condition(conds, "Available", "True", "AvailableReason", "Rollout has minimum availability", now,
+                          update_time=True)
+        else:
+            set_condition(conds, "Available", "False", "AvailableReason", "Rollout does not have minimum availability",
+                          now, update_time=True)
+        rsname = cur["metadata"]["name"] if cur else name
+        if phase == "Degraded":
+            set_condition(conds, "Progressing", "False", "RolloutAborted", message, now, update_time=True)
+        elif phase == "Paused":
+            set_condition(conds, "Progressing", "Unknown", "RolloutPaused", "Rollout is paused", now, update_time=True)
+        elif phase == "Healthy":
+            set_condition(conds, "Progressing", "True", "NewReplicaSetAvailable",
+                          f'ReplicaSet "{rsname}" has successfully progressed.', now, update_time=True)
+        else:
+            set_condition(conds, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rsname}" is progressing.',
+                          now, update_time=True)
+        set_condition(conds, "Paused", "True" if phase == "Paused" else "False",
+                      "RolloutPaused" if phase == "Paused" else "RolloutResumed",
+                      "Rollout is paused" if phase == "Paused" else "Rollout is resumed", now, update_time=True)
+        set_condition(conds, "Healthy", "True" if phase == "Healthy" else "False",
+                      "RolloutHealthy" if phase == "Healthy" else "RolloutHealthy",
+                      "Rollout is healthy" if phase == "Healthy" else "Rollout is not healthy", now, update_time=True)
+        set_condition(conds, "Completed", "True" if phase == "Healthy" else "False",
+                      "RolloutCompleted" if phase == "Healthy" else "RolloutCompleted",
+                      "Rollout is completed" if phase == "Healthy" else "Rollout is not completed", now,
+                      update_time=True)
+        st["conditions"] = conds
+        if st != ro.get("status"):
+            self.state.mutate("rollouts", ns, name, lambda o: o.__setitem__("status", st))
+
+    # ---------------------------------------------------------------- Service -> Endpoints, EndpointSlices
+    # Incremental, as the endpointslice controller is: each Service keeps its members and which slice each
+    # sits in; a pod change rewrites only that pod's slice, so churn on 10,000 pods stays cheap.
