@@ -28,6 +28,18 @@ KUBECTL_ROW = re.compile(r"^\s*(?P<name>[a-z0-9][-a-z0-9.]*[a-z0-9])\s+(?P<ready
 TAIL = 2.0  # keep watching after a window so its last changes can show
 WATCH_TAIL = 8.0
 IDLE_AFTER = 40.0  # seconds after the last change: findings settle 35 s after one (tui/app.py)
+STREAM_TOOL = "lookout + step 1000 lines/s"
+# A runbook whose one step prints 1,000 lines a second (10 every 10 ms) for up to 10 minutes, run in the panel
+STREAM_RUNBOOK = """\
+id: bench-stream
+title: Bench stream
+steps:
+  - title: print 1000 lines a second
+    why: the runbook panel's output must not slow the pods pane
+    mutates: false
+    timeout: 600
+    run: [%s, -c, "import sys, time\\nt = time.time()\\nfor i in range(600000):\\n    sys.stdout.write('line %%d of a streaming runbook step\\\\n' %% i)\\n    if i %% 10 == 9:\\n        sys.stdout.flush()\\n        time.sleep(max(0.0, t + (i + 1) / 1000 - time.time()))\\n"]
+"""
 
 COLUMNS = [  # (key, header, format)
     ("tool", "tool", "{}"),
@@ -143,10 +155,15 @@ def fill_latency(cell: Cell, feed: ChangeFeed | None, observations, start: float
 
 
 def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, settle: float, window: float,
-                expect: int, idle_after: float | None = None) -> None:
+                expect: int, idle_after: float | None = None, stream: bool = False) -> None:
     screen = ScreenWatcher(LOOKOUT_ROW, count_re=POD_COUNT)
     argv = [sys.executable, "-m", "tui.cli", "--kubeconfig", cluster.kubeconfig, "--context", "lookout-demo",
             "--app", "checkout"]
+    if stream:
+        path = os.path.join(os.path.dirname(cluster.kubeconfig), "bench-stream.yaml")
+        with open(path, "w") as f:
+            f.write(STREAM_RUNBOOK % json.dumps(sys.executable))
+        argv += ["--runbooks", path]
     base = cluster.counters()
     pty = PtyProcess(argv, on_output=screen)
     meter = None
@@ -162,6 +179,14 @@ def run_lookout(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell, *, se
             if pty.proc.poll() is not None:
                 cell.notes.append(f"lookout exited {pty.proc.returncode}: {screen.text()[-600:]!r}")
                 return
+        if stream:  # r, filter, enter opens the runbook; 1 runs its step; the output streams into the panel
+            for keys in (b"r", b"bench stream", b"\r", b"1"):
+                time.sleep(0.5)
+                pty.send(keys)
+            if not wait_until(lambda: re.search(r"line \d{4,} of a streaming", screen.text()), 30):
+                cell.notes.append("the runbook step's output never showed")
+            with screen.lock:  # the panel made the pods pane shorter: rows seen before it opened are off screen now
+                screen.observations.clear()
         time.sleep(settle)
         measure_window(cell, cluster, pty, meter, "lookout/", base, feed, screen, window)
         if idle_after and cell.all_shown_s is not None:
@@ -250,17 +275,17 @@ def run_watch_kubectl(cluster: DemoCluster, feed: ChangeFeed | None, cell: Cell,
 
 def run_cell(workdir: str, *, pods: int, churn: float, background: int = 0, kubectl: bool = False,
              settle: float, window: float, kwindow: float, idle_after: float | None = None,
-             log=print) -> list[Cell]:
+             log=print, stream: bool = False) -> list[Cell]:
     out: list[Cell] = []
     cluster = DemoCluster(workdir, pods=pods, churn=churn, background_pods=background)
     feed = None
     try:
         cluster.pause_timeline()
         feed = ChangeFeed(cluster) if churn > 0 else None
-        label = "lookout" if not background else f"lookout (+{background} bg)"
+        label = STREAM_TOOL if stream else "lookout" if not background else f"lookout (+{background} bg)"
         cell = Cell(label, pods, churn, background)
         run_lookout(cluster, feed, cell, settle=settle, window=window, expect=pods,
-                    idle_after=idle_after if churn == 0 else None)
+                    idle_after=idle_after if churn == 0 else None, stream=stream)
         out.append(cell)
         log(cell)
         if kubectl:
@@ -300,6 +325,11 @@ def ratios(cells: list[Cell]) -> list[str]:
     out = []
     by = {(c.tool, c.pods, c.churn): c for c in cells}
     for c in cells:
+        plain = by.get(("lookout", c.pods, c.churn))
+        if c.tool == STREAM_TOOL and plain and c.p99_ms and plain.p99_ms:
+            r = c.p99_ms / plain.p99_ms
+            out.append(f"{c.pods} pods, {c.churn:g}/s: pods pane p99 with a runbook step streaming 1,000 lines/s "
+                       f"{r:.2f}x without ({'within' if r <= 1.5 else 'OVER'} the 1.5x budget)")
         if c.tool != "lookout":
             continue
         kw = by.get(("kubectl get -w", c.pods, c.churn))
@@ -330,16 +360,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-background", action="store_true", help="skip the 10,000 background pods cell")
     ap.add_argument("--no-kubectl", action="store_true", help="skip kubectl get -w and watch kubectl")
     ap.add_argument("--window", type=float, default=None, help="seconds measured at steady state per cell")
+    ap.add_argument("--no-stream", action="store_true", help="skip the runbook-step-streaming cell")
+    ap.add_argument("--stream-only", action="store_true",
+                    help="only the pods pane with and without a runbook step streaming 1,000 lines/s")
     args = ap.parse_args(argv)
 
-    if args.quick:
+    if args.stream_only:
+        plan = [dict(pods=100, churn=50.0), dict(pods=100, churn=50.0, stream=True)]
+        settle, window, kwindow = 3.0, args.window or 15.0, args.window or 15.0
+    elif args.quick:
         plan = [dict(pods=100, churn=50.0, kubectl=not args.no_kubectl)]
+        if not args.no_stream:
+            plan.append(dict(pods=100, churn=50.0, stream=True))
         settle, window, kwindow = 2.0, args.window or 8.0, args.window or 8.0
     else:
         pods = args.pods or [100, 1000, 10000]
         churns = args.churn if args.churn is not None else [0.0, 50.0, 200.0]
         plan = [dict(pods=n, churn=r, kubectl=(not args.no_kubectl and n == max(pods) and r == max(churns)))
                 for n in pods for r in churns]
+        if not args.no_stream:
+            plan.append(dict(pods=1000, churn=50.0, stream=True))  # beside the plain 1,000 x 50 cell
         if not args.no_background:
             plan.append(dict(pods=50, churn=50.0))  # the reference for the next one
             plan.append(dict(pods=50, churn=50.0, background=10000))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ from widgets.logs import LogScreen
 from widgets.network import NetworkPane
 from widgets.panes import EventsPane, MetricsPane, Pane, PodsPane, TablePane
 from widgets.progress import RolloutStrip
+from widgets.runbooks import ConfirmStep, PickerItem, RunbookPanel, RunbookPicker
 from widgets.status import Banner, FindingsStrip, HealthMatrix, StatusHeader
 from widgets.table import age_text
 
@@ -72,6 +74,8 @@ class MainScreen(Screen):
                 tooltip="merged logs of every pod of the selected pod's track"),
         Binding("d", "app.describe", "Describe", tooltip="describe the selected pod (or the event's object)"),
         Binding("y", "app.yaml", "YAML", tooltip="YAML of the selected pod (Secret values redacted)"),
+        Binding("r", "app.runbooks", "Runbooks",
+                tooltip="runbooks, those that fit what Lookout sees first; steps run in the panel below"),
         Binding("I", "app.incident", "Incident", key_display="I",
                 tooltip="start or join an incident: from then on the timeline is written as it happens"),
         Binding("i", "app.note", "Note", tooltip="add a note to the incident timeline"),
@@ -85,6 +89,14 @@ class MainScreen(Screen):
         app = self.app
         if isinstance(app, LookoutApp):
             app.main_resumed()
+
+
+def main_screen_keys() -> list[str]:
+    """Keys Lookout already uses on the main screen (a runbook's `key` may not take one)."""
+    out = []
+    for b in list(MainScreen.BINDINGS) + list(LookoutApp.BINDINGS):
+        out += [k.strip() for k in b.key.split(",")]  # type: ignore[union-attr]
+    return out + ["ctrl+p", "slash", "/", "j", "k", "g", "G"] + [str(n) for n in range(1, 10)] + ["n", "x"]
 
 
 def _css_path() -> str:
@@ -107,13 +119,24 @@ class LookoutApp(App[int]):
 
     def __init__(self, session: SessionView, clock: Callable[[], float] = time.time, *, check_tty: bool | None = None,
                  events_buffer: int = 1000, refresh_ms: int = 40, log_buffer_lines: int = 10_000,
-                 incident: Any = None, incident_root: str = "incident-logs") -> None:
+                 runbooks: Any = None, incident: Any = None, incident_root: str = "incident-logs") -> None:
         super().__init__()
         self.incident: Any = None  # tui.incident.log.Incident once one is open
         self._recorder: Any = None
         self.incident_root = incident_root
         self.incident_poll_seconds = 2.0
         self._pending_incident = incident
+        if runbooks is None:
+            from tui.runbooks.model import load_catalog
+
+            runbooks = load_catalog(reserved_keys=main_screen_keys())
+        self.catalog = runbooks  # tui.runbooks.model.Catalog
+        from tui.runbooks.runner import RunLog
+
+        self.run_log = RunLog()  # every step run, for the incident log
+        self._open_runbook: Any = None
+        self._step_task: asyncio.Task | None = None
+        self._suggestion_shown: str | None = None
         self.session = session
         self.clock = clock
         self.check_tty = check_tty
@@ -160,6 +183,7 @@ class LookoutApp(App[int]):
             yield MetricsPane(id="compare", classes="pane metrics")
             yield self._events_pane
             yield NetworkPane(clock=self.clock, id="network", classes="pane network")
+        yield RunbookPanel(id="runbook-panel")
         yield CommandBar()
         yield Footer()
 
@@ -178,9 +202,13 @@ class LookoutApp(App[int]):
             return malformed_row(pod, None, e)
 
     def on_mount(self) -> None:
+        for rb in self.catalog.runbooks:  # a runbook's own key opens it (the loader refused Lookout's keys)
+            if rb.key:
+                self.bind(rb.key, f"open_runbook_key('{rb.id}')", description=rb.title[:20], show=False)
         self.query_one(CommandBar).display = False
         self.query_one("#connection-banner", Banner).display = False
         self.query_one("#frozen-banner", Banner).display = False
+        self.query_one(RunbookPanel).display = False
         self._apply_size_classes()
         store = self.session.store
         self._resolver_sig = self._resolver_signature()
@@ -257,6 +285,9 @@ class LookoutApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._shutting_down = True
+        if self._step_task is not None and not self._step_task.done():
+            self._step_task.cancel()  # its process group is killed, and reaped before the loop goes
+            await asyncio.wait({self._step_task}, timeout=3)
         if self.incident is not None:
             self.incident.close()
         for unsubscribe in self._unsubscribe:
@@ -427,7 +458,8 @@ class LookoutApp(App[int]):
                 self._network_shown = view  # the session reuses its view while nothing it reads changed
                 self.query_one(NetworkPane).show(view)
             self.query_one(FindingsStrip).set_findings(a.findings,
-                                                       max_lines=2 if self.size.height < SHORT_HEIGHT else 4)
+                                                       max_lines=2 if self.size.height < SHORT_HEIGHT else 4,
+                                                       suggestion=self._suggestion_line(a))
             self.query_one(MetricsPane).set_roles(a.roles)
             if a.compare is not None and (s.metrics is not None or a.decision != "no-data"):
                 self.query_one(MetricsPane).set_state(a.compare)
@@ -992,6 +1024,211 @@ class LookoutApp(App[int]):
             else:
                 self.run_action(action if "." in action else f"app.{action}")
         return run
+
+    # ---- runbooks ----------------------------------------------------------------------------------
+    def _suggestion_line(self, assessment: Any) -> str | None:
+        """"canary CrashLoopBackOff ...: runbook Pods crashing, press r" while a runbook's `when` holds."""
+        from tui.runbooks.suggest import suggest
+
+        try:
+            found = suggest(self.catalog.runbooks, assessment)
+        except Exception:  # a broken user runbook must not take the status down
+            return None
+        if not found:
+            return None
+        s = found[0]
+        return f"{s.short + ': ' if s.short else ''}runbook {s.runbook.title}, press r"
+
+    def action_runbooks(self) -> None:
+        """`r`: the picker, runbooks whose `when` holds first with what triggered them."""
+        if not self.screen_is_main():
+            return
+        from tui.runbooks.suggest import suggest
+
+        found = suggest(self.catalog.runbooks, self.assessment) if self.assessment is not None else []
+        first = {s.runbook.id for s in found}
+        self._suggested = {s.runbook.id: s for s in found}
+        items = [PickerItem(s.runbook.id, s.runbook.title, s.because or "its conditions hold", s.runbook.source,
+                            " ".join(s.runbook.symptoms)) for s in found]
+        items += [PickerItem(r.id, r.title, "", r.source, " ".join(r.symptoms))
+                  for r in sorted(self.catalog.runbooks, key=lambda r: r.title.lower()) if r.id not in first]
+        self.push_screen(RunbookPicker(items, self.catalog.errors), self.open_runbook)
+
+    def _where(self, resource_version: str | None = None) -> Any:
+        from tui.runbooks.context import where_for
+
+        row = self.pods_pane.table.cursor_row if self.screen_is_main() else None
+        where = where_for(self.session, self.assessment, selected_pod=getattr(row, "name", None),
+                          selected_track=getattr(row, "track", None))
+        if resource_version is not None:
+            from dataclasses import replace
+
+            where = replace(where, resource_version=resource_version)
+        return where
+
+    def _workload_version(self) -> str | None:
+        t = self.session.target
+        if not t.rollout or t.kind not in ("Rollout", "Deployment"):
+            return None
+        obj = self.session.store.get("rollouts" if t.kind == "Rollout" else "deployments", t.namespace, t.rollout)
+        return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+    def _select_pod(self, name: str) -> None:
+        table = self.pods_pane.table
+        ns = self.session.target.namespace
+        key = next((k for k in table.rows if k[1] == name and (not ns or k[0] == ns)), None)
+        if key is None:
+            return
+        if table.filter:
+            table.set_filter("")
+            self.pods_pane.update_title()
+        table.move_cursor(table._index.get(key, table.cursor))
+
+    def action_open_runbook_key(self, runbook_id: str) -> None:
+        if self.screen_is_main():
+            self.open_runbook(runbook_id)
+
+    def open_runbook(self, runbook_id: str | None) -> None:
+        if not runbook_id:
+            return
+        rb = self.catalog.get(runbook_id)
+        if rb is None:
+            return
+        from tui.runbooks.runner import plan
+
+        self._open_runbook = rb
+        suggestion = getattr(self, "_suggested", {}).get(runbook_id)
+        if suggestion is not None and suggestion.pods:
+            self._select_pod(suggestion.pods[0])  # {pod}: the pod the finding that suggested it rests on
+        where = self._where()
+        steps = []
+        for i, st in enumerate(rb.steps):
+            p = plan(rb, i, where)
+            steps.append((st.title, p.mutates, p.refused or p.manual or ""))
+        pod = where.values.get("pod")
+        self.query_one(RunbookPanel).open(rb.id, rb.title, rb.source, steps, f"{{pod}} = {pod}" if pod else "")
+
+    @on(RunbookPanel.Run)
+    def _run_step(self, event: RunbookPanel.Run) -> None:
+        rb = self._open_runbook
+        if rb is None or not 0 <= event.index < len(rb.steps):
+            return
+        if self._step_task is not None and not self._step_task.done():
+            self.notify("a step is running: x cancels it", severity="warning")
+            return
+        self._plan_and_run(rb, event.index)
+
+    def _plan_and_run(self, rb: Any, index: int, note: str = "") -> None:
+        from tui.runbooks.runner import plan
+
+        panel = self.query_one(RunbookPanel)
+        planned = plan(rb, index, self._where(self._workload_version()))
+        if planned.refused:
+            panel.set_step(index, "refused", planned.refused)
+            panel.write(f"$ {planned.command}" if planned.command else f"step {index + 1}: {planned.step.title}")
+            panel.write(f"refused: {planned.refused}")
+            self._record_refusal(planned)
+            self._incident_step("refused", planned, f"refused: {planned.refused}")
+            return
+        if planned.manual:
+            panel.set_step(index, "manual", planned.manual)
+            panel.write(f"step {index + 1} by hand: {planned.manual}")
+            if planned.command:
+                panel.write(f"  {planned.command}")
+            return
+        if planned.mutates:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._incident_step("confirmed", planned, f"confirmed on {planned.target}")
+                    self._start_step(planned, confirmed=True)
+                else:
+                    panel.set_step(index, "declined", "not run: nothing changed")
+                    panel.write(f"step {index + 1} not run (answered no): nothing changed")
+                    self._incident_step("refused", planned, "declined at the confirmation: nothing changed")
+
+            self.push_screen(ConfirmStep(planned.step.title, planned.target, planned.command, note), answered)
+            return
+        self._start_step(planned, confirmed=False)
+
+    def _incident_step(self, kind: str, planned: Any, outcome: str, run: Any = None) -> None:
+        """The incident timeline (when one is open) gets every step run, confirmation and refusal."""
+        if self.incident is None:
+            return
+        step = planned.step
+        data = {"runbook": planned.runbook.id, "step": planned.index + 1, "title": step.title,
+                "command": planned.command, "target": planned.target, "mutates": planned.mutates}
+        if run is not None:
+            data.update(state=run.state, exit_code=run.exit_code, duration_s=round(run.duration, 3),
+                        output_tail=list(run.lines)[-20:])
+        text = f"{planned.runbook.title} · step {planned.index + 1} {step.title}: {outcome}" + (
+            f" · $ {planned.command}" if planned.command else "")
+        try:
+            self.record_incident(kind, clean_line(text), data=data)
+        except Exception as e:  # noqa: BLE001 - the step ran; a full disk must not take the app down
+            self.notify(f"could not write the incident log: {clean_line(str(e))}", severity="error", markup=False)
+
+    def _record_refusal(self, planned: Any) -> None:
+        from tui.runbooks.runner import StepRun
+
+        self.run_log.add(StepRun(planned, started=self.clock(), state="refused", why=planned.refused or ""))
+
+    def _start_step(self, planned: Any, *, confirmed: bool) -> None:
+        panel = self.query_one(RunbookPanel)
+        panel.set_step(planned.index, "running", "")
+        panel.write(f"{'PromQL' if planned.query else '$'} {planned.command}")
+        self._step_task = asyncio.create_task(self._execute(planned, confirmed))
+
+    async def _execute(self, planned: Any, confirmed: bool) -> None:
+        from tui.runbooks.runner import CHANGED_SINCE_SHOWN, execute
+
+        panel = self.query_one(RunbookPanel)
+        try:
+            run = await execute(planned, confirmed=confirmed, on_line=panel.write, log=self.run_log, clock=self.clock,
+                                promql=self._promql)
+        except asyncio.CancelledError:
+            if not self._shutting_down:
+                panel.set_step(planned.index, "cancelled", "cancelled: killed")
+                panel.write("cancelled: the process was killed")
+            return
+        if self._shutting_down:
+            return
+        if run.state == "failed" and planned.argv and "--type=json" in planned.argv and any(
+                re.search(r"testing value|test operation|test failed|has been modified", ln, re.I)
+                for ln in run.lines):
+            run.why = CHANGED_SINCE_SHOWN
+            self._incident_step("refused", planned, CHANGED_SINCE_SHOWN, run)
+            panel.set_step(planned.index, "refused", CHANGED_SINCE_SHOWN)
+            panel.write(f"refused: {CHANGED_SINCE_SHOWN}; shown again with what it is now")
+            if self._open_runbook is planned.runbook:
+                self._plan_and_run(planned.runbook, planned.index, note=CHANGED_SINCE_SHOWN)
+            return
+        panel.set_step(planned.index, run.state, run.summary)
+        panel.write(f"[{run.summary}]")
+        self._incident_step("step", planned, run.summary, run)
+
+    async def _promql(self, query: str) -> list[str]:
+        """A runbook's promql step, asked through the session's Prometheus (the same URL, auth and TLS)."""
+        from tui.metrics.monitor import make_source
+        from tui.runbooks.runner import promql_table
+
+        source = getattr(self, "_promql_source", None)
+        if source is None:
+            source = make_source(self.session, prometheus_url=getattr(self.session, "prometheus_url", None))
+            if not hasattr(source, "_query"):
+                raise RuntimeError("no Prometheus configured: copy the query")
+            self._promql_source = source
+        return await promql_table(source, query, time.time())
+
+    @on(RunbookPanel.Cancel)
+    def _cancel_step(self) -> None:
+        if self._step_task is not None and not self._step_task.done():
+            self._step_task.cancel()
+        else:
+            self.notify("no step is running", severity="information")
+
+    @on(RunbookPanel.Closed)
+    def _runbook_closed(self) -> None:
+        self.call_after_refresh(self._focus_in, self.pods_pane)
 
     # ---- the terminal going away -----------------------------------------------------------------
     def _check_terminal(self) -> None:

@@ -32,12 +32,14 @@ commands:
   lookout demo-cluster [options] run only the demo cluster, for kubectl and other Lookouts to join
   lookout status [options]       print the rollout, its figures, the verdict and the findings; exit
                                  0 promote, 1 rollback/critical, 2 hold/no data/warning (for CI gates)
+  lookout runbooks list|show|validate|run
+                                 runbooks without the UI (docs/runbooks.md)
   lookout incident report DIR    the incident report (Markdown, or --json) merged from every writer
   lookout diff [options] [A B]   the two environments' configuration diff (blue/green, stable/canary);
                                  exit 0 identical, 1 different; --switch-check: 0 safe to switch, 1 blocked
 
 keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
-d describe, y YAML, b blue/green diff, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
+d describe, y YAML, r runbooks, b blue/green diff, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
 
 exit codes: 0 ok, 3 API server unreachable (or silent for 10 s, or an exec credential plugin hung for
 15 s), 4 usage or configuration error (a missing or failing exec credential plugin included).
@@ -70,6 +72,9 @@ def _add_app_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("behaviour")
     o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
     o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+    o.add_argument("--runbooks", metavar="PATH", action="append", default=[],
+                   help="more runbook files or folders, overriding built-ins by id (also read: "
+                        "~/.config/lookout/runbooks/*.yaml)")
     o.add_argument("--prometheus", metavar="URL",
                    help="Prometheus for canary vs stable (default: [prometheus] url in the config, "
                         "else a direct scrape of each pod's /metrics through the API server)")
@@ -125,6 +130,8 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         o = p.add_argument_group("behaviour")
         o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")
         o.add_argument("--read-only", action="store_true", help="never change anything in the cluster")
+        o.add_argument("--runbooks", metavar="PATH", action="append", default=[],
+                       help="more runbook files or folders, overriding built-ins by id")
         o.add_argument("--with-prometheus", action="store_true",
                        help="also start a real Prometheus (the `prometheus` binary) on 127.0.0.1 scraping the "
                             "demo pods, and read canary vs stable from it")
@@ -150,6 +157,15 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                                 "4 usage or configuration error. --json prints the document described in "
                                 "docs/status.md.")
         add_status_arguments(p)
+    elif command == "runbooks":
+        from tui.runbooks.cli import add_arguments
+
+        p = _Parser(prog="lookout runbooks",
+                    description="Runbooks without the UI: list, show, validate a file, or run steps against the "
+                                "cluster. Exit 0 every step succeeded, 1 a step failed or timed out, 2 a step was "
+                                "refused (needs --yes, or --read-only), 3 cluster unreachable, 4 usage error or a "
+                                "broken runbook file. Format: docs/runbooks.md.")
+        add_arguments(p)
     elif command == "diff":
         from tui.diff.cli import add_diff_arguments
 
@@ -173,7 +189,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
 
 def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     command = "app"
-    if argv and argv[0] in ("demo", "demo-cluster", "status", "diff"):
+    if argv and argv[0] in ("demo", "demo-cluster", "status", "diff", "runbooks"):
         command, argv = argv[0], argv[1:]
     elif argv and argv[0] == "incident":
         if len(argv) < 2 or argv[1] != "report":
@@ -245,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         from tui.status import run_status
 
         return run_status(ns)
+    if command == "runbooks":
+        from tui.runbooks.cli import run_runbooks
+
+        return run_runbooks(ns)
     if command == "incident":
         return run_incident_report(ns)
     if command == "diff":

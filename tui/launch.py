@@ -90,9 +90,13 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         from tui.app import LookoutApp
 
         incident = open_incident(ns, session)
+        from tui.app import main_screen_keys
+        from tui.runbooks.model import load_catalog
+
         d = settings.defaults
+        runbooks = load_catalog(getattr(ns, "runbooks", None) or [], reserved_keys=main_screen_keys())
         app = LookoutApp(session, events_buffer=d.event_buffer, refresh_ms=d.refresh_ms,
-                         log_buffer_lines=d.log_buffer_lines, incident=incident)
+                         log_buffer_lines=d.log_buffer_lines, incident=incident, runbooks=runbooks)
         app.run()
         return app.return_code or 0
     finally:

@@ -57,6 +57,7 @@ def key_rows() -> list[KeyRow]:
     from widgets.incident import TimelineScreen
     from widgets.logs import LogScreen
     from widgets.panes import TablePane
+    from widgets.runbooks import ConfirmStep, RunbookPanel, RunbookPicker
     from widgets.table import VirtualTable
 
     palette = Binding("ctrl+p", "command_palette", "Palette", tooltip="command palette: every action, searchable")
@@ -71,6 +72,26 @@ def key_rows() -> list[KeyRow]:
     out += rows_of("incident timeline (t)", TimelineScreen, TimelineScreen.BINDINGS)
     out += rows_of("diff (b)", DiffScreen, DiffScreen.BINDINGS)
     out += rows_of("help (?)", HelpScreen, HelpScreen.BINDINGS)
+    out += rows_of("runbook picker (r)", RunbookPicker, RunbookPicker.BINDINGS)
+    out += _joined(rows_of("runbook panel", RunbookPanel, RunbookPanel.BINDINGS), "run(", "1–9", "run step 1 to 9")
+    out += rows_of("confirmation of a step that changes the cluster", ConfirmStep, ConfirmStep.BINDINGS)
+    return out
+
+
+def _joined(rows: list[KeyRow], prefix: str, keys: str, does: str) -> list[KeyRow]:
+    """Rows whose actions differ only by an argument (run(1) ... run(9)) as one row."""
+    same = [r for r in rows if r.action.startswith(prefix)]
+    if not same:
+        return rows
+    first = same[0]
+    joined = KeyRow(first.where, keys, does, prefix + "N)", first.owner, "Run step N")
+    out: list[KeyRow] = []
+    for r in rows:
+        if r in same:
+            if r is first:
+                out.append(joined)
+            continue
+        out.append(r)
     return out
 
 
@@ -134,6 +155,16 @@ EFFECTS: dict[str, str] = {
     "toggle_follow": "log",
     "scroll(1)": "scroll",
     "scroll(-1)": "scroll",
+    # runbooks (tests/test_runbooks_app.py presses these)
+    "app.runbooks": "screen:RunbookPicker",
+    "cancel": "main",
+    "run(N)": "step",
+    "run_next": "step",
+    "run_selected": "step",
+    "search_output": "shown:#runbook-search",
+    "zoom": "panel-zoom",
+    "answer(True)": "main",
+    "answer(False)": "main",
     "next_change": "diff",
     "previous_change": "diff",
     "toggle_layout": "diff",

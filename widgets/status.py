@@ -139,13 +139,19 @@ class FindingsStrip(_TextStatic):
 
     MAX_LINES = 3
 
-    def set_findings(self, findings: Sequence[Any], max_lines: int | None = None) -> None:
+    def set_findings(self, findings: Sequence[Any], max_lines: int | None = None,
+                     suggestion: str | None = None) -> None:
+        """`suggestion`: the runbook that fits, one line ("...: runbook Pods crashing, press r"), shown last; it
+        takes the line of "… and N more" (the count goes to its end), so the strip is never taller for it."""
         limit = max_lines or self.MAX_LINES
         items = sort_findings(findings)
         t = Text(no_wrap=True, overflow="ellipsis")
         if not items:
             t.append("✓ no findings", style="green")
-        shown = items if len(items) <= limit else items[: limit - 1]
+        if suggestion:
+            shown = items[: max(1, limit - 1)]
+        else:
+            shown = items if len(items) <= limit else items[: limit - 1]
         for i, f in enumerate(shown):
             if i:
                 t.append("\n")
@@ -159,8 +165,14 @@ class FindingsStrip(_TextStatic):
             code = _attr(f, "code")
             if code:
                 t.append(f"  [{clean_line(str(code))}]", style="dim")
-        if len(items) > len(shown):
-            t.append(f"\n… and {len(items) - len(shown)} more · f lists them all", style="dim")
+        more = len(items) - len(shown)
+        if suggestion:
+            t.append("\n→ ", style="bold")
+            t.append(clean_line(suggestion))
+            if more:
+                t.append(f" · {more} more finding{'s' if more > 1 else ''}: f", style="dim")
+        elif more:
+            t.append(f"\n… and {more} more · f lists them all", style="dim")
         self.show(t)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["InvalidName", "check_namespace", "check_app", "check_context"]
+__all__ = ["InvalidName", "check_namespace", "check_app", "check_context", "check_object_name", "check_label_value",
+           "check_dns_label"]
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -51,4 +52,30 @@ def check_context(value: str, what: str = "context") -> str:
         raise InvalidName(f"{what} name is empty")
     if _UNSAFE.search(value):
         raise InvalidName(f"{what} name '{_shown(value)}' contains control or invisible characters")
+    return value
+
+
+def check_object_name(value: str, what: str = "name") -> str:
+    """An object name (Pod, Rollout, Deployment, ConfigMap ...): an RFC 1123 subdomain, at most 253 characters."""
+    if not isinstance(value, str) or not value or len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise InvalidName(f"{what} '{_shown(str(value))[:80]}' is not a valid object name: it must be an RFC 1123 "
+                          "subdomain (at most 253 lowercase letters, digits, '-' or '.', starting and ending with a "
+                          "letter or digit)")
+    return value
+
+
+def check_dns_label(value: str, what: str = "name") -> str:
+    """A Service name (and namespace): an RFC 1123 label, at most 63 characters."""
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        raise InvalidName(f"{what} '{_shown(str(value))[:80]}' is not a valid name: it must be an RFC 1123 label (at "
+                          "most 63 lowercase letters, digits or '-', starting and ending with a letter or digit)")
+    return value
+
+
+def check_label_value(value: str, what: str = "label value") -> str:
+    """A label value: empty, or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or
+    digit."""
+    if not isinstance(value, str) or len(value) > 63 or (value and not _LABEL_VALUE.fullmatch(value)):
+        raise InvalidName(f"{what} '{_shown(str(value))[:80]}' is not a valid label value: at most 63 letters, "
+                          "digits, '-', '_' or '.', starting and ending with a letter or digit")
     return value

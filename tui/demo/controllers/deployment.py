@@ -41,6 +41,11 @@ class Deployments:
                     "annotations", {}).__setitem__("deployment.kubernetes.io/revision", str(maxrev + 1)))
         new = self.state.get("replicasets", ns, new["metadata"]["name"]) or new
         old = [r for r in rss if r["metadata"]["name"] != new["metadata"]["name"]]
+        # as the real controller: the Deployment carries its newest revision (`kubectl rollout undo` patches it)
+        rev_now = (new["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        if rev_now and (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision") != rev_now:
+            self.state.mutate("deployments", ns, name, lambda o: o["metadata"].setdefault(
+                "annotations", {}).__setitem__("deployment.kubernetes.io/revision", rev_now))
 
         def reps(r):
             return int((r.get("spec") or {}).get("replicas") or 0)

@@ -53,6 +53,17 @@ class Rollouts:
             st.pop("pauseConditions", None)
             st["controllerPause"] = False
             st.pop("promoteFull", None)
+        restart_at = spec.get("restartAt")
+        if restart_at and st.get("restartedAt") != restart_at:
+            # as Argo (`kubectl argo rollouts restart`): pods created before spec.restartAt are replaced; their
+            # ReplicaSets bring up new ones (Argo does it a few at a time; the demo all at once)
+            for r in byhash.values():
+                for p in self.owned_by(r, "pods"):
+                    pm = p["metadata"]
+                    if (pm.get("creationTimestamp") or "") < restart_at and not pm.get("deletionTimestamp"):
+                        self.state.delete("pods", ns, pm["name"])
+            st["restartedAt"] = restart_at
+            ev.emit(ro, "RolloutRestarted", f"Rollout restarted its pods (restartAt {restart_at})", component=comp)
         stable_h = st.get("stableRS")
         if not stable_h or stable_h not in byhash:
             stable_h = st["stableRS"] = h
