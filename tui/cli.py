@@ -38,8 +38,9 @@ commands:
   lookout diff [options] [A B]   the two environments' configuration diff (blue/green, stable/canary);
                                  exit 0 identical, 1 different; --switch-check: 0 safe to switch, 1 blocked
 
-keys inside the app: ? help, / filter, : jump (:ns, :ctx, :rollout), l logs, L track logs,
-d describe, y YAML, r runbooks, b blue/green diff, z zoom pane, space freeze, I incident, i note, t timeline, q quit.
+keys inside the app (? lists them all): tab next pane, / filter, : jump (:pods :events :metrics :dns
+:ns :ctx :rollout), f findings, l logs, L track logs, d describe, y YAML, r runbooks, b blue/green diff,
+z zoom pane, space freeze, I incident, i note, t timeline, q quit.
 
 exit codes: 0 ok, 3 API server unreachable (or silent for 10 s, or an exec credential plugin hung for
 15 s), 4 usage or configuration error (a missing or failing exec credential plugin included).
