@@ -214,3 +214,21 @@ def test_analysis_keeps_last_figures_when_the_source_fails_and_says_how_old():
     assert st.stale and st.age == 30.0 and st.track("canary").request_rate_rps == 20.0
     assert st.verdict.decision == "no-data" and "did not answer" in st.verdict.reasons[0].text
     assert fmt_figure("error_ratio", 0.0123) == "1.23 %" and fmt_figure("latency_p99_s", 0.64) == "640 ms"
+
+
+def test_a_warming_up_track_is_polled_again_soon():
+    """The pane must not say 'no running canary pod' for a whole interval beside a Running canary: while a track
+    warms up the next poll comes within 2 s; otherwise the interval (or its floor at scale) holds."""
+    import dataclasses
+
+    from tui.metrics.analysis import EMPTY_STATE, Reason, Verdict
+    from tui.metrics.monitor import WARMING_UP_POLL_S, next_poll_in
+
+    warming = dataclasses.replace(EMPTY_STATE, verdict=Verdict("no-data", (
+        Reason("warming-up", "canary: no running canary pod to scrape", (("track", "canary"),), None, "no-data"),)))
+    settled = dataclasses.replace(EMPTY_STATE, verdict=Verdict("promote", (
+        Reason("success-criteria-met", "ok", (), None, "promote"),)))
+    assert next_poll_in(warming, 10.0, 50) == WARMING_UP_POLL_S == 2.0
+    assert next_poll_in(settled, 10.0, 50) == 10.0
+    assert next_poll_in(settled, 5.0, 10_000) == 10.0  # 10,000 pods: every 10 s
+    assert next_poll_in(warming, 1.0, 50) == 1.0  # never slower than the configured interval

@@ -68,6 +68,21 @@ def read_context(session, settings: MetricsSettings, now: float) -> ReadContext:
                        quiet=roles.quiet, unmeasured=roles.no_http)
 
 
+WARMING_UP_POLL_S = 2.0
+
+
+def next_poll_in(state: CompareState, interval: float, pods: int) -> float:
+    """Seconds from one poll to the next. Every poll walks all the rollout's pods on the UI loop (tracks, usage,
+    the status tick it triggers): past PODS_PER_SECOND pods, poll less often (10,000 pods: every 10 s). While a
+    track is warming up (no running pod at the last poll, or a first scrape that cannot make a rate yet), poll
+    again soon: the pane must not say "no running canary pod" for a whole interval beside a Running canary."""
+    every = max(interval, pods / PODS_PER_SECOND)
+    verdict = getattr(state, "verdict", None)
+    if verdict is not None and any(r.code == "warming-up" for r in verdict.reasons):
+        return min(every, WARMING_UP_POLL_S)
+    return every
+
+
 class MetricsMonitor:
     """Polls one source for one session's rollout; `state` is the newest CompareState."""
 
@@ -157,12 +172,10 @@ class MetricsMonitor:
         try:
             while True:
                 started = self.clock()
-                on_state(await self.poll())
-                # every poll walks all the rollout's pods on the UI loop (tracks, usage, the status tick it
-                # triggers): past PODS_PER_SECOND pods, poll less often (10,000 pods: every 10 s)
+                state = await self.poll()
+                on_state(state)
                 pods = len(self.session.store.objects.get("pods", ()))
-                every = max(interval, pods / PODS_PER_SECOND)
-                await asyncio.sleep(max(0.2, every - (self.clock() - started)))
+                await asyncio.sleep(max(0.2, next_poll_in(state, interval, pods) - (self.clock() - started)))
         finally:
             await self.aclose()
 
