@@ -553,6 +553,21 @@ class Session:
         return group_progress(t.name, ds, self.resolver.track_of_labels)
 
     # ---- lifecycle ---------------------------------------------------------------------------
+    async def wait_synced(self, timeout: float, on_wait: Callable[[], None] | None = None) -> bool:
+        """Until every informer has its first list (or said why not), at most `timeout` seconds: for the commands
+        that judge once (`lookout status`, `lookout runbooks run`). False when the time ran out."""
+        import time as _time
+
+        deadline = _time.monotonic() + timeout
+        while _time.monotonic() < deadline:
+            hs = list(self.store.health.values())
+            if hs and all(h.settled for h in hs):
+                return True
+            await asyncio.sleep(0.05)
+            if on_wait is not None:
+                on_wait()
+        return False
+
     async def start(self) -> None:
         from tui.kube.client import KubeClient
 

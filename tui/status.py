@@ -173,14 +173,10 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
     await session.start()
     monitor = None
     try:
-        deadline = time.monotonic() + SYNC_TIMEOUT
-        while time.monotonic() < deadline:
-            hs = list(session.store.health.values())
-            if hs and all(h.settled for h in hs):
-                break
-            await asyncio.sleep(0.05)
+        def note_error() -> None:
             progress.error = session.connection.error
-        else:
+
+        if not await session.wait_synced(SYNC_TIMEOUT, note_error):
             conn = session.connection
             raise LaunchError(f"the cluster did not answer within {SYNC_TIMEOUT:g}s"
                               + (f": {conn.error}" if conn.error else ""), UNREACHABLE)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from tui.rollout.pods import parse_time
+from tui.rollout.target import owned_replicasets
 from tui.textsafe import clean_ident, clean_line
 
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4  # Argo Rollouts' default
@@ -243,25 +244,10 @@ def _images(obj: dict) -> tuple[str, ...]:
     return tuple(clean_line(str(c.get("image") or "")) for c in cs if isinstance(c, dict))
 
 
-def _owned(workload: dict, replicasets: Iterable[dict]) -> list[dict]:
-    m = _meta(workload)
-    uid, name, ns = m.get("uid"), m.get("name"), m.get("namespace", "")
-    out = []
-    for rs in replicasets:
-        rm = _meta(rs)
-        if rm.get("namespace", "") != ns:
-            continue
-        if any((uid and ref.get("uid") == uid)
-               or (ref.get("name") == name and ref.get("kind") in ("Rollout", "Deployment"))
-               for ref in rm.get("ownerReferences") or ()):
-            out.append(rs)
-    return out
-
-
 def _revisions(workload: dict, replicasets: Iterable[dict], hash_label: str, rev_annotation: str,
                roles: dict[str, str]) -> tuple[Revision, ...]:
     out = []
-    for rs in _owned(workload, replicasets):
+    for rs in owned_replicasets(workload, replicasets):
         rm, st = _meta(rs), rs.get("status") or {}
         h = (rm.get("labels") or {}).get(hash_label)
         desired = _int((rs.get("spec") or {}).get("replicas"))
@@ -396,7 +382,7 @@ def rollout_progress(kind: str | None, workload: dict | None, replicasets: Seque
         hash_label = "rollouts-pod-template-hash"
         labels = [{**((((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}),
                    hash_label: (_meta(rs).get("labels") or {}).get(hash_label)}
-                  for rs in _owned(workload, replicasets)]
+                  for rs in owned_replicasets(workload, replicasets)]
         bgs = st.get("blueGreen") or {}
         a, pv = bgs.get("activeSelector"), bgs.get("previewSelector")
         an = _colour(labels, a, "rollouts-pod-template-hash") or (clean_ident(a) if a else "?")

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from dataclasses import replace
 
 from tui.runbooks.model import Catalog, RunbookError, load_catalog, load_file
@@ -178,13 +177,7 @@ async def _run_steps(ns, rb, kube_target, settings) -> int:
     session.poll_metrics = False
     await session.start()
     try:
-        deadline = time.monotonic() + SYNC_TIMEOUT
-        while time.monotonic() < deadline:
-            hs = list(session.store.health.values())
-            if hs and all(h.settled for h in hs):
-                break
-            await asyncio.sleep(0.05)
-        else:
+        if not await session.wait_synced(SYNC_TIMEOUT):
             raise LaunchError(f"the cluster did not answer within {SYNC_TIMEOUT:g}s", UNREACHABLE)
         session.rebuild_resolver()
         assessment = session.assess()
