@@ -56,11 +56,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+def add_cluster_group(p: argparse.ArgumentParser, of: str = "the rollout"):
+    """--kubeconfig, --context and -n, as every command that talks to a cluster takes them."""
     g = p.add_argument_group("cluster")
     g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
     g.add_argument("--context", metavar="NAME", help="kubeconfig context to use (default: current-context)")
-    g.add_argument("-n", "--namespace", metavar="NS", help="namespace of the rollout (default: the context's)")
+    g.add_argument("-n", "--namespace", metavar="NS", help=f"namespace of {of} (default: the context's)")
+    return g
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    g = add_cluster_group(p)
     g.add_argument("-A", "--all-namespaces", action="store_true", help="look for the rollout in every namespace")
 
 

@@ -32,10 +32,9 @@ from tui.cli import say  # noqa: E402 - one sanitised line on stderr, for every 
 
 def add_status_arguments(p: argparse.ArgumentParser) -> None:
     """Every flag of `lookout status`, the app's connection flags included."""
-    g = p.add_argument_group("cluster")
-    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context to use (default: current-context)")
-    g.add_argument("-n", "--namespace", metavar="NS", help="namespace of the rollout (default: the context's)")
+    from tui.cli import add_cluster_group
+
+    add_cluster_group(p, "the rollout")
     w = p.add_argument_group("what to judge")
     sel = w.add_mutually_exclusive_group()
     sel.add_argument("--app", metavar="NAME",

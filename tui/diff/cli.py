@@ -20,10 +20,9 @@ from tui.cli import say  # noqa: E402 - one sanitised line on stderr, for every 
 
 
 def add_diff_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("cluster")
-    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context to use (default: current-context)")
-    g.add_argument("-n", "--namespace", metavar="NS", help="namespace of the environments (default: the context's)")
+    from tui.cli import add_cluster_group
+
+    add_cluster_group(p, "the environments")
     w = p.add_argument_group("what to compare")
     sel = w.add_mutually_exclusive_group()
     sel.add_argument("--app", metavar="NAME",

@@ -60,15 +60,22 @@ def change_text(c: Change, d: DiffResult) -> str:
     return name
 
 
+def _head(d: DiffResult, columns: str | None = None) -> list[DiffLine]:
+    """The lines both layouts start with: the two sides, state, Services, summary, (columns), notes."""
+    out = [DiffLine("h", f"--- {side_title(d.a)}"), DiffLine("h", f"+++ {side_title(d.b)}"),
+           DiffLine("h", f"state: {state_line(d)}")]
+    if services_line(d):
+        out.append(DiffLine("h", services_line(d)))
+    out.append(DiffLine("h", "summary: " + clean_line(d.summary())))
+    if columns is not None:
+        out.append(DiffLine("h", columns))
+    out += [DiffLine("?", f"note: {clean_line(n)}") for n in d.notes]
+    return out
+
+
 def unified(d: DiffResult) -> list[DiffLine]:
     """The diff in reading order: a section per object part, one line per change, line diffs indented."""
-    out = [DiffLine("h", f"--- {side_title(d.a)}"), DiffLine("h", f"+++ {side_title(d.b)}"),
-           DiffLine("h", f"state: {state_line(d)}"),
-           DiffLine("h", "summary: " + clean_line(d.summary()))]
-    if services_line(d):
-        out.insert(3, DiffLine("h", services_line(d)))
-    for n in d.notes:
-        out.append(DiffLine("?", f"note: {clean_line(n)}"))
+    out = _head(d)
     where = None
     for i, c in enumerate(d.changes):
         if c.where != where:
@@ -89,13 +96,7 @@ def side_by_side(d: DiffResult, width: int = 120) -> list[DiffLine]:
     field_w = max(12, min(34, width // 3))
     col = max(8, (width - field_w - 8) // 2)
     head = f"  {'field':<{field_w}} │ {_cut(clean_ident(d.a.track), col):<{col}} │ {_cut(clean_ident(d.b.track), col)}"
-    out = [DiffLine("h", f"--- {side_title(d.a)}"), DiffLine("h", f"+++ {side_title(d.b)}"),
-           DiffLine("h", f"state: {state_line(d)}"), DiffLine("h", "summary: " + clean_line(d.summary())),
-           DiffLine("h", head)]
-    if services_line(d):
-        out.insert(3, DiffLine("h", services_line(d)))
-    for n in d.notes:
-        out.append(DiffLine("?", f"note: {clean_line(n)}"))
+    out = _head(d, head)
     where = None
     for i, c in enumerate(d.changes):
         if c.where != where:
