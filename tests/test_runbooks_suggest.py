@@ -37,3 +37,17 @@ async def test_nothing_suggested_for_a_healthy_finished_rollout():
     a = p.assessments[-1][1]
     assert a.outcome.state == "healthy" and not a.findings
     assert suggest(CATALOG.runbooks, a) == []
+
+
+async def test_state_not_syncing_needs_the_drift_finding():
+    """A blue/green rollout alone is no reason for 'State not syncing': the runbook fits only beside the
+    `environments-differ` finding (bluegreen-switch has none; config-drift has it)."""
+    p = await played("bluegreen-switch", 40)
+    a = p.assessments[-1][1]
+    assert a.roles.strategy == "bluegreen"
+    assert "environments-differ" not in {f.code for f in a.findings}
+    assert "state-not-syncing" not in [s.runbook.id for s in suggest(CATALOG.runbooks, a)]
+    p = await played("config-drift", 20)
+    a = p.assessments[-1][1]
+    found = {s.runbook.id: s for s in suggest(CATALOG.runbooks, a)}
+    assert "state-not-syncing" in found and "differ" in found["state-not-syncing"].because
