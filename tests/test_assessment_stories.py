@@ -153,6 +153,7 @@ async def test_config_drift_green_idle_before_the_switch_is_no_fault():
     drift = next(f for f in a.findings if f.code == "environments-differ")
     assert drift.severity == "warning" and "2 env vars, 3 ConfigMap keys, 1 Secret key" in drift.summary
     assert a.cell("rollout").level == "degraded" and "environments-differ" in a.cell("rollout").detail
+    assert a.cell("rollout").word == "warning"  # a Healthy Rollout with a drift warning is not "degraded"
 
 
 def test_a_worker_with_no_port_expects_no_traffic():

@@ -457,7 +457,10 @@ def _with_findings(c: HealthCell, findings: Sequence[Finding]) -> HealthCell:
     lv = SEVERITY_LEVEL[worst.severity]
     if c.level == "critical" or (c.level == "degraded" and lv == "degraded"):
         return c  # already as bad: its own detail stays
-    return HealthCell(c.name, lv, WORDS[lv], SYMBOLS[lv], f"{worst.code}: {clean_line(worst.summary)}")
+    # the rollout cell's word is the controller's (Argo's Degraded is a phase): a warning raising it reads
+    # "warning", never "degraded" beside a Rollout that is Healthy
+    word = "warning" if c.name == "rollout" and lv == "degraded" else WORDS[lv]
+    return HealthCell(c.name, lv, word, SYMBOLS[lv], f"{worst.code}: {clean_line(worst.summary)}")
 
 
 def _at_most_degraded(c: HealthCell) -> HealthCell:
