@@ -311,7 +311,11 @@ def test_actions_plan_the_commands_the_plugin_and_kubectl_send():
                resource_version="7")
     dep = Where(context="c", namespace="demo", kubeconfig=None, values={"kind": "deployment", "rollout": "web"})
     assert '"path":"/spec/restartAt"' in plan(rb, 0, ro).command and '"value":"7"' in plan(rb, 0, ro).command
-    assert plan(rb, 0, dep).command.endswith("rollout restart deployment/web")
+    assert plan(rb, 0, dep).command.endswith("rollout restart deployment/web")  # no version shown: kubectl's own
+    dep_shown = Where(context="c", namespace="demo", kubeconfig=None, values={"kind": "deployment", "rollout": "web"},
+                      resource_version="9")
+    assert '"resourceVersion":"9"' in plan(rb, 0, dep_shown).command and "--type=merge" in plan(rb, 0, dep_shown).command
+    assert plan(rb, 4, dep_shown).command.endswith("--replicas=3 --resource-version=9")
     assert '"path":"/status/abort","value":true' in plan(rb, 1, ro).command
     assert plan(rb, 1, dep).command.endswith("rollout undo deployment/web")
     assert "Deployment action" in plan(rb, 2, ro).refused
@@ -346,3 +350,38 @@ async def test_restart_replaces_the_demo_rollouts_pods():
                 break
             await asyncio.sleep(0.1)
         assert pods() and not (pods() & before), (before, pods())
+
+
+@pytest.mark.kubectl
+async def test_deployment_restart_and_scale_are_refused_when_the_deployment_changed_since_shown():
+    """restart and scale of a Deployment carry the resourceVersion shown at the confirmation (a merge patch naming
+    it; kubectl scale --resource-version): a Deployment changed since is left alone, and the refusal is recognised."""
+    require_tool("kubectl")
+    from e2e_support import demo_cluster
+    from tui.runbooks.runner import changed_since_shown
+
+    async with demo_cluster(scenario="bluegreen-switch", speed=1) as cluster:
+        rb = one("id: a\ntitle: A\nsteps:\n  - {title: t, why: w, action: restart}\n"
+                 "  - {title: t, why: w, action: {name: scale, replicas: 4}}\n")
+
+        def dep():
+            return cluster.state.get("deployments", "demo", "checkout-blue")
+
+        def where_at(rv: str) -> Where:
+            return Where(context="lookout-demo", namespace="demo", kubeconfig=cluster.kubeconfig_path,
+                         values={"kind": "deployment", "rollout": "checkout-blue"}, resource_version=rv)
+
+        for i in (0, 1):
+            shown = plan(rb, i, where_at(dep()["metadata"]["resourceVersion"]))
+            cluster.state.mutate("deployments", "demo", "checkout-blue",
+                                 lambda o: o["metadata"].setdefault("annotations", {}).__setitem__("someone", str(i)))
+            before = dep()["spec"]
+            stale = await execute(shown, confirmed=True)
+            assert stale.state == "failed" and changed_since_shown(shown, stale), list(stale.lines)
+            assert dep()["spec"] == before
+        restart = await execute(plan(rb, 0, where_at(dep()["metadata"]["resourceVersion"])), confirmed=True)
+        assert restart.state == "ok", list(restart.lines)
+        assert "kubectl.kubernetes.io/restartedAt" in dep()["spec"]["template"]["metadata"]["annotations"]
+        scale = await execute(plan(rb, 1, where_at(dep()["metadata"]["resourceVersion"])), confirmed=True)
+        assert scale.state == "ok" and not changed_since_shown(plan(rb, 1, where_at("1")), scale), list(scale.lines)
+        assert dep()["spec"]["replicas"] == 4

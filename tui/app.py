@@ -1179,7 +1179,7 @@ class LookoutApp(App[int]):
         self._step_task = asyncio.create_task(self._execute(planned, confirmed))
 
     async def _execute(self, planned: Any, confirmed: bool) -> None:
-        from tui.runbooks.runner import CHANGED_SINCE_SHOWN, execute
+        from tui.runbooks.runner import CHANGED_SINCE_SHOWN, changed_since_shown, execute
 
         panel = self.query_one(RunbookPanel)
         try:
@@ -1192,9 +1192,7 @@ class LookoutApp(App[int]):
             return
         if self._shutting_down:
             return
-        if run.state == "failed" and planned.argv and "--type=json" in planned.argv and any(
-                re.search(r"testing value|test operation|test failed|has been modified", ln, re.I)
-                for ln in run.lines):
+        if changed_since_shown(planned, run):
             run.why = CHANGED_SINCE_SHOWN
             self._incident_step("refused", planned, CHANGED_SINCE_SHOWN, run)
             panel.set_step(planned.index, "refused", CHANGED_SINCE_SHOWN)

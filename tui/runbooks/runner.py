@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import time
@@ -200,6 +201,12 @@ def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: st
     elif a == "restart" and kind == "rollout":  # as `kubectl argo rollouts restart`: spec.restartAt
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         argv = _json_patch(res, name, rv, [("add", "/spec/restartAt", now)])
+    elif a == "restart" and rv:
+        # what `kubectl rollout restart` sends (the restartedAt template annotation), as a merge patch carrying the
+        # resourceVersion shown at the confirmation: the API server refuses it if the Deployment changed since
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        argv = _merge_patch(res, name, rv, {"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": now}}}}})
     elif a == "restart":
         argv = ["kubectl", "rollout", "restart", f"{res}/{name}"]
     elif a == "undo":
@@ -208,7 +215,8 @@ def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: st
                                refused="undo is a Deployment action: for an Argo Rollout use abort")
         argv = ["kubectl", "rollout", "undo", f"deployment/{name}"]
     elif a == "scale":
-        argv = ["kubectl", "scale", f"{res}/{name}", f"--replicas={step.argument}"]
+        argv = ["kubectl", "scale", f"{res}/{name}", f"--replicas={step.argument}",
+                *([f"--resource-version={rv}"] if rv else [])]  # kubectl's own precondition
     else:  # switch: the active Service's selector becomes the preview's (blue/green), as a promote would make it
         try:
             svc = render("{service}", values, where.missing)
@@ -243,7 +251,24 @@ def _json_patch(res: str, name: str, rv: str | None, ops: list[tuple[str, str, o
             json.dumps(patch, separators=(",", ":"))]
 
 
+def _merge_patch(res: str, name: str, rv: str, body: dict) -> list[str]:
+    import json
+
+    body = {"metadata": {"resourceVersion": rv}, **body}  # a patch naming a resourceVersion is conditional on it
+    return ["kubectl", "patch", res, name, "--type=merge", "-p", json.dumps(body, separators=(",", ":"))]
+
+
 CHANGED_SINCE_SHOWN = "refused by the API server: the object changed since it was shown (someone else acted?)"
+_PRECONDITION_FAILED = re.compile(r"testing value|test operation|test failed|has been modified|resource ?version",
+                                  re.I)
+
+
+def changed_since_shown(planned: "PlannedStep", run: "StepRun") -> bool:
+    """The step carried the resourceVersion shown at its confirmation (a JSON-patch test, a merge patch naming
+    it, kubectl scale's --resource-version) and the API server refused it because the object changed since."""
+    argv = planned.argv or ()
+    carried = "--type=json" in argv or "--type=merge" in argv or any(a.startswith("--resource-version=") for a in argv)
+    return run.state == "failed" and carried and any(_PRECONDITION_FAILED.search(ln) for ln in run.lines)
 
 
 async def promql_table(source, query: str, now: float) -> list[str]:
