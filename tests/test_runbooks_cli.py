@@ -89,3 +89,30 @@ def test_run_reports_a_failing_step(crashloop, tmp_path):
     r = lookout("runbooks", "run", "missing", "--runbooks", str(f), "--kubeconfig", crashloop.kubeconfig_path,
                 "--context", "lookout-demo", "-n", "demo", "--app", "checkout")
     assert r.returncode == 1 and 'pods "nope-1" not found' in r.stdout
+
+
+@pytest.mark.kubectl
+def test_run_writes_its_steps_and_refusals_to_the_incident(crashloop, tmp_path):
+    """`--incident DIR`: what `lookout runbooks run` did lands in the shared incident timeline, as from the app."""
+    require_tool("kubectl")
+    from tui.incident.log import load
+
+    where = ["--kubeconfig", crashloop.kubeconfig_path, "--context", "lookout-demo", "-n", "demo", "--app", "checkout"]
+    d = tmp_path / "inc-1"
+    r = lookout("runbooks", "run", "pods-crashing", "--step", "1", "--incident", str(d), "--severity", "high", *where)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = lookout("runbooks", "run", "pods-crashing", "--step", "4", "--incident", str(d), *where)
+    assert r.returncode == 2
+    meta, entries, problems = load(d)
+    assert meta.severity == "high" and not problems
+    kinds = [e.kind for e in entries]
+    assert kinds[0] == "opened" and "joined" in kinds, kinds
+    step = next(e for e in entries if e.kind == "step")
+    assert step.data["runbook"] == "pods-crashing" and step.data["step"] == 1 and step.data["state"] == "ok"
+    assert "describe pod checkout-" in step.data["command"] and step.data["output_tail"]
+    refused = next(e for e in entries if e.kind == "refused")
+    assert refused.data["step"] == 4 and refused.data["mutates"] and "explicit yes" in refused.text
+    bad = tmp_path / "afile"
+    bad.write_text("")
+    r = lookout("runbooks", "run", "pods-crashing", "--step", "1", "--incident", str(bad / "sub"), *where)
+    assert r.returncode == 4 and r.stderr.count("\n") == 1 and "incident" in r.stderr, r.stderr

@@ -1154,16 +1154,11 @@ class LookoutApp(App[int]):
         """The incident timeline (when one is open) gets every step run, confirmation and refusal."""
         if self.incident is None:
             return
-        step = planned.step
-        data = {"runbook": planned.runbook.id, "step": planned.index + 1, "title": step.title,
-                "command": planned.command, "target": planned.target, "mutates": planned.mutates}
-        if run is not None:
-            data.update(state=run.state, exit_code=run.exit_code, duration_s=round(run.duration, 3),
-                        output_tail=list(run.lines)[-20:])
-        text = f"{planned.runbook.title} · step {planned.index + 1} {step.title}: {outcome}" + (
-            f" · $ {planned.command}" if planned.command else "")
+        from tui.runbooks.runner import incident_entry
+
+        text, data = incident_entry(planned, outcome, run)
         try:
-            self.record_incident(kind, clean_line(text), data=data)
+            self.record_incident(kind, text, data=data)
         except Exception as e:  # noqa: BLE001 - the step ran; a full disk must not take the app down
             self.notify(f"could not write the incident log: {clean_line(str(e))}", severity="error", markup=False)
 

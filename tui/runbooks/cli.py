@@ -35,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--pod", metavar="NAME", help="{pod} (default: the first pod of the step's track)")
     run.add_argument("--yes", action="store_true", help="confirm the steps that change the cluster")
     run.add_argument("--read-only", action="store_true", help="refuse every step that changes the cluster")
+    run.add_argument("--incident", metavar="DIR",
+                     help="write each step (its command, target, outcome and output tail), confirmation and refusal to "
+                          "the incident in DIR (joined, or opened at --severity), as the app does")
+    run.add_argument("--severity", choices=("critical", "high", "medium", "low"), default="medium",
+                     help="severity of an incident --incident opens (default: %(default)s)")
     g = run.add_argument_group("cluster")
     g.add_argument("--kubeconfig", metavar="PATH")
     g.add_argument("--context", metavar="NAME")
@@ -154,19 +159,38 @@ def _run(ns: argparse.Namespace, rb) -> int:
     except (ConfigError, KubeConfigError) as e:
         _say(f"lookout runbooks run: {e}")
         return EXIT_USAGE
+    incident = None
+    if ns.incident:
+        from tui.incident.log import Incident, IncidentError
+
+        try:
+            incident = Incident.open(ns.incident, severity=ns.severity, service=ns.app or "")
+        except IncidentError as e:
+            _say(f"lookout runbooks run: {e}")
+            return EXIT_USAGE
     try:
-        return asyncio.run(_run_steps(ns, rb, target, settings))
+        return asyncio.run(_run_steps(ns, rb, target, settings, incident))
     except LaunchError as e:
         _say(f"lookout runbooks run: {e}")
         return e.code
     except KeyboardInterrupt:
         return 130
+    finally:
+        if incident is not None:
+            if incident.write_error:
+                _say(f"lookout runbooks run: could not write the incident log: {incident.write_error}")
+            incident.close()
 
 
-async def _run_steps(ns, rb, kube_target, settings) -> int:
+async def _run_steps(ns, rb, kube_target, settings, incident=None) -> int:
     from tui.launch import EXIT_UNREACHABLE as UNREACHABLE, LaunchError
     from tui.runbooks.context import pod_for_track, where_for
-    from tui.runbooks.runner import execute, plan
+    from tui.runbooks.runner import changed_since_shown, execute, incident_entry, plan
+
+    def record(kind: str, planned, outcome: str, run=None) -> None:
+        if incident is not None:
+            text, data = incident_entry(planned, outcome, run)
+            incident.record(kind, text, data=data)
     from tui.session import Session, resolve_rollout
 
     choice = await resolve_rollout(kube_target, app_name=ns.app, selector=None, all_namespaces=False)
@@ -204,13 +228,23 @@ async def _run_steps(ns, rb, kube_target, settings) -> int:
             if planned.manual and not planned.refused:
                 print(f"by hand: {clean_line(planned.manual)}", flush=True)
                 continue
+            if planned.mutates and ns.yes and not planned.refused:
+                record("confirmed", planned, f"confirmed on {planned.target} (--yes)")
             run = await execute(planned, confirmed=ns.yes, on_line=lambda s: print(s, flush=True))
             if run.state == "refused":
                 why = run.why + (" (give --yes to confirm)" if "explicit yes" in run.why else "")
                 print(f"[refused: {clean_line(why)}]", flush=True)
+                record("refused", planned, f"refused: {run.why}")
+                code = max(code, EXIT_REFUSED) if code != EXIT_FAILED else code
+            elif changed_since_shown(planned, run):
+                from tui.runbooks.runner import CHANGED_SINCE_SHOWN
+
+                print(f"[refused: {CHANGED_SINCE_SHOWN}]", flush=True)
+                record("refused", planned, CHANGED_SINCE_SHOWN, run)
                 code = max(code, EXIT_REFUSED) if code != EXIT_FAILED else code
             else:
                 print(f"[{clean_line(run.summary)}]", flush=True)
+                record("step", planned, run.summary, run)
                 if run.state != "ok":
                     code = EXIT_FAILED
         return code

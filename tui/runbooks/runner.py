@@ -263,6 +263,20 @@ _PRECONDITION_FAILED = re.compile(r"testing value|test operation|test failed|has
                                   re.I)
 
 
+def incident_entry(planned: "PlannedStep", outcome: str, run: "StepRun | None" = None) -> tuple[str, dict]:
+    """The incident timeline's entry for a step (run, confirmed or refused): its one line and its data, the same
+    from the app and from `lookout runbooks run --incident`."""
+    step = planned.step
+    data = {"runbook": planned.runbook.id, "step": planned.index + 1, "title": step.title,
+            "command": planned.command, "target": planned.target, "mutates": planned.mutates}
+    if run is not None:
+        data.update(state=run.state, exit_code=run.exit_code, duration_s=round(run.duration, 3),
+                    output_tail=list(run.lines)[-20:])
+    text = f"{planned.runbook.title} · step {planned.index + 1} {step.title}: {outcome}" + (
+        f" · $ {planned.command}" if planned.command else "")
+    return clean_line(text), data
+
+
 def changed_since_shown(planned: "PlannedStep", run: "StepRun") -> bool:
     """The step carried the resourceVersion shown at its confirmation (a JSON-patch test, a merge patch naming
     it, kubectl scale's --resource-version) and the API server refused it because the object changed since."""
