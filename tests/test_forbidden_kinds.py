@@ -130,3 +130,14 @@ async def test_app_names_forbidden_rollouts_and_pods():
             strip = app.query_one("#findings")
             await until(pilot, lambda: "forbidden-pods" in str(strip._last), timeout=20, what="the strip")
             assert "service-selects-no-pods" not in str(strip._last)
+
+
+@pytest.mark.parametrize("refusing", [("events",)], indirect=True)
+def test_status_names_forbidden_events_as_info_and_still_decides(refusing, capsys):
+    """Events are not needed for the verdict: refused, they are named (info), the rest is judged as usual."""
+    code, out, _ = status(refusing, capsys, "--app", "checkout", "--json")
+    r = json.loads(out)
+    f = _by_code(r)["forbidden-events"]
+    assert f["severity"] == "info" and f["cell"] == "rollout"
+    assert f"Events: forbidden for {USER}" in f["text"] and "not because nothing happened" in f["text"]
+    assert not any(x["severity"] in ("warning", "critical") and x["code"].startswith("forbidden") for x in r["findings"])

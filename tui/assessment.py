@@ -36,7 +36,8 @@ METRICS_CODES = NO_DATA_CODES + ("verdict-rollback", "source-stale")
 DNS_CODES = tuple(c for c in NETWORK_CODES if c.startswith("dns"))
 ENDPOINT_CODES = tuple(c for c in NETWORK_CODES if not c.startswith("dns"))
 # a kind the API server refuses us (tui.rollout.forbidden): named in the cell its data would fill
-FORBIDDEN_CELL = {"forbidden-pods": "pods", "forbidden-rollout": "rollout", "forbidden-endpoints": "endpoints"}
+FORBIDDEN_CELL = {"forbidden-pods": "pods", "forbidden-rollout": "rollout", "forbidden-endpoints": "endpoints",
+                  "forbidden-events": "rollout"}
 
 # Every finding code Lookout raises, and the one cell it makes worse (docs/status.md has the same table).
 CELL_OF_CODE: dict[str, str] = {

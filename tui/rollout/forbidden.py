@@ -19,6 +19,7 @@ FORBIDDEN_CODES: dict[str, tuple[str, ...]] = {
     "forbidden-rollout": ("rollouts", "deployments", "replicasets", "analysisruns"),
     "forbidden-endpoints": ("services", "endpointslices", "ingresses", "networkpolicies", "httproutes",
                             "virtualservices"),
+    "forbidden-events": ("events",),
 }
 # without these the verdict is a guess: warning (exit 2); the others are info
 NEEDED = frozenset({"pods", "rollouts", "deployments", "replicasets", "services", "endpointslices"})
@@ -30,6 +31,7 @@ CONSEQUENCE = {
     "forbidden-pods": "the rollout's pods cannot be seen: no decision is possible",
     "forbidden-rollout": "the controller's own state is unknown",
     "forbidden-endpoints": "where traffic goes is unknown: endpoints and DNS cannot be checked",
+    "forbidden-events": "the events pane is empty because they are refused, not because nothing happened",
 }
 _USER = re.compile(r'User "([^"]{1,200})"')
 
