@@ -14,7 +14,8 @@ VeritasCanary (`spec.targetRef` the canary Deployment, `spec.stableRef` the stab
   `Succeeded` (weight 0, canary scaled to 0). Without either it stays `Progressing` at maxWeight with the
   condition `Promoted=False, reason WaitingForApproval` ("Promotion stuck": weight not increasing).
 - each failed analysis raises `status.failedChecks` and halts advancement; reaching `analysis.threshold`
-  (default 2) gives `RollingBack` (weight 0, canary scaled to 0), then `Failed` once its pods are gone.
+  (default 2) gives `RollingBack` (weight 0, canary scaled to 0), then `Failed` on the next iteration (one
+  interval later) once its pods are gone.
 - `spec.paused` gives `Paused`; a new canary pod template (`status.observedRevision`) starts over.
 - the weight is written to `trafficRouting.virtualService` (its http routes' destinations) when one is named.
 
@@ -106,8 +107,8 @@ class Veritas:
         key = (res, m["namespace"], m["name"])
         self.sim.schedule(delay + 0.01, lambda: self.dirty["veritas"].add(key), dedupe=("veritas", tag, m["uid"]))
 
-    def _pods_of(self, ns: str, selector: dict) -> list[dict]:
-        return [p for p in self.state.list("pods", ns)[0] if not p["metadata"].get("deletionTimestamp")
+    def _pods_of(self, ns: str, selector: dict, terminating: bool = False) -> list[dict]:
+        return [p for p in self.state.list("pods", ns)[0] if (terminating or not p["metadata"].get("deletionTimestamp"))
                 and (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")
                 and label_selector_matches(selector, p["metadata"].get("labels"))]
 
@@ -188,7 +189,11 @@ class Veritas:
                    else 1)
 
         if phase == "RollingBack":
-            if not pods:
+            # confirmed on the next iteration (one analysis interval later), once the canary's pods are gone
+            due = memo.setdefault("rollback_done", self.sim.t + interval)
+            if self.sim.t + 1e-9 < due:
+                self._later(vc, CANARIES, due - self.sim.t, "rollback")
+            elif not self._pods_of(ns, (dep.get("spec") or {}).get("selector") or {}, terminating=True):
                 phase = "Failed"
                 st["message"] = f"rolled back: traffic is on {stable_name or 'stable'}, {target} scaled to 0"
                 ev.emit(vc, "Failed", f"Canary {name} failed: {st['message']}", type="Warning", component=COMPONENT)
@@ -269,6 +274,8 @@ class Veritas:
                             f"{st['failedChecks']} ({msg})", type="Warning", component=COMPONENT)
                     self._scale(ns, target, 0)
                     self._route(vc, spec, 0)
+                    memo["rollback_done"] = self.sim.t + interval
+                    self._later(vc, CANARIES, interval, "rollback")
                     return self._write_status(CANARIES, vc, st)
                 ev.emit(vc, "AnalysisFailed", f"Halt advancement {name}: {msg} (failed checks "
                         f"{st['failedChecks']}/{threshold})", type="Warning", component=COMPONENT)
