@@ -82,6 +82,9 @@ async def test_promotion_stuck_steps_to_max_weight_then_waits_for_approval_then_
     assert "spec.promotion.auto is false" in events[5][2] and "veritas.hearthlink.ai/approved=true" in events[5][2]
     vc = state.get(CANARIES, NS, "veritas-spark")
     assert vc["status"]["canaryWeight"] == 0 and vc["status"]["failedChecks"] == 0
+    # the weight asked went back to 0 with the canary; the weight a new revision starts at is kept
+    assert vc["spec"]["trafficWeight"] == 0
+    assert vc["metadata"]["annotations"]["veritas.hearthlink.ai/start-weight"] == "10"
     assert {c["type"]: (c["status"], c["reason"]) for c in vc["status"]["conditions"]}["Promoted"] == \
         ("True", "Succeeded")
     la = vc["status"]["lastAnalysis"]
@@ -174,6 +177,8 @@ async def test_auto_promotion_writes_the_weight_into_the_virtualservice():
         sim.advance(0.5)
         vc = state.get(CANARIES, NS, "web")["status"]
         vs = state.get("virtualservices", NS, "web")["spec"]["http"][0]["route"]
+        asked = state.get(CANARIES, NS, "web")["spec"]["trafficWeight"]
+        assert asked == vc.get("canaryWeight") or vc.get("phase") != "Progressing", (asked, vc)
         pair = (vc.get("phase"), vc.get("canaryWeight"), [d["weight"] for d in vs])
         if not weights or weights[-1] != pair:
             weights.append(pair)
@@ -335,9 +340,14 @@ def test_kubectl_follows_promotion_stuck_with_the_seeds_commands(kubectl_home):
     c, sim = _paused_cluster("veritas-promotion-stuck")
     try:
         k = Kubectl(kubectl_binary(), c.kubeconfig_path, kubectl_home, namespace=NS)
-        on_loop(c, sim.advance, 33)  # between the analyses at about 30 and 35 s
-        # seed step: verify traffic weight configuration; check the promotion configuration
+        on_loop(c, sim.advance, 1)
+        # before the canary's pods: 10 % asked, none applied (the seed's "traffic weight set but not effective")
         assert k.run("get", "veritascanary", "-o", "jsonpath={.items[*].spec.trafficWeight}").out == "10"
+        assert k.run("get", "veritascanary", "veritas-spark", "-o",
+                     "jsonpath={.status.phase} {.status.canaryWeight}").out == "Pending 0"
+        on_loop(c, sim.advance, 32)  # between the analyses at about 30 and 35 s
+        # seed step: verify traffic weight configuration (the controller steps it); the promotion configuration
+        assert k.run("get", "veritascanary", "-o", "jsonpath={.items[*].spec.trafficWeight}").out == "30"
         assert json.loads(k.run("get", "veritascanary", "veritas-spark", "-o", "jsonpath={.spec.promotion}").out) == \
             {"auto": False, "maxWeight": 50, "stepWeight": 10}
         row = k.run("get", "vcanary").out.splitlines()[1].split()

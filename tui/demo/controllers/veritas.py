@@ -3,15 +3,18 @@
 What it does, as seed 001 describes the platform (its symptoms and diagnostics are what this must be able to show):
 
 VeritasCanary (`spec.targetRef` the canary Deployment, `spec.stableRef` the stable one):
-- `Pending` until the canary Deployment has all its pods ready; then `Progressing` at `spec.trafficWeight`.
+- `Pending` until the canary Deployment has all its pods ready (weight asked in `spec.trafficWeight`, none applied:
+  `status.canaryWeight` 0); then `Progressing`, `status.canaryWeight` following `spec.trafficWeight`. The controller
+  steps `spec.trafficWeight` itself (a person may set it too); the weight each revision starts at is kept in the
+  annotation `veritas.hearthlink.ai/start-weight`.
 - every `analysis.interval` one analysis measures the canary's ready pods from the traffic model (the same numbers
   each pod's /metrics serves): error rate against `analysis.maxErrorRate` (percent), p99 against
   `analysis.maxLatencyP99` (ms); no ready pod, no requests or no metrics is a failed check ("Metrics not
   reporting": analysis always fails). `status.lastAnalysis` keeps the last measurement.
-- `analysis.successLimit` passed analyses at a weight raise `status.canaryWeight` by `promotion.stepWeight`, up to
+- `analysis.successLimit` passed analyses at a weight raise the weight by `promotion.stepWeight`, up to
   `promotion.maxWeight`; there, with `promotion.auto` or the annotation `veritas.hearthlink.ai/approved: "true"`
   ("Approve via kubectl annotate"), `Promoting` copies the canary's pod spec to the stable Deployment, then
-  `Succeeded` (weight 0, canary scaled to 0). Without either it stays `Progressing` at maxWeight with the
+  `Succeeded` (weight 0 asked and applied, canary scaled to 0). Without either it stays `Progressing` at maxWeight with the
   condition `Promoted=False, reason WaitingForApproval` ("Promotion stuck": weight not increasing).
 - each failed analysis raises `status.failedChecks` and halts advancement; reaching `analysis.threshold`
   (default 2) gives `RollingBack` (weight 0, canary scaled to 0), then `Failed` on the next iteration (one
@@ -40,6 +43,7 @@ GROUP = "veritas.hearthlink.ai"
 CANARIES = f"veritascanaries.{GROUP}"
 ENVIRONMENTS = f"veritasenvironments.{GROUP}"
 APPROVED = f"{GROUP}/approved"
+START = f"{GROUP}/start-weight"
 COMPONENT = "veritas-controller"
 _WATCHED = ("deployments", "pods", "services")
 
@@ -164,7 +168,13 @@ class Veritas:
         success_limit = max(1, int(_num(an.get("successLimit"), 1)))
         step = max(1, int(_num(promo.get("stepWeight"), 10)))
         max_w = int(_num(promo.get("maxWeight"), 50))
-        start_w = int(_num(spec.get("trafficWeight"), 0))
+        ann = meta.get("annotations") or {}
+        if START not in ann:  # the weight each revision starts at (spec.trafficWeight moves as the canary steps)
+            first = str(int(_num(spec.get("trafficWeight"), 0)))
+            self.state.mutate(CANARIES, ns, name, lambda o: o["metadata"].setdefault("annotations", {}).__setitem__(
+                START, first))
+            ann = dict(ann, **{START: first})
+        start_w = int(ann[START]) if str(ann[START]).isdigit() else 0
         st["observedGeneration"] = meta.get("generation", 1)
 
         dep = self.state.get("deployments", ns, target) if target else None
@@ -178,6 +188,8 @@ class Veritas:
             if st.get("observedRevision"):
                 ev.emit(vc, "NewRevision", f"New revision detected for {target}: starting over", component=COMPONENT)
             st.update(observedRevision=rev, phase="Pending", canaryWeight=0, failedChecks=0, successfulChecks=0)
+            self._spec_weight(vc, start_w)
+            spec = dict(spec, trafficWeight=start_w)
             st.pop("lastAnalysis", None)
             conds[:] = []
             memo.clear()
@@ -199,6 +211,7 @@ class Veritas:
                 ev.emit(vc, "Failed", f"Canary {name} failed: {st['message']}", type="Warning", component=COMPONENT)
                 set_condition(conds, "Promoted", "False", "RolledBack", st["message"], now)
             st.update(phase=phase, canaryWeight=0)
+            self._spec_weight(vc, 0)
             self._route(vc, spec, 0)
             return self._write_status(CANARIES, vc, st)
 
@@ -212,6 +225,7 @@ class Veritas:
                 set_condition(conds, "Promoted", "True", "Succeeded", st["message"], now)
                 ev.emit(vc, "Succeeded", f"Promotion completed! {target} promoted to {stable_name or 'stable'}",
                         component=COMPONENT)
+                self._spec_weight(vc, 0)
                 self._route(vc, spec, 0)
             return self._write_status(CANARIES, vc, st)
 
@@ -223,10 +237,11 @@ class Veritas:
                 set_condition(conds, "Ready", "False", "WaitingForPods", st["message"], now)
                 return self._write_status(CANARIES, vc, st)
             phase = "Progressing"
-            st.update(canaryWeight=start_w, failedChecks=0, successfulChecks=0)
+            w0 = int(_num(spec.get("trafficWeight"), 0))
+            st.update(canaryWeight=w0, failedChecks=0, successfulChecks=0)
             set_condition(conds, "Ready", "True", "PodsReady", f"canary {target}: {ready}/{want} pods ready", now)
-            set_condition(conds, "Promoted", "False", "Progressing", f"canary at weight {start_w}", now)
-            ev.emit(vc, "Started", f"Starting canary analysis for {target}, weight {start_w}", component=COMPONENT)
+            set_condition(conds, "Promoted", "False", "Progressing", f"canary at weight {w0}", now)
+            ev.emit(vc, "Started", f"Starting canary analysis for {target}, weight {w0}", component=COMPONENT)
             memo["next"] = self.sim.t + interval
 
         if spec.get("paused"):
@@ -243,7 +258,8 @@ class Veritas:
         phase = "Progressing"
         st["phase"] = phase
         memo.setdefault("next", self.sim.t + interval)
-        weight = int(st.get("canaryWeight") or 0)
+        weight = int(_num(spec.get("trafficWeight"), 0))  # asked (by a person, or by our last step): applied
+        st["canaryWeight"] = weight
         set_condition(conds, "Ready", "True" if ready >= want else "False", "PodsReady" if ready >= want else
                       "PodsNotReady", f"canary {target}: {ready}/{want} pods ready", now)
 
@@ -273,6 +289,7 @@ class Veritas:
                     ev.emit(vc, "RollingBack", f"Rolling back {name}: failed checks threshold reached "
                             f"{st['failedChecks']} ({msg})", type="Warning", component=COMPONENT)
                     self._scale(ns, target, 0)
+                    self._spec_weight(vc, 0)
                     self._route(vc, spec, 0)
                     memo["rollback_done"] = self.sim.t + interval
                     self._later(vc, CANARIES, interval, "rollback")
@@ -286,6 +303,7 @@ class Veritas:
                     if weight < max_w:
                         weight = min(max_w, weight + step)
                         st.update(canaryWeight=weight, successfulChecks=0)
+                        self._spec_weight(vc, weight)
                         ev.emit(vc, "Advanced", f"Advance {name} canary weight {weight}", component=COMPONENT)
                     elif promo.get("auto") or (meta.get("annotations") or {}).get(APPROVED) == "true":
                         return self._promote(vc, st, conds, ns, target, stable_name, now)
@@ -315,6 +333,7 @@ class Veritas:
         if stable_name and self.state.get("deployments", ns, stable_name) is not None:
             self.state.mutate("deployments", ns, stable_name,
                               lambda o: o["spec"].setdefault("template", {}).__setitem__("spec", tspec))
+        self._spec_weight(vc, 100)
         st.update(phase="Promoting", canaryWeight=100,
                   message=f"copying {target}'s pod spec to {stable_name or 'stable'}")
         set_condition(conds, "Promoted", "Unknown", "Promoting", st["message"], now)
@@ -323,6 +342,13 @@ class Veritas:
         self._route(vc, vc.get("spec") or {}, 100)
         self.dirty["veritas"].add((CANARIES, ns, vc["metadata"]["name"]))
         self._write_status(CANARIES, vc, st)
+
+    def _spec_weight(self, vc: dict, w: int) -> None:
+        """The controller steps spec.trafficWeight itself (the weight asked); status.canaryWeight is the weight applied."""
+        m = vc["metadata"]
+        cur = self.state.get(CANARIES, m["namespace"], m["name"])
+        if cur is not None and (cur.get("spec") or {}).get("trafficWeight") != w:
+            self.state.mutate(CANARIES, m["namespace"], m["name"], lambda o: o["spec"].__setitem__("trafficWeight", w))
 
     def _deployment_done(self, d: dict) -> bool:
         spec, s = d.get("spec") or {}, d.get("status") or {}
