@@ -308,6 +308,43 @@ async def test_switch_times_out_and_goes_back():
     assert state.get(ENVIRONMENTS, NS, "veritas-spark")["status"]["phase"] == "Stable"
 
 
+async def test_canary_receiving_no_traffic_fails_its_analysis():
+    """Seed 001 "Issue: Canary Not Receiving Traffic" (service selector mismatch): canary pods running but no
+    requests; the analysis fails for want of traffic ("Traffic too low")."""
+    sc = canary_scenario()
+    for m in sc.manifests:
+        if m["kind"] == "Service":
+            m["spec"]["selector"] = {"app": "web", "deployment": "stable"}
+    sim, state = await play(sc)
+    sim.advance(12)
+    st = state.get(CANARIES, NS, "web")["status"]
+    assert (st["phase"], st["failedChecks"]) == ("Progressing", 1)
+    assert st["lastAnalysis"] == {"time": st["lastAnalysis"]["time"], "result": "Failed", "errorRate": 0.0,
+                                  "latencyP99": 0, "requestRate": 0.0,
+                                  "message": "no requests reached the pods (0 req/s)"}
+
+
+async def test_switch_waits_while_the_target_is_not_ready():
+    """Seed 001 "Issue: Standby Environment Unhealthy": cannot switch due to an unhealthy target; until green's
+    pods are all ready the Service keeps selecting blue only."""
+    sc = load_scenario("veritas-switch-stuck")
+    from tui.demo.scenario import ImageBehaviour
+    sc.images["registry.demo/veritas-spark:0.7.1"] = ImageBehaviour(behaviour="notready", version="0.7.1")
+    sim, state = await play(sc)
+
+    def bad_image(o):
+        o["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.demo/veritas-spark:0.7.1"
+    state.mutate("deployments", NS, "veritas-spark-green", bad_image)
+    sim.advance(30)
+    env = state.get(ENVIRONMENTS, NS, "veritas-spark")["status"]
+    assert env["phase"] == "Switching" and env["switchProgress"] < 40, env
+    assert "green pods ready)" in env["message"] and "both" not in env["message"], env["message"]
+    conds = {c["type"]: c for c in env["conditions"]}
+    assert (conds["TargetHealthy"]["reason"], conds["TargetHealthy"]["message"]) == ("PodsNotReady", "3/4 green pods ready")
+    assert state.get("services", NS, "veritas-spark")["spec"]["selector"]["environment"] == "blue"
+    assert [r for r, _, _ in controller_events(state, "VeritasEnvironment")] == ["SwitchStarted"]
+
+
 def test_scenario_crds_key_is_checked():
     with pytest.raises(ScenarioError, match=r"crds: expected a list of CRD sets to install, from: veritas"):
         parse_scenario(CANARY.replace("crds: [veritas]", "crds: [argo]") % {"canary": "",

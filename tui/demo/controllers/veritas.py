@@ -459,7 +459,10 @@ class Veritas:
         progress = int(st.get("switchProgress") or 0)
         if not memo.get("widened"):
             progress = int(40 * ready / total) if total else 0
-            if total and ready == total:
+            if not total or ready < total:
+                set_condition(conds, "TargetHealthy", "False", "PodsNotReady",
+                              f"{ready}/{total} {want} pods ready" if total else f"no {want} pods", now)
+            else:
                 memo["widened"] = True
                 select([active, want])
                 progress = 50
