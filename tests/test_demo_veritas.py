@@ -273,7 +273,15 @@ async def test_switch_not_completing_stalls_at_50_with_both_environments_then_co
     served = {e["targetRef"]["name"].rsplit("-", 2)[0] for s in slices for e in s["endpoints"]
               if e["conditions"]["ready"]}
     assert served == {"veritas-spark-blue", "veritas-spark-green"}
-    assert all(sim.traffic.pod_rps((NS, p["metadata"]["name"])) > 0 for p in state.list("pods", NS)[0])
+    assert all(sim.traffic.pod_rps((NS, p["metadata"]["name"])) > 0
+               for p in state.list("pods", NS, label_selector="app=veritas-spark")[0])
+    # the controller says so in its log (seed: kubectl logs -l app=veritas-controller | grep -i switch)
+    ctl = state.list("pods", NS, label_selector="app=veritas-controller")[0][0]["metadata"]["name"]
+    switch_lines = [x for x in sim.pod_logs(NS, ctl, "controller") if "switch" in x.lower()]
+    assert any(x.endswith("INFO  switch veritas/veritas-spark: SwitchStarted: Switching veritas-spark from blue to "
+                          "green") for x in switch_lines), switch_lines
+    assert sum("WARN  switch veritas/veritas-spark: HealthCheckFailed: health check of green failing: error rate "
+               "6.20% > 1%" in x for x in switch_lines) >= 9, switch_lines
     assert [r for r, _, _ in events][:3] == ["SwitchStarted", "TrafficSplit", "HealthCheckFailed"]
     # the fix at 90 s: three passing checks, 63 → 76 → 100 %, the Service selects green only
     for _ in range(120):
@@ -396,6 +404,10 @@ def test_kubectl_follows_promotion_stuck_with_the_seeds_commands(kubectl_home):
         waiting = [line for line in d.splitlines() if "waiting" in line.lower()]
         assert any("Waiting for approval to promote veritas-spark" in line for line in waiting), d
         assert "WaitingForApproval" in d and "Advance veritas-spark canary weight 50" in d, d
+        # the controller's log says why (seed: kubectl logs -l app=veritas-controller --tail=100)
+        logs = k.run("logs", "-l", "app=veritas-controller", "--tail=100").out
+        assert "INFO  canary veritas/veritas-spark: WaitingForApproval: Waiting for approval to promote" in logs, logs
+        assert "INFO  canary veritas/veritas-spark: analysis passed at weight 50: error rate 0.06% <= 1%" in logs, logs
         # approved as the seed says: kubectl annotate
         r = k.run("annotate", "veritascanary", "veritas-spark", "veritas.hearthlink.ai/approved=true")
         assert "annotated" in r.out, r
@@ -428,6 +440,9 @@ def test_kubectl_follows_switch_not_completing_with_the_seeds_commands(kubectl_h
         assert len(ep) == 6, ep  # both environments receive traffic
         d = k.run("describe", "veritasenvironment", "veritas-spark").out
         assert "health check of green failing: error rate 6.20% > 1%" in d, d
+        logs = k.run("logs", "-l", "app=veritas-controller").out.splitlines()
+        switch = [x for x in logs if "switch" in x.lower()]  # | grep -i switch
+        assert len(switch) >= 8 and all("veritas/veritas-spark" in x for x in switch), logs
         on_loop(c, sim.advance, 70)  # t = 110: fixed at 90, three passing checks
         assert k.run("get", "venv", "veritas-spark", "-o",
                      "jsonpath={.status.phase} {.status.switchProgress} {.status.activeEnvironment}").out == \

@@ -1,4 +1,4 @@
-"""The Veritas controller (seed 001's in-house CRDs): VeritasCanary steps a canary's weight, VeritasEnvironment switches blue/green.
+"""The Veritas controller: seed 001's VeritasCanary (a canary's weight in steps) and VeritasEnvironment (blue/green).
 
 What it does, as seed 001 describes the platform (its symptoms and diagnostics are what this must be able to show):
 
@@ -14,8 +14,8 @@ VeritasCanary (`spec.targetRef` the canary Deployment, `spec.stableRef` the stab
 - `analysis.successLimit` passed analyses at a weight raise the weight by `promotion.stepWeight`, up to
   `promotion.maxWeight`; there, with `promotion.auto` or the annotation `veritas.hearthlink.ai/approved: "true"`
   ("Approve via kubectl annotate"), `Promoting` copies the canary's pod spec to the stable Deployment, then
-  `Succeeded` (weight 0 asked and applied, canary scaled to 0). Without either it stays `Progressing` at maxWeight with the
-  condition `Promoted=False, reason WaitingForApproval` ("Promotion stuck": weight not increasing).
+  `Succeeded` (weight 0 asked and applied, canary scaled to 0). Without either it stays `Progressing` at maxWeight
+  with the condition `Promoted=False, reason WaitingForApproval` ("Promotion stuck": weight not increasing).
 - each failed analysis raises `status.failedChecks` and halts advancement; reaching `analysis.threshold`
   (default 2) gives `RollingBack` (weight 0, canary scaled to 0), then `Failed` on the next iteration (one
   interval later) once its pods are gone.
@@ -31,11 +31,15 @@ VeritasEnvironment (`spec.service` the Service whose selector's `environmentLabe
   check keeps it at its place ("Switch not completing": stuck in Switching, both environments receiving traffic);
   past `switch.healthCheck.timeout` (default 5m) the Service goes back to the old environment: `Failed`.
 
+Each event is also a line in the log of the namespace's `app=veritas-controller` pod when a scenario runs one (with
+each analysis and health check), so the seed's `kubectl logs -l app=veritas-controller | grep -i switch` answers.
+
 Times are scenario time (`sim.t`): intervals and timeouts compress with the demo's speed, as pauses do for Argo.
 """
 
 from __future__ import annotations
 
+from tui.demo.state import StateError
 from tui.demo.controllers.base import label_selector_matches, orjson_clone, parse_duration, pod_ready, rfc3339, \
     set_condition, template_hash
 
@@ -45,6 +49,7 @@ ENVIRONMENTS = f"veritasenvironments.{GROUP}"
 APPROVED = f"{GROUP}/approved"
 START = f"{GROUP}/start-weight"
 COMPONENT = "veritas-controller"
+CONTROLLER_SELECTOR = "app=veritas-controller"  # its pod, when a scenario runs one: the controller logs there
 _WATCHED = ("deployments", "pods", "services")
 
 
@@ -145,6 +150,31 @@ class Veritas:
             return 0.0, 0.0, 0.0, "no requests reached the pods (0 req/s)"
         return 100.0 * err / rps, 1000.0 * p99, rps, None
 
+    def _emit(self, obj: dict, reason: str, message: str, *, type: str = "Normal") -> None:
+        """An Event on the object, and the same line in the controller's log."""
+        self.events.emit(obj, reason, message, type=type, component=COMPONENT)
+        self._log(obj, ("WARN " if type == "Warning" else "INFO ") + f" {reason}: {message}")
+
+    def _log(self, obj: dict, line: str) -> None:
+        """A line in the log of the namespace's veritas-controller pod, when one runs there (seed 001:
+        `kubectl logs -l app=veritas-controller --tail=100`, `... | grep -i switch`)."""
+        m = obj["metadata"]
+        ns = m["namespace"]
+        pods = sorted((p for p in self.state.list("pods", ns, label_selector=CONTROLLER_SELECTOR)[0]
+                       if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get(
+                           "deletionTimestamp")), key=lambda p: p["metadata"]["name"])
+        if not pods:
+            return
+        pod = pods[0]["metadata"]["name"]
+        container = ((pods[0].get("spec") or {}).get("containers") or [{}])[0].get("name") or "controller"
+        what = "canary" if obj.get("kind") == "VeritasCanary" else "switch"
+        if (ns, pod, container) not in self.sim.logs.logs:
+            try:
+                self.sim.pod_log_entries(ns, pod, container, tail=0)  # its log so far, as a read would start it
+            except (StateError, ValueError):
+                return
+        self.sim.logs.write(ns, pod, container, self.sim.clock(), f"{line[:5]} {what:<6} {ns}/{m['name']}:{line[5:]}")
+
     def _write_status(self, res: str, obj: dict, st: dict) -> None:
         if st != obj.get("status"):
             m = obj["metadata"]
@@ -159,7 +189,6 @@ class Veritas:
         conds = st.setdefault("conditions", [])
         now = rfc3339(self.sim.clock())
         memo = self._memo(vc)
-        ev = self.events
         promo, an = spec.get("promotion") or {}, spec.get("analysis") or {}
         target = (spec.get("targetRef") or {}).get("name") or ""
         stable_name = (spec.get("stableRef") or {}).get("name") or ""
@@ -186,7 +215,7 @@ class Veritas:
         phase = st.get("phase") or "Pending"
         if st.get("observedRevision") != rev:
             if st.get("observedRevision"):
-                ev.emit(vc, "NewRevision", f"New revision detected for {target}: starting over", component=COMPONENT)
+                self._emit(vc, "NewRevision", f"New revision detected for {target}: starting over")
             st.update(observedRevision=rev, phase="Pending", canaryWeight=0, failedChecks=0, successfulChecks=0)
             self._spec_weight(vc, start_w)
             spec = dict(spec, trafficWeight=start_w)
@@ -208,7 +237,7 @@ class Veritas:
             elif not self._pods_of(ns, (dep.get("spec") or {}).get("selector") or {}, terminating=True):
                 phase = "Failed"
                 st["message"] = f"rolled back: traffic is on {stable_name or 'stable'}, {target} scaled to 0"
-                ev.emit(vc, "Failed", f"Canary {name} failed: {st['message']}", type="Warning", component=COMPONENT)
+                self._emit(vc, "Failed", f"Canary {name} failed: {st['message']}", type="Warning")
                 set_condition(conds, "Promoted", "False", "RolledBack", st["message"], now)
             st.update(phase=phase, canaryWeight=0)
             self._spec_weight(vc, 0)
@@ -223,8 +252,7 @@ class Veritas:
                 st.update(phase="Succeeded", canaryWeight=0,
                           message=f"promoted: {stable_name or target} runs the canary's pod spec")
                 set_condition(conds, "Promoted", "True", "Succeeded", st["message"], now)
-                ev.emit(vc, "Succeeded", f"Promotion completed! {target} promoted to {stable_name or 'stable'}",
-                        component=COMPONENT)
+                self._emit(vc, "Succeeded", f"Promotion completed! {target} promoted to {stable_name or 'stable'}")
                 self._spec_weight(vc, 0)
                 self._route(vc, spec, 0)
             return self._write_status(CANARIES, vc, st)
@@ -241,19 +269,18 @@ class Veritas:
             st.update(canaryWeight=w0, failedChecks=0, successfulChecks=0)
             set_condition(conds, "Ready", "True", "PodsReady", f"canary {target}: {ready}/{want} pods ready", now)
             set_condition(conds, "Promoted", "False", "Progressing", f"canary at weight {w0}", now)
-            ev.emit(vc, "Started", f"Starting canary analysis for {target}, weight {w0}", component=COMPONENT)
+            self._emit(vc, "Started", f"Starting canary analysis for {target}, weight {w0}")
             memo["next"] = self.sim.t + interval
 
         if spec.get("paused"):
             st.update(phase="Paused", message=f"paused at weight {st.get('canaryWeight', 0)} (spec.paused)")
             if memo.get("paused") is not True:
-                ev.emit(vc, "Paused", f"Canary {name} paused at weight {st.get('canaryWeight', 0)}",
-                        component=COMPONENT)
+                self._emit(vc, "Paused", f"Canary {name} paused at weight {st.get('canaryWeight', 0)}")
             memo["paused"] = True
             memo.pop("next", None)
             return self._write_status(CANARIES, vc, st)
         if memo.pop("paused", None):
-            ev.emit(vc, "Resumed", f"Canary {name} resumed", component=COMPONENT)
+            self._emit(vc, "Resumed", f"Canary {name} resumed")
             memo["next"] = self.sim.t + interval
         phase = "Progressing"
         st["phase"] = phase
@@ -278,6 +305,7 @@ class Veritas:
                                                    f"p99 {p99:.0f}ms <= {max_p99:.0f}ms at {rps:.1f} req/s")
             st["lastAnalysis"] = {"time": now, "result": result, "errorRate": round(err, 3),
                                   "latencyP99": int(round(p99)), "requestRate": round(rps, 2), "message": msg}
+            self._log(vc, f"{'WARN ' if fails else 'INFO '} analysis {result.lower()} at weight {weight}: {msg}")
             if fails:
                 st["failedChecks"] = int(st.get("failedChecks") or 0) + 1
                 st["successfulChecks"] = 0
@@ -286,16 +314,16 @@ class Veritas:
                     st.update(phase="RollingBack", canaryWeight=0,
                               message=f"failed checks threshold reached {st['failedChecks']}: {msg}")
                     set_condition(conds, "Promoted", "False", "RollingBack", st["message"], now)
-                    ev.emit(vc, "RollingBack", f"Rolling back {name}: failed checks threshold reached "
-                            f"{st['failedChecks']} ({msg})", type="Warning", component=COMPONENT)
+                    self._emit(vc, "RollingBack", f"Rolling back {name}: failed checks threshold reached "
+                            f"{st['failedChecks']} ({msg})", type="Warning")
                     self._scale(ns, target, 0)
                     self._spec_weight(vc, 0)
                     self._route(vc, spec, 0)
                     memo["rollback_done"] = self.sim.t + interval
                     self._later(vc, CANARIES, interval, "rollback")
                     return self._write_status(CANARIES, vc, st)
-                ev.emit(vc, "AnalysisFailed", f"Halt advancement {name}: {msg} (failed checks "
-                        f"{st['failedChecks']}/{threshold})", type="Warning", component=COMPONENT)
+                self._emit(vc, "AnalysisFailed", f"Halt advancement {name}: {msg} (failed checks "
+                        f"{st['failedChecks']}/{threshold})", type="Warning")
             else:
                 st["successfulChecks"] = int(st.get("successfulChecks") or 0) + 1
                 set_condition(conds, "AnalysisPassing", "True", "AnalysisPassed", msg, now)
@@ -304,7 +332,7 @@ class Veritas:
                         weight = min(max_w, weight + step)
                         st.update(canaryWeight=weight, successfulChecks=0)
                         self._spec_weight(vc, weight)
-                        ev.emit(vc, "Advanced", f"Advance {name} canary weight {weight}", component=COMPONENT)
+                        self._emit(vc, "Advanced", f"Advance {name} canary weight {weight}")
                     elif promo.get("auto") or (meta.get("annotations") or {}).get(APPROVED) == "true":
                         return self._promote(vc, st, conds, ns, target, stable_name, now)
         if weight >= max_w and int(st.get("successfulChecks") or 0) >= success_limit:
@@ -316,7 +344,7 @@ class Veritas:
             set_condition(conds, "Promoted", "False", "WaitingForApproval", wait, now)
             if not memo.get("waiting"):
                 memo["waiting"] = True
-                ev.emit(vc, "WaitingForApproval", wait, component=COMPONENT)
+                self._emit(vc, "WaitingForApproval", wait)
         else:
             have = int(st.get("successfulChecks") or 0)
             st["message"] = (f"weight {weight}/{max_w}: {have}/{success_limit} successful analyses at this weight"
@@ -337,14 +365,13 @@ class Veritas:
         st.update(phase="Promoting", canaryWeight=100,
                   message=f"copying {target}'s pod spec to {stable_name or 'stable'}")
         set_condition(conds, "Promoted", "Unknown", "Promoting", st["message"], now)
-        self.events.emit(vc, "Promoting", f"Copying {target} template spec to {stable_name or 'stable'}",
-                         component=COMPONENT)
+        self._emit(vc, "Promoting", f"Copying {target} template spec to {stable_name or 'stable'}")
         self._route(vc, vc.get("spec") or {}, 100)
         self.dirty["veritas"].add((CANARIES, ns, vc["metadata"]["name"]))
         self._write_status(CANARIES, vc, st)
 
     def _spec_weight(self, vc: dict, w: int) -> None:
-        """The controller steps spec.trafficWeight itself (the weight asked); status.canaryWeight is the weight applied."""
+        """The controller steps spec.trafficWeight itself (the weight asked); status.canaryWeight is the one applied."""
         m = vc["metadata"]
         cur = self.state.get(CANARIES, m["namespace"], m["name"])
         if cur is not None and (cur.get("spec") or {}).get("trafficWeight") != w:
@@ -363,7 +390,7 @@ class Veritas:
             self.state.mutate("deployments", ns, name, lambda o: o["spec"].__setitem__("replicas", n))
 
     def _route(self, vc: dict, spec: dict, weight: int) -> None:
-        """Write the weight into the named VirtualService: the canary host gets it, the other destinations share the rest."""
+        """Write the weight into the named VirtualService: the canary host gets it, the other hosts share the rest."""
         vs_ref = ((spec.get("trafficRouting") or {}).get("virtualService") or {})
         ns = vc["metadata"]["namespace"]
         if not vs_ref.get("name") or "virtualservices" not in self.state.kinds:
@@ -399,7 +426,6 @@ class Veritas:
         conds = st.setdefault("conditions", [])
         now = rfc3339(self.sim.clock())
         memo = self._memo(env)
-        ev = self.events
         label = spec.get("environmentLabel") or "environment"
         svc_name = spec.get("service") or name
         hc = ((spec.get("switch") or {}).get("healthCheck") or {})
@@ -433,8 +459,7 @@ class Veritas:
             select([active])
             if phase != "Failed" or st.get("targetEnvironment") != want:
                 if phase == "Switching":
-                    ev.emit(env, "SwitchCancelled", f"Switch of {svc_name} cancelled: {active} stays active",
-                            component=COMPONENT)
+                    self._emit(env, "SwitchCancelled", f"Switch of {svc_name} cancelled: {active} stays active")
                 st.update(phase="Stable", switchProgress=100, targetEnvironment=active,
                           message=f"{svc_name} serves {active}")
                 st.pop("healthChecks", None)
@@ -449,7 +474,7 @@ class Veritas:
             memo["next"] = self.sim.t + interval
             st.update(phase="Switching", targetEnvironment=want, switchProgress=0,
                       healthChecks={"passed": 0, "failed": 0})
-            ev.emit(env, "SwitchStarted", f"Switching {svc_name} from {active} to {want}", component=COMPONENT)
+            self._emit(env, "SwitchStarted", f"Switching {svc_name} from {active} to {want}")
         memo.setdefault("start", self.sim.t)
         memo.setdefault("next", self.sim.t + interval)
         checks = st.setdefault("healthChecks", {"passed": 0, "failed": 0})
@@ -466,8 +491,7 @@ class Veritas:
                 memo["widened"] = True
                 select([active, want])
                 progress = 50
-                ev.emit(env, "TrafficSplit", f"{svc_name} selects both {active} and {want} while {want} is checked",
-                        component=COMPONENT)
+                self._emit(env, "TrafficSplit", f"{svc_name} selects both {active} and {want} while {want} is checked")
         if memo.get("widened") and self.sim.t + 1e-9 >= memo["next"]:
             memo["next"] = self.sim.t + interval
             err, _p99, rps, why = self._measure(target_pods)
@@ -481,13 +505,14 @@ class Veritas:
                 memo["streak"] = 0
                 msg = f"health check of {want} failing: " + "; ".join(fails)
                 set_condition(conds, "TargetHealthy", "False", "HealthCheckFailed", msg, now)
-                ev.emit(env, "HealthCheckFailed", msg, type="Warning", component=COMPONENT)
+                self._emit(env, "HealthCheckFailed", msg, type="Warning")
             else:
                 checks["passed"] = int(checks.get("passed") or 0) + 1
                 memo["streak"] = int(memo.get("streak") or 0) + 1
                 msg = (f"health check of {want} passed ({memo['streak']}/{need}): error rate {_pct(err)} at "
                        f"{rps:.1f} req/s")
                 set_condition(conds, "TargetHealthy", "True", "HealthCheckPassed", msg, now)
+                self._log(env, f"INFO  {msg}")
             progress = 50 + int(40 * min(need, int(memo.get("streak") or 0)) / need)
         if memo.get("widened") and int(memo.get("streak") or 0) >= need:
             select([want])
@@ -495,7 +520,7 @@ class Veritas:
                       message=f"{svc_name} serves {want}")
             set_condition(conds, "Switched", "True", "SwitchCompleted", f"switched {svc_name} from {active} to {want}",
                           now)
-            ev.emit(env, "SwitchCompleted", f"Switched {svc_name} from {active} to {want}", component=COMPONENT)
+            self._emit(env, "SwitchCompleted", f"Switched {svc_name} from {active} to {want}")
             memo.clear()
             return self._write_status(ENVIRONMENTS, env, st)
         elapsed = self.sim.t - memo["start"]
@@ -505,7 +530,7 @@ class Veritas:
                       message=f"switch to {want} did not pass its health check within "
                               f"{hc.get('timeout') or '5m'}: {svc_name} back on {active}")
             set_condition(conds, "Switched", "False", "HealthCheckTimeout", st["message"], now)
-            ev.emit(env, "SwitchFailed", st["message"], type="Warning", component=COMPONENT)
+            self._emit(env, "SwitchFailed", st["message"], type="Warning")
             memo.clear()
             return self._write_status(ENVIRONMENTS, env, st)
         st["switchProgress"] = progress
