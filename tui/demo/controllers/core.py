@@ -40,7 +40,7 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
         self.rs_counts: dict[str, list[int]] = {}  # ReplicaSet uid -> [active pods, ready pods]
         self.wake_pending = False
         self.dirty["veritas"] = set()  # (resource key, ns, name) of VeritasCanary / VeritasEnvironment objects
-        self.veritas_by_ns: dict[str, set] = {}
+        self.veritas_by_ns: dict[str, dict] = {}
         self.veritas_memo: dict[str, dict] = {}
         from tui.demo.controllers.workloads import Workloads  # noqa: PLC0415 - workloads imports this module
         self.workloads = Workloads(self)  # StatefulSet, DaemonSet, Job

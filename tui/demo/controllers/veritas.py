@@ -40,8 +40,9 @@ Times are scenario time (`sim.t`): intervals and timeouts compress with the demo
 from __future__ import annotations
 
 from tui.demo.state import StateError
-from tui.demo.controllers.base import label_selector_matches, orjson_clone, parse_duration, pod_ready, rfc3339, \
-    set_condition, template_hash
+from tui.kube.selectors import SelectorError, selector_from_dict
+from tui.demo.controllers.base import orjson_clone, parse_duration, pod_ready, rfc3339, \
+    selector_matches, set_condition, template_hash
 
 GROUP = "veritas.hearthlink.ai"
 CANARIES = f"veritascanaries.{GROUP}"
@@ -71,21 +72,32 @@ class Veritas:
 
     # ---------------------------------------------------------------- change feed
     def veritas_on_change(self, etype: str, res: str, obj: dict) -> None:
-        """Mark the Veritas objects a change concerns dirty: their own changes, and (cheaply: a namespace holds few)
-        every Veritas object of a namespace whose Deployments, pods or Services changed."""
+        """Mark the Veritas objects a change concerns dirty: their own changes; a pod change, the objects of its
+        namespace whose pods it may be (by the labels each last watched); any Deployment or Service change there."""
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace") or ""
         index = self.veritas_by_ns
         if res in (CANARIES, ENVIRONMENTS):
             key = (res, ns, meta.get("name") or "")
             if etype == "DELETED":
-                index.get(ns, set()).discard(key)
+                index.get(ns, {}).pop(key, None)
                 self.veritas_memo.pop(meta.get("uid"), None)
             else:
-                index.setdefault(ns, set()).add(key)
+                index.setdefault(ns, {}).setdefault(key, None)
                 self.dirty["veritas"].add(key)
+        elif res == "pods" and index.get(ns):
+            labels = meta.get("labels") or {}
+            for key, sel in index[ns].items():
+                if sel is None or selector_matches(sel, labels):
+                    self.dirty["veritas"].add(key)
         elif res in _WATCHED and index.get(ns):
-            self.dirty["veritas"] |= index[ns]
+            self.dirty["veritas"] |= index[ns].keys()
+
+    def _watch_pods(self, res: str, obj: dict, selector: dict | None) -> None:
+        """Which pods' changes concern this object from now on (plain matchLabels; None: every pod of its namespace)."""
+        m = obj["metadata"]
+        sel = selector.get("matchLabels") if selector and set(selector) == {"matchLabels"} else None
+        self.veritas_by_ns.setdefault(m["namespace"], {})[(res, m["namespace"], m["name"])] = dict(sel) if sel else None
 
     def veritas_prime(self) -> list[str]:
         """The resource keys to prime (a restored cluster's Veritas objects), when their CRDs are installed."""
@@ -117,9 +129,20 @@ class Veritas:
         self.sim.schedule(delay + 0.01, lambda: self.dirty["veritas"].add(key), dedupe=("veritas", tag, m["uid"]))
 
     def _pods_of(self, ns: str, selector: dict, terminating: bool = False) -> list[dict]:
+        if not selector:
+            return []  # no selector selects nothing, as controllers do
+        if set(selector) == {"matchLabels"}:
+            ml = selector["matchLabels"] or {}
+            matches = lambda labels: selector_matches(ml, labels)  # noqa: E731 - the fast path, plain labels
+        else:
+            try:
+                parsed = selector_from_dict(selector)
+            except SelectorError:
+                return []
+            matches = parsed.matches
         return [p for p in self.state.list("pods", ns)[0] if (terminating or not p["metadata"].get("deletionTimestamp"))
                 and (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")
-                and label_selector_matches(selector, p["metadata"].get("labels"))]
+                and matches(p["metadata"].get("labels") or {})]
 
     def _measure(self, pods: list[dict]) -> tuple[float, float, float, str | None]:
         """(error rate %, p99 ms, requests/s, why not measured) over the ready pods, from the traffic model."""
@@ -211,6 +234,7 @@ class Veritas:
             st.update(phase="Pending", canaryWeight=0, message=f"canary Deployment {target!r} not found")
             set_condition(conds, "Ready", "False", "TargetNotFound", st["message"], now)
             return self._write_status(CANARIES, vc, st)
+        self._watch_pods(CANARIES, vc, (dep.get("spec") or {}).get("selector"))
         rev = template_hash((dep.get("spec") or {}).get("template") or {})
         phase = st.get("phase") or "Pending"
         if st.get("observedRevision") != rev:
@@ -443,6 +467,7 @@ class Veritas:
         set_condition(conds, "ServiceReady", "True", "ServiceFound", f"Service {svc_name} selects by {label}", now)
         sel = dict((svc.get("spec") or {}).get("selector") or {})
         base = {k: v for k, v in sel.items() if k != label}
+        self._watch_pods(ENVIRONMENTS, env, {"matchLabels": base} if base else None)
         active = st.get("activeEnvironment")
         if active not in ("blue", "green"):
             active = sel.get(label) if sel.get(label) in ("blue", "green") else want
