@@ -364,10 +364,6 @@ def test_scenario_crds_key_is_checked():
 
 # ------------------------------------------------------------------------------------ the real kubectl
 
-def _sim_call(c, fn, *a):
-    return on_loop(c, fn, *a)
-
-
 @pytest.fixture(scope="module")
 def kubectl_home(tmp_path_factory):
     kubectl_binary()
