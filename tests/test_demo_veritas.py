@@ -353,6 +353,15 @@ async def test_switch_waits_while_the_target_is_not_ready():
     assert [r for r, _, _ in controller_events(state, "VeritasEnvironment")] == ["SwitchStarted"]
 
 
+def test_scenarios_readme_lists_every_scenario_with_what_it_plays():
+    import os
+    from tui.demo.scenario import SCENARIO_DIR, scenario_names
+
+    text = open(os.path.join(SCENARIO_DIR, "README.md"), encoding="utf-8").read()
+    for n in scenario_names():
+        assert f"| `{n}` | {load_scenario(n).plays} |" in text, f"tui/demo/scenarios/README.md lacks the row for {n}"
+
+
 def test_scenario_crds_key_is_checked():
     with pytest.raises(ScenarioError, match=r"crds: expected a list of CRD sets to install, from: veritas"):
         parse_scenario(CANARY.replace("crds: [veritas]", "crds: [argo]") % {"canary": "",
