@@ -405,6 +405,11 @@ def test_kubectl_follows_promotion_stuck_with_the_seeds_commands(kubectl_home):
         on_loop(c, sim.advance, 37)  # t = 70: waiting at 50 % since about 60 s
         assert k.run("get", "veritascanary", "veritas-spark", "-o",
                      "jsonpath={.status.phase} {.status.canaryWeight}").out == "Progressing 50"
+        # the seed's `kubectl get veritascanary -o wide`: asked vs applied weight, failed checks, why
+        wide = k.run("get", "veritascanary", "-o", "wide").out.splitlines()
+        assert wide[0].split()[:8] == ["NAME", "TARGET", "WEIGHT", "PHASE", "AGE", "DESIRED", "FAILED", "MESSAGE"], wide
+        assert wide[1].split()[:3] == ["veritas-spark", "veritas-spark-canary", "50"], wide
+        assert wide[1].split()[5:8] == ["50", "0", "Waiting"] and "auto is false" in wide[1], wide
         d = k.run("describe", "veritascanary", "veritas-spark").out
         waiting = [line for line in d.splitlines() if "waiting" in line.lower()]
         assert any("Waiting for approval to promote veritas-spark" in line for line in waiting), d
@@ -438,6 +443,9 @@ def test_kubectl_follows_switch_not_completing_with_the_seeds_commands(kubectl_h
                      "jsonpath={.status.phase} {.status.switchProgress}").out == "Switching 50"
         row = k.run("get", "venv").out.splitlines()[1].split()
         assert row[:4] == ["veritas-spark", "green", "Switching", "50"], row
+        wide = k.run("get", "veritasenvironment", "-o", "wide").out.splitlines()
+        assert wide[0].split() == ["NAME", "ACTIVE", "PHASE", "SWITCH", "AGE", "SERVING", "MESSAGE"], wide
+        assert wide[1].split()[5:7] == ["blue", "switching"] and "both environments receive traffic" in wide[1], wide
         assert json.loads(k.run("get", "svc", "veritas-spark", "-o", "jsonpath={.spec.selector}").out) == \
             {"app": "veritas-spark"}
         assert len(k.run("get", "pods", "-l", "environment=green", "-o", "name").out.split()) == 3
