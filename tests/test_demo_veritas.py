@@ -96,6 +96,25 @@ async def test_promotion_stuck_steps_to_max_weight_then_waits_for_approval_then_
     assert state.get("deployments", NS, "veritas-spark-canary")["spec"]["replicas"] == 0
 
 
+async def test_promotion_stuck_while_the_controller_is_down():
+    """Seed 001 "Promotion stuck", cause "Controller unhealthy: restart veritas-controller": with its pod gone,
+    nothing moves; the weight stays, the phase stays Progressing; back, it carries on."""
+    sim, state = await play("veritas-promotion-stuck")
+    sim.advance(22)
+    assert state.get(CANARIES, NS, "veritas-spark")["status"]["canaryWeight"] == 20
+    state.mutate("deployments", NS, "veritas-controller", lambda o: o["spec"].__setitem__("replicas", 0))
+    sim.advance(30)
+    st = state.get(CANARIES, NS, "veritas-spark")["status"]
+    assert (st["phase"], st["canaryWeight"]) == ("Progressing", 20)
+    assert state.list("pods", NS, label_selector="app=veritas-controller")[0] == []
+    n_events = len(controller_events(state, "VeritasCanary"))
+    state.mutate("deployments", NS, "veritas-controller", lambda o: o["spec"].__setitem__("replicas", 1))
+    sim.advance(15)
+    st = state.get(CANARIES, NS, "veritas-spark")["status"]
+    assert st["phase"] == "Progressing" and st["canaryWeight"] >= 30
+    assert len(controller_events(state, "VeritasCanary")) > n_events
+
+
 async def test_the_same_seed_plays_the_same_story():
     a = await story("veritas-promotion-stuck", 130, seed=3)
     b = await story("veritas-promotion-stuck", 130, seed=3)

@@ -33,6 +33,8 @@ VeritasEnvironment (`spec.service` the Service whose selector's `environmentLabe
 
 Each event is also a line in the log of the namespace's `app=veritas-controller` pod when a scenario runs one (with
 each analysis and health check), so the seed's `kubectl logs -l app=veritas-controller | grep -i switch` answers.
+A namespace with a Deployment labelled `app=veritas-controller` is run by it: while none of its pods is ready,
+nothing there moves (the seed's "Controller unhealthy"); its pod's return picks the objects up again.
 
 Times are scenario time (`sim.t`): intervals and timeouts compress with the demo's speed, as pauses do for Argo.
 """
@@ -51,6 +53,7 @@ APPROVED = f"{GROUP}/approved"
 START = f"{GROUP}/start-weight"
 COMPONENT = "veritas-controller"
 CONTROLLER_SELECTOR = "app=veritas-controller"  # its pod, when a scenario runs one: the controller logs there
+CONTROLLER_LABELS = {"app": "veritas-controller"}
 _WATCHED = ("deployments", "pods", "services")
 
 
@@ -87,6 +90,9 @@ class Veritas:
                 self.dirty["veritas"].add(key)
         elif res == "pods" and index.get(ns):
             labels = meta.get("labels") or {}
+            if selector_matches(CONTROLLER_LABELS, labels):  # the controller's own pod: it may be back
+                self.dirty["veritas"] |= index[ns].keys()
+                return
             for key, sel in index[ns].items():
                 if sel is None or selector_matches(sel, labels):
                     self.dirty["veritas"].add(key)
@@ -107,9 +113,14 @@ class Veritas:
         if not self.dirty["veritas"]:
             return False
         keys, self.dirty["veritas"] = self.dirty["veritas"], set()
+        down: dict[str, bool] = {}
         for res, ns, name in sorted(keys):
             if res not in self.state.kinds:
                 continue
+            if ns not in down:
+                down[ns] = self._controller_down(ns)
+            if down[ns]:
+                continue  # nothing reconciles: its pod's return marks the namespace's objects again
             obj = self.state.get(res, ns, name)
             if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
                 continue
@@ -118,6 +129,14 @@ class Veritas:
             else:
                 self._reconcile_venv(obj)
         return True
+
+    def _controller_down(self, ns: str) -> bool:
+        """A namespace that runs the veritas-controller Deployment is run by it: with no ready pod of it, nothing
+        happens there (seed 001 "Promotion stuck": controller unhealthy, restart veritas-controller)."""
+        if not self.state.list("deployments", ns, label_selector=CONTROLLER_SELECTOR)[0]:
+            return False
+        return not any(pod_ready(p) and not p["metadata"].get("deletionTimestamp")
+                       for p in self.state.list("pods", ns, label_selector=CONTROLLER_SELECTOR)[0])
 
     # ---------------------------------------------------------------- helpers
     def _memo(self, obj: dict) -> dict:
