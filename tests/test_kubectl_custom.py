@@ -133,12 +133,22 @@ def test_veritas_crds_one_object_of_each(cluster, tmp_path_factory, version, tmp
     r = k.run("apply", "-f", str(objs))
     assert "veritascanary.veritas.hearthlink.ai/checkout created" in r.out, r
     assert "veritasenvironment.veritas.hearthlink.ai/payments created" in r.out, r
-    # the status subresource: a controller's write, then the printer columns show it
+    # the status subresource takes a write; the demo's Veritas controller (tui/demo/controllers/veritas.py) owns
+    # the status and puts back what it sees (no Deployment "checkout" here: Pending, weight 0); the printer
+    # columns show it
     r = k.run("patch", "veritascanary", "checkout", "--subresource=status", "--type=merge",
               "-p", json.dumps({"status": {"phase": "Progressing", "canaryWeight": 10}}))
-    r = k.run("get", "vcanary")
+    assert "veritascanary.veritas.hearthlink.ai/checkout patched" in r.out, r
+    deadline = time.monotonic() + 10
+    while True:
+        r = k.run("get", "vcanary")
+        if r.out.splitlines()[1].split()[:4] == ["checkout", "checkout", "0", "Pending"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert r.out.split()[:5] == ["NAME", "TARGET", "WEIGHT", "PHASE", "AGE"], r
-    assert r.out.splitlines()[1].split()[:4] == ["checkout", "checkout", "10", "Progressing"], r
+    assert r.out.splitlines()[1].split()[:4] == ["checkout", "checkout", "0", "Pending"], r
+    r = k.run("get", "vcanary", "checkout", "-o", "jsonpath={.status.message}")
+    assert r.out == "canary Deployment 'checkout' not found", r
     r = k.run("get", "venv", "payments")
     assert r.out.splitlines()[1].split()[:2] == ["payments", "blue"], r
     # the schema validates: bounds and enums are 422s naming the field

@@ -23,6 +23,9 @@ SCENARIOS = (
     "canary-no-traffic",
     "metrics-missing",
     "network-faults",
+    "veritas-promotion-stuck",
+    "veritas-switch-stuck",
+    "manual-canary-named-app",
 )
 
 MAIN_EPILOG = """\

@@ -6,7 +6,8 @@ The pre-installed CRDs: Argo Rollouts' and Flagger's published ones (tui/demo/cr
 URL in each CRD's `lookout.dev/source` annotation; the Argo ones with their embedded pod-template schemas
 cut down to `x-kubernetes-preserve-unknown-fields`, which takes them from 3 MB to 190 kB), and generated
 ones for Istio, SMI and the Gateway API (schemas that keep every field). The in-house Veritas CRDs ship
-as tui/demo/crds/veritas.yaml and are not installed unless applied.
+as tui/demo/crds/veritas.yaml and are not installed unless applied (or named by a scenario's `crds:`); once they
+are, controllers/veritas.py runs their objects.
 
 Nothing here imports tui.demo.state: the state imports this module.
 """

@@ -19,7 +19,9 @@ BEHAVIOURS = ("ok", "crash", "imagepull", "oom", "notready")
 # one timeline step does exactly one of these
 ACTIONS = ("set_image", "patch", "apply", "delete", "scale", "traffic", "promote", "abort", "retry", "say")
 _TOP_KEYS = {"name", "plays", "description", "namespace", "app", "workload", "tracks", "settings", "images",
-             "traffic", "dns", "manifests", "timeline"}
+             "traffic", "dns", "crds", "manifests", "timeline"}
+# `crds:` names CRDs shipped but not pre-installed, which the scenario installs before its manifests
+SCENARIO_CRDS = ("veritas",)
 _PROFILE_KEYS = {"error_rate", "p50", "p99", "metrics", "cpu_per_request", "base_cpu", "base_memory_mi"}
 _IMAGE_KEYS = {"behaviour", "version", "requires_env", "crash_after", "crash_log", "oom_after", "ready_after",
                "pull_error"}
@@ -102,6 +104,7 @@ class Scenario:
     dns: dict | None
     manifests: list[dict]
     timeline: list[Step]
+    crds: tuple[str, ...] = ()
 
     def track_of(self, labels: dict, images: list[str]) -> str | None:
         for t in self.tracks:
@@ -150,6 +153,7 @@ class _Checker:
     def __init__(self, path: str, lines: dict):
         self.path = path
         self.lines = lines
+        self.types: dict | None = None  # (apiVersion, kind) -> resource key manifests may use; None: pre-installed
 
     def line(self, p: tuple) -> int:
         while p and p not in self.lines:
@@ -284,6 +288,10 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
         dns = {"name": c.string(dv["name"], ("dns", "name")), "service": c.string(dv["service"], ("dns", "service")),
                "follows_at": c.number(dv.get("follows_at", 0), ("dns", "follows_at"), 0.0)}
 
+    crds = d.get("crds") or []
+    if not isinstance(crds, list) or any(x not in SCENARIO_CRDS for x in crds):
+        c.fail(("crds",), f"expected a list of CRD sets to install, from: {', '.join(SCENARIO_CRDS)}")
+    c.types = _types(tuple(crds))
     manifests = d.get("manifests")
     if not isinstance(manifests, list) or not manifests:
         c.fail(("manifests",), "expected a non-empty list of Kubernetes objects")
@@ -313,7 +321,26 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     return Scenario(name=name, path=path, plays=str(d.get("plays", "")), description=str(d.get("description", "")),
                     namespace=ns, app=app, workload=workload, tracks=tracks, settings=settings, images=images,
                     traffic_service=tr.get("service"), total_rps=total_rps, profiles=profiles, dns=dns,
-                    manifests=manifests, timeline=steps)
+                    manifests=manifests, timeline=steps, crds=tuple(crds))
+
+
+def scenario_crds(names) -> list[dict]:
+    """The CRDs a scenario's `crds:` installs (fresh dicts)."""
+    from tui.demo.custom import veritas_crds  # noqa: PLC0415
+
+    return [crd for n in names for crd in {"veritas": veritas_crds}[n]()]
+
+
+def _types(crds: tuple[str, ...]) -> dict:
+    from tui.demo.state import crd_kinds, preinstalled_types  # noqa: PLC0415
+
+    out = preinstalled_types()
+    if crds:
+        out = dict(out)
+        for crd in scenario_crds(crds):
+            for key, k in crd_kinds(crd, {}).items():
+                out.setdefault((k.api_version, k.kind), key)
+    return out
 
 
 def _check_manifest(c: _Checker, m, p) -> None:
@@ -322,13 +349,15 @@ def _check_manifest(c: _Checker, m, p) -> None:
     c.string(meta["name"], p + ("metadata", "name"))
     from tui.demo.state import preinstalled_types, resource_for, StateError  # noqa: PLC0415 (keeps scenario.py importable alone)
     try:
-        resource_for(m, preinstalled_types())
+        resource_for(m, c.types or preinstalled_types())
     except StateError as e:
         c.fail(p + ("kind",), e.message)
 
 
 _REF_KINDS = {"Rollout": "rollouts", "Deployment": "deployments", "Service": "services", "ConfigMap": "configmaps",
-              "Secret": "secrets", "ReplicaSet": "replicasets", "Pod": "pods", "AnalysisRun": "analysisruns"}
+              "Secret": "secrets", "ReplicaSet": "replicasets", "Pod": "pods", "AnalysisRun": "analysisruns",
+              "VeritasCanary": "veritascanaries.veritas.hearthlink.ai",
+              "VeritasEnvironment": "veritasenvironments.veritas.hearthlink.ai"}
 
 
 def _ref(c: _Checker, v, p, extra: set = frozenset(), required: tuple = ()) -> dict:

@@ -273,6 +273,12 @@ class Simulation:
             self._next_step = len(sc.timeline)
             return
         workload = sc.workload
+        from tui.demo.scenario import scenario_crds  # noqa: PLC0415
+        for crd in scenario_crds(sc.crds):
+            try:
+                st.create(crd)
+            except AlreadyExists:
+                pass
         for doc in sc.manifests:
             doc = ctl_mod.orjson_clone(doc)
             meta = doc.setdefault("metadata", {})

@@ -10,11 +10,12 @@ from tui.demo.controllers.endpoints import Services, _SvcCache
 from tui.demo.controllers.kubelet import Kubelet
 from tui.demo.controllers.replicaset import ReplicaSets
 from tui.demo.controllers.rollout import Rollouts
+from tui.demo.controllers.veritas import Veritas
 
 if TYPE_CHECKING:  # pragma: no cover
     from tui.demo.sim import Simulation  # noqa: F401
 
-class Controllers(ReplicaSets, Deployments, Rollouts, Services):
+class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
     """All simulated controllers over one ClusterState; `reconcile()` works until nothing is dirty."""
 
     WORKLOADS = ("deployments", "replicasets", "rollouts")
@@ -38,6 +39,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
         self._own_deletes: set[tuple[str, str]] = set()
         self.rs_counts: dict[str, list[int]] = {}  # ReplicaSet uid -> [active pods, ready pods]
         self.wake_pending = False
+        self.dirty["veritas"] = set()  # (resource key, ns, name) of VeritasCanary / VeritasEnvironment objects
+        self.veritas_by_ns: dict[str, dict] = {}
+        self.veritas_memo: dict[str, dict] = {}
         from tui.demo.controllers.workloads import Workloads  # noqa: PLC0415 - workloads imports this module
         self.workloads = Workloads(self)  # StatefulSet, DaemonSet, Job
 
@@ -46,6 +50,7 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
         if res == "events":
             return
         self.workloads.on_change(etype, res, obj, old)
+        self.veritas_on_change(etype, res, obj)
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace") or "", meta.get("name") or ""
         ref = controller_of(obj)
@@ -128,6 +133,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
             for o in self.state.list(res)[0]:
                 self.on_change("ADDED", res, o, None)
         self.workloads.prime()
+        for res in self.veritas_prime():
+            for o in self.state.list(res)[0]:
+                self.veritas_on_change("ADDED", res, o)
 
     def owned_by(self, obj: dict, res: str) -> list[dict]:
         uid = obj["metadata"].get("uid")
@@ -169,6 +177,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
                             except StateError as e:
                                 self.sim.note_error(f"{res} {ns}/{name}: {e.message}")
             if self.workloads.reconcile():
+                busy = True
+            if self.reconcile_veritas():
                 busy = True
             if not busy:
                 return
