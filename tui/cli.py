@@ -23,6 +23,7 @@ SCENARIOS = (
     "canary-no-traffic",
     "metrics-missing",
     "network-faults",
+    "flagger-podinfo",
 )
 
 MAIN_EPILOG = """\
