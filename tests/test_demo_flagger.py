@@ -354,3 +354,114 @@ def test_weighted_traffic_split_reaches_each_pod_by_its_weight():
     assert tm.counters(("n", "c"), 10.0)[_COUNT] == pytest.approx(100.0)
     tm.set_weights({("n", "p"): 50.0, ("n", "c"): 50.0}, 10.0)
     assert tm.counters(("n", "c"), 20.0)[_COUNT] == pytest.approx(600.0)
+
+
+# ------------------------------------------------------------------------------------------------ strategies
+
+def _load(path: str) -> list[dict]:
+    import yaml
+    return [d for d in yaml.safe_load_all(open(path, encoding="utf-8")) if d]
+
+
+async def bare(analysis: dict, provider: str | None = None, annotations: dict | None = None):
+    """The example on a bare Simulation (no HTTP): kustomize/podinfo's Deployment and a Canary with `analysis`,
+    initialised, then release 6.0.1 applied. Returns (sim, state, tick, status, messages)."""
+    from tui.demo.scenario import parse_scenario
+    state = ClusterState()
+    sim = Simulation(state, scenario=parse_scenario(SCENARIO), seed=3, speed=1.0, clock=ManualClock(1_800_000_000.0))
+    await sim.start(background=False)
+    dep = _load(os.path.join(FIX, "podinfo", "deployment.yaml"))[0]
+    dep["metadata"]["namespace"] = NS
+    sim.load_manifests([dep])
+    sim.advance(20)
+    cd = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+          "metadata": {"name": "podinfo", "namespace": NS, **({"annotations": annotations} if annotations else {})},
+          "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                   "service": {"port": 9898}, "analysis": dict({"interval": "1m"}, **analysis)}}
+    if provider:
+        cd["spec"]["provider"] = provider
+    sim.load_manifests([cd])
+
+    def status():
+        return state.get(CANARIES, NS, "podinfo")["status"]
+
+    def messages():
+        evs = sorted((e for e in state.list("events", NS)[0] if e["involvedObject"]["kind"] == "Canary"),
+                     key=lambda e: (e["firstTimestamp"], e["metadata"]["name"]))
+        return [e["message"] for e in evs]
+
+    def tick(n=1):
+        for _ in range(n):
+            sim.advance(INTERVAL)
+    tick()
+    assert status()["phase"] == "Initialized", status()
+
+    def fn(o):
+        o["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:6.0.1"
+    state.mutate("deployments", NS, "podinfo", fn)
+    return sim, state, tick, status, messages
+
+
+async def test_ab_testing_routes_matching_requests_to_the_canary_for_its_iterations():
+    """scheduler.go runAB and istio.go SetRoutes with analysis.match, as TestScheduler_DeploymentABTesting: the
+    VirtualService gets a matching route (primary 0 / canary 100) and a default route to the primary, "Advance
+    podinfo.test canary iteration N/2", then promotion (Promoting, Finalising, Succeeded)."""
+    match = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    sim, state, tick, status, messages = await bare(
+        {"iterations": 2, "threshold": 2, "match": match,
+         "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"}]})
+    tick(2)  # Progressing; then "Starting canary analysis" and iteration 1
+    http = state.get("virtualservices", NS, "podinfo")["spec"]["http"]
+    assert http[0]["match"] == match
+    assert [(d["destination"]["host"], d["weight"]) for d in http[0]["route"]] == [("podinfo-primary", 0),
+                                                                                   ("podinfo-canary", 100)]
+    assert [(d["destination"]["host"], d["weight"]) for d in http[1]["route"]] == [("podinfo-primary", 100)]
+    assert "match" not in http[1]
+    assert status()["iterations"] == 1
+    phases = []
+    for _ in range(5):
+        tick()
+        phases.append(status()["phase"])
+    assert phases == ["Progressing", "Promoting", "Finalising", "Succeeded", "Succeeded"], (phases, messages())
+    msgs = messages()
+    assert "Advance podinfo.test canary iteration 1/2" in msgs and "Advance podinfo.test canary iteration 2/2" in msgs
+    assert "Copying podinfo.test template spec to podinfo-primary.test" in msgs
+    assert not any(m.startswith("Halt") for m in msgs)  # the matching requests (10 %) reached the canary
+
+
+async def test_kubernetes_provider_is_blue_green_by_iterations():
+    """scheduler.go with provider kubernetes, as TestScheduler_DeploymentBlueGreenAnalysisPhases: no routing
+    objects, iterations counted ("Advance podinfo.test canary iteration 1/1"), one more iteration where a mesh would
+    route all traffic to the canary, then Promoting, Finalising (runPromotionTrafficShift finalises at once for
+    kubernetes), Succeeded."""
+    sim, state, tick, status, messages = await bare({"iterations": 1}, provider="kubernetes")
+    assert state.get("virtualservices", NS, "podinfo") is None
+    phases = []
+    for _ in range(6):
+        tick()
+        phases.append((status()["phase"], status()["iterations"]))
+    # the Go test's "advance", "route traffic to primary" (iterations == wanted: one more), "promoting", ...
+    assert phases == [("Progressing", 0), ("Progressing", 1), ("Progressing", 2), ("Promoting", 2),
+                      ("Finalising", 0), ("Succeeded", 0)], (phases, messages())
+    assert "Advance podinfo.test canary iteration 1/1" in messages()
+
+
+async def test_confirm_promotion_gate_holds_at_max_weight_until_opened():
+    """scheduler_hooks.go runConfirmPromotionHooks: at maxWeight a closed gate sets WaitingPromotion ("Halt
+    podinfo.test advancement waiting for promotion approval gate"; setStatusPhase resets canaryWeight while the
+    VirtualService keeps the split); the annotation opens it: "Confirm-promotion check gate passed", Promoting."""
+    sim, state, tick, status, messages = await bare(
+        {"stepWeight": 50, "maxWeight": 50, "threshold": 2,
+         "webhooks": [{"name": "gate", "type": "confirm-promotion", "url": "http://flagger-loadtester.test/gate/check"}]})
+    tick(3)  # Progressing; weight 50; at max: the gate is closed
+    assert status()["phase"] == "WaitingPromotion" and status()["canaryWeight"] == 0
+    vs = state.get("virtualservices", NS, "podinfo")["spec"]["http"][0]["route"]
+    assert [d["weight"] for d in vs] == [50, 50]
+    assert messages().count("Halt podinfo.test advancement waiting for promotion approval gate") == 1
+    tick()
+    assert status()["phase"] == "WaitingPromotion"
+    state.mutate(CANARIES, NS, "podinfo",
+                 lambda o: o["metadata"].setdefault("annotations", {}).__setitem__("demo.lookout.dev/gate", "open"))
+    tick()
+    assert status()["phase"] == "Promoting", messages()
+    assert "Confirm-promotion check gate passed" in messages()

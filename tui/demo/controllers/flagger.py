@@ -18,8 +18,10 @@ kubernetes_default.go), in its order of checks, with its event texts (every even
   the annotation `demo.lookout.dev/gate: open` (the demo's stand-in for `/gate/open`). A rollback hook signals a
   rollback when the Canary carries `demo.lookout.dev/rollback: "true"`.
 - Routing objects are written for the `istio` provider (Flagger's default mesh provider): the VirtualService and
-  two DestinationRules. `kubernetes` is Flagger's blue/green without routing. Any other provider keeps its weights
-  in memory only (no Ingress, HTTPRoute or TrafficSplit is written).
+  two DestinationRules; the traffic model splits the apex Service's requests by their weights (under A/B testing
+  `AB_MATCH_PERCENT` of the requests match the canary's conditions). `kubernetes` is Flagger's blue/green without
+  routing: the canary's pods get no requests from the model (there is no load tester), so built-in metrics find
+  no values. Any other provider keeps its weights in memory only (no Ingress, HTTPRoute or TrafficSplit).
 - ConfigMaps and Secrets are not tracked (no `-primary` copies); the HPA named by `autoscalerRef` is not copied.
 - Deployment targets only: another targetRef kind is reported with a Warning event and left alone.
 """
@@ -41,6 +43,7 @@ SELECTOR_LABELS = ("app", "name", "app.kubernetes.io/name")  # flagger's -select
 TOOLKIT_MARKER = "toolkit.fluxcd.io"
 GATE_ANNOTATION = "demo.lookout.dev/gate"  # "open": the demo's stand-in for the load tester's /gate/open
 ROLLBACK_ANNOTATION = "demo.lookout.dev/rollback"  # "true": the stand-in for /rollback/open
+AB_MATCH_PERCENT = 10  # A/B testing: the share of requests that match the canary's headers/cookies
 GATE_TYPES = ("confirm-rollout", "confirm-promotion", "confirm-traffic-increase")
 PROGRESS_DEADLINE = 600
 ANALYSIS_INTERVAL = 60.0
@@ -218,6 +221,8 @@ class Flagger:
             return
         try:
             self.advance_canary(cd)
+        except Exception as e:  # noqa: BLE001 - one Canary's bug must not stop the cluster; the job keeps ticking
+            self.sim.note_error(f"flagger {ns}/{name}: {getattr(e, 'message', None) or repr(e)}")
         finally:
             self.sim.schedule(job[1], lambda: self._flagger_tick(ns, name, uid, token))
 
@@ -556,10 +561,17 @@ class Flagger:
                     self._fl_http_route(cd, [self._fl_istio_destination(cd, primary, 100)])]
         return [self._fl_http_route(cd, route)]
 
-    def _fl_istio_reconcile(self, cd: dict) -> None:
-        """IstioRouter.Reconcile: DestinationRules NAME-canary and NAME-primary, the VirtualService NAME."""
+    def _fl_istio_reconcile(self, cd: dict) -> bool:
+        """IstioRouter.Reconcile: DestinationRules NAME-canary and NAME-primary, the VirtualService NAME.
+        False (with Flagger's Warning) when Istio's CRDs are not installed (`--without-crds istio`)."""
         ns = cd["metadata"]["namespace"]
         apex, primary, canary = service_names(cd)
+        served = set(self.state.routes.values())
+        if DESTINATIONRULES not in served or VIRTUALSERVICES not in served:
+            self._fl_event(cd, f"reconcileDestinationRule failed: DestinationRule {canary}.{ns} create error: the "
+                               "server could not find the requested resource (post destinationrules.networking.istio.io)",
+                           warning=True)
+            return False
         svc = (cd.get("spec") or {}).get("service") or {}
         for name in (canary, primary):
             spec = {"host": name}
@@ -593,7 +605,7 @@ class Flagger:
                 meta["annotations"] = annotations
             self.state.create({"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
                                "metadata": meta, "spec": new_spec})
-            return
+            return True
 
         def no_weights(spec):
             s = orjson_clone(spec or {})
@@ -612,6 +624,7 @@ class Flagger:
                 if "kubectl.kubernetes.io/last-applied-configuration" not in ann:
                     ann["flagger.kubernetes.io/original-configuration"] = orjson.dumps(old).decode()
             self.state.mutate(VIRTUALSERVICES, ns, apex, fn)
+        return True
 
     def _fl_get_routes(self, cd: dict, provider: str) -> tuple[int, int, bool]:
         """GetRoutes: (primary weight, canary weight, mirrored); raises _NotReady with Flagger's error."""
@@ -655,8 +668,13 @@ class Flagger:
                     http[0]["mirrorPercentage"] = {"value": float(mw)}
             self.state.mutate(VIRTUALSERVICES, ns, apex, lambda o: o.setdefault("spec", {}).__setitem__("http", http))
         if provider != "kubernetes":
-            # the demo's traffic model sends the apex Service's requests by these weights (Istio's split)
-            self.sim.set_mesh_routes(ns, apex, {primary: primary_w, canary: canary_w})
+            # the demo's traffic model sends the apex Service's requests by these weights (Istio's split); under
+            # A/B testing only the requests matching `analysis.match` reach the canary: AB_MATCH_PERCENT of them
+            if analysis(cd).get("match") and canary_w > 0:
+                share = canary_w * AB_MATCH_PERCENT // 100
+                self.sim.set_mesh_routes(ns, apex, {primary: 100 - share, canary: share})
+            else:
+                self.sim.set_mesh_routes(ns, apex, {primary: primary_w, canary: canary_w})
 
     # ---------------------------------------------------------------- measurements (scheduler_metrics.go)
     def _fl_target_pods(self, cd: dict) -> list[tuple[str, str]]:
@@ -998,7 +1016,8 @@ class Flagger:
         if phase in ("", "Initializing"):
             self._fl_scale(cd, 0)
         if provider == "istio":
-            self._fl_istio_reconcile(cd)
+            if not self._fl_istio_reconcile(cd):
+                return
             if m["uid"] not in self.flagger_routes:  # a restarted demo: the traffic model learns the weights
                 try:
                     pw, cw, mir = self._fl_get_routes(cd, provider)
