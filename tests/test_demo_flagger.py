@@ -151,6 +151,9 @@ def test_initialisation_creates_the_primary_its_services_and_istio_routes(fl):
     assert primary["metadata"]["ownerReferences"][0]["kind"] == "Canary"
     assert primary["status"]["availableReplicas"] == 1
     assert podinfo["spec"]["replicas"] == 0
+    hpa = fl.get("hpa", "podinfo-primary")  # hpa_reconciler.go reconcilePrimaryHpaV2
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "podinfo-primary" and hpa["spec"]["minReplicas"] == 2
+    assert hpa["metadata"]["ownerReferences"][0]["kind"] == "Canary"
     svcs = {s["metadata"]["name"]: s for s in fl.get("svc")["items"]}
     assert {n: s["spec"]["selector"] for n, s in svcs.items()} == {
         "podinfo": {"app": "podinfo-primary"}, "podinfo-primary": {"app": "podinfo-primary"},

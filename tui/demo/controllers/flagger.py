@@ -22,7 +22,8 @@ kubernetes_default.go), in its order of checks, with its event texts (every even
   `AB_MATCH_PERCENT` of the requests match the canary's conditions). `kubernetes` is Flagger's blue/green without
   routing: the canary's pods get no requests from the model (there is no load tester), so built-in metrics find
   no values. Any other provider keeps its weights in memory only (no Ingress, HTTPRoute or TrafficSplit).
-- ConfigMaps and Secrets are not tracked (no `-primary` copies); the HPA named by `autoscalerRef` is not copied.
+- ConfigMaps and Secrets are not tracked (no `-primary` copies). The `autoscalerRef` HPA is copied as
+  NAME-primary, but the demo's HPAs do not scale anything.
 - Deployment targets only: another targetRef kind is reported with a Warning event and left alone.
 """
 
@@ -422,6 +423,54 @@ class Flagger:
             if mn > 1:
                 replicas = mn
         self._fl_scale(cd, replicas)
+
+    def _fl_primary_hpa(self, cd: dict, init: bool) -> bool:
+        """hpa_reconciler.go reconcilePrimaryHpaV2: the autoscalerRef HPA copied as NAME-primary, aimed at the
+        primary Deployment (the demo's HPAs are stored, not acted on). False (with Flagger's Warning) when absent."""
+        auto = (cd.get("spec") or {}).get("autoscalerRef") or {}
+        if auto.get("kind") != "HorizontalPodAutoscaler":
+            return True
+        ns = cd["metadata"]["namespace"]
+        hpa = self.state.get("horizontalpodautoscalers", ns, auto.get("name") or "")
+        if hpa is None:
+            self._fl_event(cd, f"HorizontalPodAutoscaler {auto.get('name')}.{ns} get query error: "
+                               f'horizontalpodautoscalers.autoscaling "{auto.get("name")}" not found', warning=True)
+            return False
+        hs = hpa.get("spec") or {}
+        ref = hs.get("scaleTargetRef") or {}
+        target = ((cd.get("spec") or {}).get("targetRef") or {}).get("name")
+        spec = {"scaleTargetRef": {"kind": ref.get("kind"), "name": f"{target}-primary",
+                                   "apiVersion": ref.get("apiVersion")},
+                "maxReplicas": hs.get("maxReplicas")}
+        for k in ("minReplicas", "metrics", "behavior"):
+            if hs.get(k) is not None:
+                spec[k] = orjson_clone(hs[k])
+        psr = auto.get("primaryScalerReplicas") or {}
+        if psr.get("minReplicas") is not None:
+            spec["minReplicas"] = psr["minReplicas"]
+        if psr.get("maxReplicas") is not None:
+            spec["maxReplicas"] = psr["maxReplicas"]
+        name = f"{auto.get('name')}-primary"
+        cur = self.state.get("horizontalpodautoscalers", ns, name)
+        labels = filter_metadata(hpa["metadata"].get("labels"))
+        if cur is None:
+            meta = {"name": name, "namespace": ns, "ownerReferences": [self._fl_owner(cd)]}
+            if labels:
+                meta["labels"] = labels
+            self.state.create({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta,
+                               "spec": spec})
+            return True
+        if not init:
+            cs = cur.get("spec") or {}
+            if any(cs.get(k) != spec.get(k) for k in ("minReplicas", "maxReplicas", "metrics", "behavior")):
+                def fn(o):
+                    for k in ("minReplicas", "maxReplicas", "metrics", "behavior"):
+                        if spec.get(k) is None:
+                            o["spec"].pop(k, None)
+                        else:
+                            o["spec"][k] = spec[k]
+                self.state.mutate("horizontalpodautoscalers", ns, name, fn)
+        return True
 
     def _fl_ready(self, dep: dict, deadline: int, ready_threshold: int) -> None:
         """deployment_ready.go isDeploymentReady; raises _NotReady(message, retriable)."""
@@ -1011,6 +1060,8 @@ class Flagger:
                 if not e.retriable:
                     self._fl_rollback(cd, provider)
                 return
+        if not self._fl_primary_hpa(cd, True):  # scalerReconciler.ReconcilePrimaryScaler(cd, true)
+            return
         # kubeRouter.Reconcile: the apex Service selects the primary
         self._fl_service(cd, apex, label, f"{value}-primary", svc.get("apex"), ports)
         if phase in ("", "Initializing"):
@@ -1106,6 +1157,8 @@ class Flagger:
             self._fl_rollback(cd, provider)
             return
         if phase == "Promoting":
+            if not self._fl_primary_hpa(cd, False):  # ReconcilePrimaryScaler(cd, false)
+                return
             # runPromotionTrafficShift
             if provider == "kubernetes":
                 self._fl_set_phase(cd, "Finalising")
