@@ -468,3 +468,52 @@ async def test_confirm_promotion_gate_holds_at_max_weight_until_opened():
     tick()
     assert status()["phase"] == "Promoting", messages()
     assert "Confirm-promotion check gate passed" in messages()
+
+
+async def test_request_duration_halts_with_go_durations():
+    """scheduler_metrics.go request-duration: the P99 (ms, the Istio observer's int64) above thresholdRange.max gives
+    "Halt podinfo.test advancement request duration 1.7s > 500ms" (time.Duration's String)."""
+    sim, state, tick, status, messages = await bare(
+        {"stepWeight": 20, "maxWeight": 60, "threshold": 3,
+         "metrics": [{"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"}]})
+    tm = sim.traffic
+    tm.set_profile("canary", tm.profile("canary").replace(p50=0.4, p99=3.0), sim.clock())
+    tick(3)  # Progressing; weight 20; the first measured check
+    halts = [m for m in messages() if m.startswith("Halt podinfo.test advancement request duration ")]
+    assert halts and status()["failedChecks"] == 1, messages()
+    shown = halts[0].split()[-3]
+    assert halts[0].endswith(" > 500ms") and shown.endswith("s") and not shown.endswith("ms")
+    assert 1.0 <= float(shown[:-1]) <= 5.0  # P99 interpolated within the (1 s, 2.5 s] or (2.5 s, 5 s] bucket
+
+
+async def test_no_traffic_to_the_canary_is_no_values_found():
+    """scheduler_metrics.go ErrNoValuesFound: with the kubernetes provider nothing sends requests to the canary's
+    pods (no load tester), so the check fails with "Halt advancement no values found for kubernetes metric
+    request-success-rate probably podinfo.test is not receiving traffic: running query failed: no values found"."""
+    sim, state, tick, status, messages = await bare(
+        {"iterations": 3, "threshold": 2,
+         "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"}]},
+        provider="kubernetes")
+    tick(3)
+    want = ("Halt advancement no values found for kubernetes metric request-success-rate probably podinfo.test is "
+            "not receiving traffic: running query failed: no values found")
+    assert want in messages() and status()["failedChecks"] >= 1, messages()
+
+
+async def test_new_revision_during_analysis_restarts_it():
+    """scheduler.go hasCanaryRevisionChanged: a template change while Progressing gives "New revision detected!
+    Restarting analysis for podinfo.test", routes back to the primary and resets the status (TestScheduler_
+    DeploymentNewRevisionReset)."""
+    sim, state, tick, status, messages = await bare({"stepWeight": 10, "maxWeight": 50, "threshold": 5})
+    tick(3)
+    assert status()["canaryWeight"] == 20
+
+    def fn(o):
+        o["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/stefanprodan/podinfo:6.0.2"
+    state.mutate("deployments", NS, "podinfo", fn)
+    tick()
+    assert "New revision detected! Restarting analysis for podinfo.test" in messages()
+    st = status()
+    assert (st["phase"], st["canaryWeight"], st["failedChecks"], st["iterations"]) == ("Progressing", 0, 0, 0)
+    route = state.get("virtualservices", NS, "podinfo")["spec"]["http"][0]["route"]
+    assert [d["weight"] for d in route] == [100, 0]
