@@ -366,7 +366,7 @@ def _load(path: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(open(path, encoding="utf-8")) if d]
 
 
-async def bare(analysis: dict, provider: str | None = None, annotations: dict | None = None):
+async def bare(analysis: dict, provider: str | None = None, annotations: dict | None = None, config: bool = False):
     """The example on a bare Simulation (no HTTP): kustomize/podinfo's Deployment and a Canary with `analysis`,
     initialised, then release 6.0.1 applied. Returns (sim, state, tick, status, messages)."""
     from tui.demo.scenario import parse_scenario
@@ -375,7 +375,17 @@ async def bare(analysis: dict, provider: str | None = None, annotations: dict | 
     await sim.start(background=False)
     dep = _load(os.path.join(FIX, "podinfo", "deployment.yaml"))[0]
     dep["metadata"]["namespace"] = NS
-    sim.load_manifests([dep])
+    pre = []
+    if config:  # the template reads a ConfigMap (envFrom) and a Secret (a volume)
+        pre = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "podinfo-config", "namespace": NS},
+                "data": {"PODINFO_UI_MESSAGE": "hello"}},
+               {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "podinfo-token", "namespace": NS},
+                "type": "Opaque", "data": {"token": "c2VjcmV0"}}]
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        c["envFrom"] = [{"configMapRef": {"name": "podinfo-config"}}]
+        c["volumeMounts"] = [{"name": "token", "mountPath": "/etc/token"}]
+        dep["spec"]["template"]["spec"]["volumes"] = [{"name": "token", "secret": {"secretName": "podinfo-token"}}]
+    sim.load_manifests(pre + [dep])
     sim.advance(20)
     cd = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
           "metadata": {"name": "podinfo", "namespace": NS, **({"annotations": annotations} if annotations else {})},
@@ -517,3 +527,42 @@ async def test_new_revision_during_analysis_restarts_it():
     assert (st["phase"], st["canaryWeight"], st["failedChecks"], st["iterations"]) == ("Progressing", 0, 0, 0)
     route = state.get("virtualservices", NS, "podinfo")["spec"]["http"][0]["route"]
     assert [d["weight"] for d in route] == [100, 0]
+
+
+async def test_config_maps_and_secrets_are_tracked_with_primary_copies():
+    """config_tracker.go: GetTargetConfigs (envFrom ConfigMap, Secret volume), CreatePrimaryConfigs (NAME-primary
+    copies owned by the Canary), ApplyPrimaryConfigs (the primary reads them), status.trackedConfigs checksums, and
+    HasConfigChanged: a changed ConfigMap alone starts an analysis ("New revision detected!"), and promotion copies
+    the new data to podinfo-config-primary."""
+    sim, state, tick, status, messages = await bare({"stepWeight": 50, "maxWeight": 50, "threshold": 5}, config=True)
+    # bare() changed the image too: let that release finish first
+    for _ in range(8):
+        tick()
+        if status()["phase"] == "Succeeded":
+            break
+    assert status()["phase"] == "Succeeded", messages()
+    cm = state.get("configmaps", NS, "podinfo-config-primary")
+    assert cm["data"] == {"PODINFO_UI_MESSAGE": "hello"} and cm["metadata"]["ownerReferences"][0]["kind"] == "Canary"
+    sec = state.get("secrets", NS, "podinfo-token-primary")
+    assert sec["data"] == {"token": "c2VjcmV0"} and sec["type"] == "Opaque"
+    pspec = state.get("deployments", NS, "podinfo-primary")["spec"]["template"]["spec"]
+    assert pspec["containers"][0]["envFrom"] == [{"configMapRef": {"name": "podinfo-config-primary"}}]
+    assert pspec["volumes"][0]["secret"]["secretName"] == "podinfo-token-primary"
+    tracked = status()["trackedConfigs"]
+    assert set(tracked) == {"configmap/podinfo-config", "secret/podinfo-token"}
+    assert all(len(v) == 16 for v in tracked.values())
+    state.mutate("configmaps", NS, "podinfo-config", lambda o: o["data"].__setitem__("PODINFO_UI_MESSAGE", "bye"))
+
+    def revisions() -> int:  # a repeated event is one Event with a higher count, as the event recorder does
+        return sum(e["count"] for e in state.list("events", NS)[0]
+                   if e["message"] == "New revision detected! Scaling up podinfo.test")
+    n = revisions()
+    tick()
+    assert status()["phase"] == "Progressing" and revisions() == n + 1
+    for _ in range(8):
+        tick()
+        if status()["phase"] == "Succeeded":
+            break
+    assert status()["phase"] == "Succeeded", messages()
+    assert state.get("configmaps", NS, "podinfo-config-primary")["data"] == {"PODINFO_UI_MESSAGE": "bye"}
+    assert status()["trackedConfigs"]["configmap/podinfo-config"] != tracked["configmap/podinfo-config"]

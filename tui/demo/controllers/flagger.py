@@ -22,13 +22,15 @@ kubernetes_default.go), in its order of checks, with its event texts (every even
   `AB_MATCH_PERCENT` of the requests match the canary's conditions). `kubernetes` is Flagger's blue/green without
   routing: the canary's pods get no requests from the model (there is no load tester), so built-in metrics find
   no values. Any other provider keeps its weights in memory only (no Ingress, HTTPRoute or TrafficSplit).
-- ConfigMaps and Secrets are not tracked (no `-primary` copies). The `autoscalerRef` HPA is copied as
-  NAME-primary, but the demo's HPAs do not scale anything.
+- ConfigMaps and Secrets the pod template reads are tracked as Flagger's config tracker does (NAME-primary copies,
+  the primary reading them, `status.trackedConfigs`, a changed one starts an analysis). The `autoscalerRef` HPA is
+  copied as NAME-primary, but the demo's HPAs do not scale anything.
 - Deployment targets only: another targetRef kind is reported with a Warning event and left alone.
 """
 
 from __future__ import annotations
 
+import json
 import random
 
 import orjson
@@ -179,6 +181,73 @@ def filter_metadata(meta: dict | None) -> dict:
     return {k: v for k, v in (meta or {}).items() if TOOLKIT_MARKER not in k}
 
 
+SECRET_TYPES = ("Opaque", "kubernetes.io/basic-auth", "kubernetes.io/ssh-auth", "kubernetes.io/tls")
+
+
+def config_checksum(data) -> str:
+    """config_tracker.go checksum: sha256 of Go's json.Marshal (sorted keys, <>& escaped), first 8 bytes in hex."""
+    import hashlib  # noqa: PLC0415
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return hashlib.sha256(text.encode()).digest()[:8].hex()
+
+
+def config_names(pod_spec: dict) -> tuple[dict[str, bool], dict[str, bool]]:
+    """config_tracker.go GetTargetConfigs' walk: ({ConfigMap: required}, {Secret: required}) a pod spec reads."""
+    cms: dict[str, bool] = {}
+    secs: dict[str, bool] = {}
+
+    def req(ref: dict) -> bool:
+        return not ref.get("optional")
+    for v in pod_spec.get("volumes") or ():
+        if v.get("configMap"):
+            cms[v["configMap"].get("name")] = req(v["configMap"])
+        if v.get("secret"):
+            secs[v["secret"].get("secretName")] = req(v["secret"])
+        for src in (v.get("projected") or {}).get("sources") or ():
+            if src.get("configMap"):
+                cms[src["configMap"].get("name")] = req(src["configMap"])
+            if src.get("secret"):
+                secs[src["secret"].get("name")] = req(src["secret"])
+    for c in list(pod_spec.get("containers") or ()) + list(pod_spec.get("initContainers") or ()):
+        for e in c.get("env") or ():
+            vf = e.get("valueFrom") or {}
+            if vf.get("configMapKeyRef"):
+                cms[vf["configMapKeyRef"].get("name")] = req(vf["configMapKeyRef"])
+            elif vf.get("secretKeyRef"):
+                secs[vf["secretKeyRef"].get("name")] = req(vf["secretKeyRef"])
+        for ef in c.get("envFrom") or ():
+            if ef.get("configMapRef"):
+                cms[ef["configMapRef"].get("name")] = req(ef["configMapRef"])
+            elif ef.get("secretRef"):
+                secs[ef["secretRef"].get("name")] = req(ef["secretRef"])
+    return cms, secs
+
+
+def apply_primary_configs(pod_spec: dict, refs: dict) -> dict:
+    """config_tracker.go ApplyPrimaryConfigs: tracked ConfigMaps and Secrets read as NAME-primary."""
+    spec = orjson_clone(pod_spec)
+
+    def ren(ref: dict, key: str, kind: str) -> None:
+        if ref and f"{kind}/{ref.get(key)}" in refs:
+            ref[key] = f"{ref.get(key)}-primary"
+    for v in spec.get("volumes") or ():
+        ren(v.get("configMap"), "name", "configmap")
+        ren(v.get("secret"), "secretName", "secret")
+        for src in (v.get("projected") or {}).get("sources") or ():
+            ren(src.get("configMap"), "name", "configmap")
+            ren(src.get("secret"), "name", "secret")
+    for c in list(spec.get("containers") or ()) + list(spec.get("initContainers") or ()):
+        for e in c.get("env") or ():
+            vf = e.get("valueFrom") or {}
+            ren(vf.get("configMapKeyRef"), "name", "configmap")
+            ren(vf.get("secretKeyRef"), "name", "secret")
+        for ef in c.get("envFrom") or ():
+            ren(ef.get("configMapRef"), "name", "configmap")
+            ren(ef.get("secretRef"), "name", "secret")
+    return spec
+
+
 class _NotReady(Exception):
     def __init__(self, message: str, retriable: bool = True):
         super().__init__(message)
@@ -273,9 +342,15 @@ class Flagger:
         dep = self._fl_target(cd)
         h = compute_hash(((dep or {}).get("spec") or {}).get("template") or {})
         start = orjson_clone(cd.get("status") or {})
+        try:
+            tracked = {k: v[2] for k, v in self._fl_target_configs(cd, dep).items()} if dep is not None else {}
+        except _NotReady:
+            tracked = start.get("trackedConfigs")
 
         def fn(st, o):
             st.update(phase=phase, canaryWeight=weight, failedChecks=failed, iterations=iterations, lastAppliedSpec=h)
+            if tracked is not None:
+                st["trackedConfigs"] = tracked
             if phase == "Initialized":
                 st["lastPromotedSpec"] = h
             conds = self._fl_conditions(start, o, phase)
@@ -316,6 +391,69 @@ class Flagger:
                 return lbl, ml[lbl]
         return None
 
+    def _fl_target_configs(self, cd: dict, dep: dict) -> dict[str, tuple[str, str, str]]:
+        """GetTargetConfigs: {"configmap/NAME": (type, name, checksum)}; a required one missing raises _NotReady."""
+        ns = cd["metadata"]["namespace"]
+        cms, secs = config_names((((dep.get("spec") or {}).get("template") or {}).get("spec") or {}))
+        out = {}
+        for name, required in cms.items():
+            cm = self.state.get("configmaps", ns, name or "")
+            if cm is None:
+                if required:
+                    raise _NotReady(f'configmap {name}.{ns} get query error: configmap {name}.{ns} get query error: '
+                                    f'configmaps "{name}" not found')
+                continue
+            if str((cm["metadata"].get("annotations") or {}).get("flagger.app/config-tracking", "")).startswith(
+                    "disable"):
+                continue
+            out[f"configmap/{name}"] = ("configmap", name, config_checksum(cm.get("data")))
+        for name, required in secs.items():
+            sec = self.state.get("secrets", ns, name or "")
+            if sec is None:
+                if required:
+                    raise _NotReady(f'secret {name}.{ns} get query error: secret {name}.{ns} get query error: '
+                                    f'secrets "{name}" not found')
+                continue
+            if (sec.get("type") or "Opaque") not in SECRET_TYPES or str(
+                    (sec["metadata"].get("annotations") or {}).get("flagger.app/config-tracking", "")).startswith(
+                    "disable"):
+                continue
+            out[f"secret/{name}"] = ("secret", name, config_checksum(sec.get("data")))
+        return out
+
+    def _fl_create_primary_configs(self, cd: dict, refs: dict) -> None:
+        """CreatePrimaryConfigs: NAME-primary copies of the tracked ConfigMaps and Secrets, owned by the Canary."""
+        ns = cd["metadata"]["namespace"]
+        for typ, name, _sum in refs.values():
+            res = "configmaps" if typ == "configmap" else "secrets"
+            src = self.state.get(res, ns, name)
+            if src is None:
+                continue
+            owners = [self._fl_owner(cd)]
+            old = self.state.get(res, ns, f"{name}-primary")
+            for r in (old or {}).get("metadata", {}).get("ownerReferences") or ():
+                if r.get("kind") != "Canary" or r.get("name") != cd["metadata"]["name"]:
+                    owners.append(dict(r, controller=False))
+            meta = {"name": f"{name}-primary", "namespace": ns, "ownerReferences": owners}
+            obj = {"apiVersion": "v1", "kind": "ConfigMap" if typ == "configmap" else "Secret", "metadata": meta}
+            if src.get("data") is not None:
+                obj["data"] = orjson_clone(src["data"])
+            if typ == "secret":
+                obj["type"] = src.get("type") or "Opaque"
+            if old is None:
+                self.state.create(obj)
+            else:
+                def fn(o, obj=obj):
+                    o["metadata"]["ownerReferences"] = obj["metadata"]["ownerReferences"]
+                    o["metadata"].pop("labels", None)
+                    if "data" in obj:
+                        o["data"] = obj["data"]
+                    else:
+                        o.pop("data", None)
+                    if typ == "secret":
+                        o["type"] = obj["type"]
+                self.state.mutate(res, ns, f"{name}-primary", fn)
+
     def _fl_flagger_id(self, cd: dict) -> str:
         """makeAnnotations' flagger-id: a random UUID in Flagger; here drawn from the seed (same seed, same ids)."""
         self.flagger_ids += 1
@@ -338,6 +476,8 @@ class Flagger:
         primary_name = f"{dep['metadata']['name']}-primary"
         if self.state.get("deployments", ns, primary_name) is not None:
             return
+        refs = self._fl_target_configs(cd, dep)
+        self._fl_create_primary_configs(cd, refs)
         dspec = dep.get("spec") or {}
         tmpl = dspec.get("template") or {}
         replicas = int(dspec.get("replicas") or 0) or 1
@@ -347,7 +487,7 @@ class Flagger:
                                                                         f"{value}-primary", label),
                                           "annotations": self._fl_pod_annotations(
                                               cd, (tmpl.get("metadata") or {}).get("annotations"))},
-                             "spec": orjson_clone(tmpl.get("spec") or {})}}
+                             "spec": apply_primary_configs(tmpl.get("spec") or {}, refs)}}
         for k in ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy"):
             if k in dspec:
                 spec[k] = orjson_clone(dspec[k])
@@ -365,9 +505,17 @@ class Flagger:
         return {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": m["name"], "uid": m["uid"],
                 "controller": True, "blockOwnerDeletion": True}
 
-    def _fl_promote(self, cd: dict, dep: dict, label: str, value: str) -> None:
-        """deployment_controller.go Promote: the target's template (and rollout settings) onto the primary."""
+    def _fl_promote(self, cd: dict, dep: dict, label: str, value: str) -> bool:
+        """deployment_controller.go Promote: the target's template (and rollout settings, tracked configs) onto the
+        primary. False (with Flagger's Warning) when a required ConfigMap or Secret is missing."""
         ns = cd["metadata"]["namespace"]
+        try:
+            refs = self._fl_target_configs(cd, dep)
+        except _NotReady as e:
+            self._fl_event(cd, f"updating deployment {dep['metadata']['name']}-primary.{ns} template spec failed: "
+                               f"GetTargetConfigs failed: {e.message}", warning=True)
+            return False
+        self._fl_create_primary_configs(cd, refs)
         dspec = dep.get("spec") or {}
         tmpl = dspec.get("template") or {}
         pod_ann = self._fl_pod_annotations(cd, (tmpl.get("metadata") or {}).get("annotations"))
@@ -383,13 +531,14 @@ class Flagger:
             if not has_hpa:
                 s["replicas"] = dspec.get("replicas", 1)
             t = s.setdefault("template", {})
-            t["spec"] = orjson_clone(tmpl.get("spec") or {})
+            t["spec"] = apply_primary_configs(tmpl.get("spec") or {}, refs)
             t.setdefault("metadata", {})["annotations"] = pod_ann
             t["metadata"]["labels"] = make_primary_labels((tmpl.get("metadata") or {}).get("labels"),
                                                           f"{value}-primary", label)
             o["metadata"]["annotations"] = {}
             o["metadata"]["labels"] = make_primary_labels({}, f"{value}-primary", label)
         self.state.mutate("deployments", ns, f"{dep['metadata']['name']}-primary", fn)
+        return True
 
     def _fl_scale(self, cd: dict, replicas: int) -> None:
         dep = self._fl_target(cd)
@@ -1046,7 +1195,11 @@ class Flagger:
         if not skip_analysis(cd) and phase in ("", "Initializing"):
             self._fl_event(cd, "all the metrics providers are available!")
         # canaryController.Initialize: the primary Deployment, ready before anything points at it
-        self._fl_create_primary(cd, dep, label, value)
+        try:
+            self._fl_create_primary(cd, dep, label, value)
+        except _NotReady as e:
+            self._fl_event(cd, f"createPrimaryDeployment failed: GetTargetConfigs failed: {e.message}", warning=True)
+            return
         deadline = int(spec.get("progressDeadlineSeconds") or PROGRESS_DEADLINE)
         a = analysis(cd)
         primary_threshold = int(a.get("primaryReadyThreshold")) if a.get("primaryReadyThreshold") is not None else 100
@@ -1093,6 +1246,16 @@ class Flagger:
             if st.get("lastPromotedSpec") == tmpl_hash:
                 return False
             return st.get("lastAppliedSpec") != tmpl_hash
+
+        def deps_changed() -> bool:
+            """HaveDependenciesChanged (config_tracker.go HasConfigChanged); raises _NotReady."""
+            configs = self._fl_target_configs(cd, dep)
+            tracked = st.get("trackedConfigs")
+            if tracked is None:
+                return bool(configs)
+            if len(configs) != len(tracked):
+                return True
+            return any(tracked.get(k) != v[2] for k, v in configs.items())
         if phase in ("Progressing", "Waiting", "WaitingPromotion", "Promoting", "Finalising"):
             should = True
         else:
@@ -1100,6 +1263,12 @@ class Flagger:
                 self._fl_sync_status(cd, "Failed", int(st.get("canaryWeight") or 0), int(st.get("failedChecks") or 0),
                                      int(st.get("iterations") or 0))
             should = target_changed()
+            if not should:
+                try:
+                    should = deps_changed()
+                except _NotReady as e:
+                    self._fl_event(cd, f"GetTargetConfigs failed: {e.message}", warning=True)
+                    return
         if not should:
             return
         mw = max_weight(cd)
@@ -1130,7 +1299,12 @@ class Flagger:
             self._fl_sync_status(self._fl_get(cd), "Progressing")
             return
         # hasCanaryRevisionChanged
-        if phase in ("Progressing", "WaitingPromotion") and target_changed():
+        def revision_changed() -> bool:
+            try:
+                return target_changed() or deps_changed()
+            except _NotReady:
+                return target_changed()
+        if phase in ("Progressing", "WaitingPromotion") and revision_changed():
             self._fl_event(cd, f"New revision detected! Restarting analysis for {target}.{ns}")
             self._fl_set_routes(cd, provider, 100, 0)
             self._fl_sync_status(cd, "Progressing")
@@ -1146,7 +1320,8 @@ class Flagger:
         if skip_analysis(cd):
             self._fl_set_routes(cd, provider, 100, 0)
             self._fl_event(cd, f"Copying {target}.{ns} template spec to {target}-primary.{ns}")
-            self._fl_promote(cd, self._fl_target(cd) or dep, label, value)
+            if not self._fl_promote(cd, self._fl_target(cd) or dep, label, value):
+                return
             self._fl_scale(cd, 0)
             self._fl_set_phase(cd, "Succeeded")
             self._fl_post_rollout(cd)
@@ -1220,7 +1395,8 @@ class Flagger:
                 return
             if iterations_wanted == iters:
                 self._fl_event(cd, f"Copying {target}.{ns} template spec to {target}-primary.{ns}")
-                self._fl_promote(cd, self._fl_target(cd) or dep, label, value)
+                if not self._fl_promote(cd, self._fl_target(cd) or dep, label, value):
+                    return
                 self._fl_set_phase(self._fl_get(cd), "Promoting")
             return
         if strat == "blue-green":
@@ -1243,7 +1419,8 @@ class Flagger:
                 return
             if iterations_wanted < iters:
                 self._fl_event(cd, f"Copying {target}.{ns} template spec to {target}-primary.{ns}")
-                self._fl_promote(cd, self._fl_target(cd) or dep, label, value)
+                if not self._fl_promote(cd, self._fl_target(cd) or dep, label, value):
+                    return
                 self._fl_set_phase(self._fl_get(cd), "Promoting")
             return
         # canary: progressive traffic increase
@@ -1269,5 +1446,6 @@ class Flagger:
         if not self._fl_confirm_promotion(cd):
             return
         self._fl_event(cd, f"Copying {target}.{ns} template spec to {target}-primary.{ns}")
-        self._fl_promote(cd, self._fl_target(cd) or dep, label, value)
+        if not self._fl_promote(cd, self._fl_target(cd) or dep, label, value):
+            return
         self._fl_set_phase(self._fl_get(cd), "Promoting")
