@@ -9,8 +9,8 @@ kubernetes_default.go), in its order of checks, with its event texts (every even
   Prometheus: `request-success-rate` is the share of non-5xx requests of the target's pods over the metric's
   interval (scenario seconds), `request-duration` their P99 from the latency histogram (histogram_quantile's
   interpolation), in whole milliseconds as Flagger's Istio observer reads it. A window without requests is
-  Flagger's "no values found". Custom metrics (`templateRef`, `query`) cannot be evaluated: they fail the check
-  with Flagger's "Metric query failed" error.
+  Flagger's "no values found". Custom metrics cannot be evaluated: a `query` fails the check with Flagger's
+  "Prometheus query failed for NAME", a `templateRef` with "Metric query failed for NAME".
 - Webhooks are not called. Hooks of type pre-rollout, rollout, post-rollout and event answer as Flagger's load
   tester does for a command (200); a URL ending in `/gate/halt` answers 403 "Forbidden" for any type.
   Confirm gates (confirm-rollout, confirm-promotion, confirm-traffic-increase): `/gate/approve` is open,
