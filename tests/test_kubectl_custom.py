@@ -55,7 +55,8 @@ def wait_for(fn, timeout: float = 20.0, what: str = "condition"):
 
 @pytest.mark.parametrize("version", BOTH)
 def test_flagger_podinfo_tutorial(cluster, tmp_path_factory, version):
-    """Flagger's CRD is pre-installed: its podinfo Deployment, HPA and the Istio Canary example apply and serve."""
+    """Flagger's CRD is pre-installed: its podinfo Deployment, HPA and the Istio Canary example apply and serve (and
+    the demo's Flagger controller creates podinfo-primary from them)."""
     ns = "test"  # the Canary example names its namespace
     k = kubectl_v(cluster, tmp_path_factory, version, ns)
     r = k.run("apply", "-f", fixture("flagger", "deployment.yaml"), "-f", fixture("flagger", "hpa.yaml"),
@@ -69,8 +70,9 @@ def test_flagger_podinfo_tutorial(cluster, tmp_path_factory, version):
     assert "Deployment/podinfo" in r.out and "cpu: <unknown>/99%" in r.out, r
     r = k.run("get", "canary", "podinfo", "-o", "jsonpath={.spec.service.hosts[0]}")
     assert r.out == "app.example.com"
-    wait_for(lambda: k.run("get", "deploy", "podinfo", "-o", "jsonpath={.status.availableReplicas}").out == "1",
-             what="podinfo available")
+    # the demo's Flagger takes podinfo over (tests/test_demo_flagger.py): its primary serves, podinfo scales to zero
+    wait_for(lambda: k.run("get", "deploy", "podinfo-primary", "-o", "jsonpath={.status.availableReplicas}").out
+             == "1", what="podinfo-primary available")
     # a second apply changes nothing
     r = k.run("apply", "-f", fixture("flagger", "istio-canary.yaml"))
     assert "canary.flagger.app/podinfo unchanged" in r.out, r

@@ -26,6 +26,7 @@ SCENARIOS = (
     "veritas-promotion-stuck",
     "veritas-switch-stuck",
     "manual-canary-named-app",
+    "flagger-podinfo",
 )
 
 MAIN_EPILOG = """\

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from aiohttp import web
@@ -225,12 +225,14 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
                              pods: int | None = None, background_pods: int = 0, churn: float = 0.0,
                              simulate: bool = True, bookmark_interval: float = 10.0,
                              history: int = 10_000, forbidden: "set[str] | None" = None,
-                             without_crds: "list[str] | tuple[str, ...]" = ()) -> RunningCluster:
+                             without_crds: "list[str] | tuple[str, ...]" = (),
+                             clock: "Callable[[], float] | None" = None) -> RunningCluster:
     """Start the demo cluster on 127.0.0.1 and return once it serves and its kubeconfig is written.
 
     `simulate=False` (or no tui.demo.sim) runs the API server over the bare state: no scenario.
     `forbidden`: resource keys (e.g. {"events"}) the token may not read or write: 403 as RBAC gives it.
     `without_crds`: pre-installed CRD sets to leave out (tui.demo.custom.CRD_SETS: argo, flagger, ...).
+    `clock`: the simulation's wall clock (tests pass a tui.demo.sim.ManualClock and move time with `sim.advance`).
     """
     try:
         version = normalise_version(server_version)
@@ -269,7 +271,7 @@ async def start_demo_cluster(*, scenario: str = "healthy-canary", port: int = 0,
     Simulation = _load_simulation() if simulate else None
     if Simulation is not None:
         sim = Simulation(state, scenario=scenario, seed=seed, speed=speed, pods=pods,
-                         background_pods=background_pods, churn=churn)
+                         background_pods=background_pods, churn=churn, **({"clock": clock} if clock else {}))
     try:
         try:
             from tui.demo import openapi as _openapi

@@ -81,6 +81,7 @@ class Simulation:
         self.logs = LogBook(seed, clock, self._traffic_view)
         self.ctl = Controllers(self)
         self._dns_initial: dict | None = None
+        self.mesh_routes: dict[tuple[str, str], dict[str, int]] = {}  # (ns, Service) -> {backend Service: weight}
 
     # ================================================================ lifecycle
     async def start(self, *, background: bool = True) -> None:
@@ -417,8 +418,34 @@ class Simulation:
             pt.mem_growth = 440 * 1024 * 1024 / max(oom_after / max(self.speed, 1e-9), 0.1)
 
     def served_changed(self, ns: str, svc: str, keys: set) -> None:
-        if ns == self.scenario.namespace and svc == self.scenario.traffic_service:
+        if ns != self.scenario.namespace:
+            return
+        routes = self.mesh_routes.get((ns, self.scenario.traffic_service))
+        if routes:
+            if svc == self.scenario.traffic_service or svc in routes:
+                self._route_mesh_traffic(ns, routes)
+        elif svc == self.scenario.traffic_service:
             self.traffic.set_served(keys, self.clock())
+
+    # a mesh's weighted split of one Service's traffic (Flagger's VirtualService); the Argo controller may share it
+    def set_mesh_routes(self, ns: str, apex: str, routes: dict[str, int]) -> None:
+        """Requests for Service `apex` go to the ready endpoints of `routes`' Services by their weights."""
+        if self.mesh_routes.get((ns, apex)) == routes:
+            return
+        self.mesh_routes[(ns, apex)] = dict(routes)
+        if ns == self.scenario.namespace and apex == self.scenario.traffic_service:
+            self._route_mesh_traffic(ns, routes)
+
+    def _route_mesh_traffic(self, ns: str, routes: dict[str, int]) -> None:
+        weights: dict = {}
+        for svc, w in routes.items():
+            keys = self.ctl.served.get((ns, svc)) or set()
+            if w > 0 and keys:
+                for k in keys:
+                    weights[k] = weights.get(k, 0.0) + w / len(keys)
+        now = self.clock()
+        self.traffic.set_served(set(weights), now)
+        self.traffic.set_weights(weights, now)
 
     def _traffic_view(self, ns: str, pod: str) -> TrafficView:
         key = (ns, pod)

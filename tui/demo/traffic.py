@@ -72,6 +72,7 @@ class PodTraffic:
     acc: list[float] = field(default_factory=lambda: [0.0] * _LEN)
     mark: list[float] | None = None  # the track's totals when the pod joined the endpoints; None = not served
     jitter: float = 1.0
+    weight: float = 1.0  # share of the traffic relative to other served pods (a mesh's weighted split)
     mem_growth: float = 0.0  # bytes per second (a leaking or OOM-bound process)
 
 
@@ -91,6 +92,7 @@ class TrafficModel:
         self.totals: dict[str, list[float]] = {}
         self.pods: dict[tuple[str, str], PodTraffic] = {}
         self.served: set[tuple[str, str]] = set()
+        self._served_weight = 0.0  # sum of the served pods' weights
         self.last = now
 
     # ---------------------------------------------------------------- model inputs
@@ -110,7 +112,8 @@ class TrafficModel:
         return t
 
     def per_pod_rps(self) -> float:
-        return self.total_rps / len(self.served) if self.served else 0.0
+        """Requests per second a served pod of weight 1 gets (all of them, unless a mesh split weights them)."""
+        return self.total_rps / self._served_weight if self._served_weight > 0 else 0.0
 
     def advance(self, now: float) -> None:
         """Accrue the track totals up to `now` at the current rates."""
@@ -156,8 +159,9 @@ class TrafficModel:
     def _checkpoint(self, pt: PodTraffic) -> None:
         if pt.mark is not None:
             tot = self._totals(pt.track)
+            w = pt.weight
             for i in range(_LEN):
-                pt.acc[i] += tot[i] - pt.mark[i]
+                pt.acc[i] += (tot[i] - pt.mark[i]) * w
             pt.mark = list(tot)
 
     def set_track(self, key, track: str | None, now: float) -> None:
@@ -185,6 +189,18 @@ class TrafficModel:
             if pt is not None:
                 pt.mark = list(self._totals(pt.track))
         self.served = set(served)
+        self._served_weight = sum(self.pods[k].weight if k in self.pods else 1.0 for k in self.served)
+
+    def set_weights(self, weights: dict, now: float) -> None:
+        """A mesh's weighted split (tui/demo/controllers/flagger.py): each pod's share relative to the others
+        (a pod not named keeps weight 1). Counters so far are kept; the new shares apply from `now`."""
+        self.advance(now)
+        for key, pt in self.pods.items():
+            w = float(weights.get(key, 1.0))
+            if pt.weight != w:
+                self._checkpoint(pt)
+                pt.weight = w
+        self._served_weight = sum(self.pods[k].weight if k in self.pods else 1.0 for k in self.served)
 
     def restart(self, key, now: float) -> None:
         """A new process: counters start from zero."""
@@ -205,12 +221,14 @@ class TrafficModel:
         out = list(pt.acc)
         if pt.mark is not None:
             tot = self._totals(pt.track)
+            w = pt.weight
             for i in range(_LEN):
-                out[i] += tot[i] - pt.mark[i]
+                out[i] += (tot[i] - pt.mark[i]) * w
         return out
 
     def pod_rps(self, key) -> float:
-        return self.per_pod_rps() if key in self.served else 0.0
+        pt = self.pods.get(key)
+        return self.per_pod_rps() * (pt.weight if pt is not None else 1.0) if key in self.served else 0.0
 
     # ---------------------------------------------------------------- outputs
     def cpu_cores(self, key, now: float) -> float:

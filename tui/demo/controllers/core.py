@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from tui.demo.controllers.base import Recorder, controller_of, pod_ready
 from tui.demo.controllers.deployment import Deployments
 from tui.demo.controllers.endpoints import Services, _SvcCache
+from tui.demo.controllers.flagger import CANARIES, Flagger
 from tui.demo.controllers.kubelet import Kubelet
 from tui.demo.controllers.replicaset import ReplicaSets
 from tui.demo.controllers.rollout import Rollouts
@@ -15,7 +16,7 @@ from tui.demo.controllers.veritas import Veritas
 if TYPE_CHECKING:  # pragma: no cover
     from tui.demo.sim import Simulation  # noqa: F401
 
-class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
+class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger):
     """All simulated controllers over one ClusterState; `reconcile()` works until nothing is dirty."""
 
     WORKLOADS = ("deployments", "replicasets", "rollouts")
@@ -25,7 +26,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
         self.state = sim.state
         self.events = Recorder(sim)
         self.kubelet = Kubelet(self)
-        self.dirty: dict[str, set] = {r: set() for r in ("deployments", "replicasets", "rollouts", "services", "pods")}
+        self.dirty: dict[str, set] = {r: set() for r in ("deployments", "replicasets", "rollouts", "services", "pods",
+                                                         CANARIES)}
         self.new_pods: list[dict] = []
         self.owned: dict[str, set[tuple[str, str, str]]] = {}  # controller uid -> {(res, ns, name)}
         self.svc_by_ns: dict[str, set[str]] = {}
@@ -42,6 +44,12 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
         self.dirty["veritas"] = set()  # (resource key, ns, name) of VeritasCanary / VeritasEnvironment objects
         self.veritas_by_ns: dict[str, dict] = {}
         self.veritas_memo: dict[str, dict] = {}
+        # Flagger (flagger.py): Canary uid -> (job token, interval); metric samples; routes; last values; id draws
+        self.flagger_jobs: dict[str, tuple[object, float]] = {}
+        self.flagger_samples: dict[str, list] = {}
+        self.flagger_routes: dict[str, tuple[int, int, bool]] = {}
+        self.flagger_last: dict[tuple[str, str], float] = {}
+        self.flagger_ids = 0
         from tui.demo.controllers.workloads import Workloads  # noqa: PLC0415 - workloads imports this module
         self.workloads = Workloads(self)  # StatefulSet, DaemonSet, Job
 
@@ -107,6 +115,11 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
                 self.dirty["services"].add((ns, svc))
                 if res == "endpointslices" and (ns, name) not in self._own_deletes:
                     self.svc_cache.pop((ns, svc), None)  # someone deleted our slice: rebuild it
+        elif res == CANARIES:
+            if etype == "DELETED":
+                self.forget_canary(meta.get("uid"))
+            else:
+                self.dirty[CANARIES].add((ns, name))
         elif res in ("configmaps", "secrets"):
             pass  # the kubelet re-reads them on its next retry, as a real one does
         self.sim.wake()
@@ -132,6 +145,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
         for res in ("replicasets", "deployments", "rollouts", "services", "pods"):
             for o in self.state.list(res)[0]:
                 self.on_change("ADDED", res, o, None)
+        if CANARIES in self.state.kinds:
+            for o in self.state.list(CANARIES)[0]:
+                self.on_change("ADDED", CANARIES, o, None)
         self.workloads.prime()
         for res in self.veritas_prime():
             for o in self.state.list(res)[0]:
@@ -165,7 +181,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas):
                     if p is not None:
                         self.kubelet.pod_changed(p, None)
             for res, fn in (("rollouts", self.reconcile_rollout), ("deployments", self.reconcile_deployment),
-                            ("replicasets", self.reconcile_replicaset), ("services", self.reconcile_service)):
+                            ("replicasets", self.reconcile_replicaset), ("services", self.reconcile_service),
+                            (CANARIES, self.reconcile_canary)):
                 if self.dirty[res]:
                     busy = True
                     keys, self.dirty[res] = self.dirty[res], set()
