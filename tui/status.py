@@ -292,7 +292,19 @@ def progress_report(p) -> dict | None:
                                                    "consecutive_error": m.consecutive_error_limit}}
                                        for m in run.metrics]}
                           for run in p.analyses],
+        "flagger": _flagger_report(getattr(p, "flagger", None)),
     }
+
+
+def _flagger_report(fs) -> dict | None:
+    """A Flagger Canary's status (tui.rollout.flagger.FlaggerStatus): phase, weight, checks against the threshold."""
+    if fs is None:
+        return None
+    return {"phase": fs.phase, "canary_weight": fs.canary_weight, "failed_checks": fs.failed_checks,
+            "threshold": fs.threshold, "iterations": fs.iterations, "iterations_total": fs.iterations_total,
+            "max_weight": fs.max_weight, "step_weight": fs.step_weight, "gates": list(fs.gates),
+            "conditions": [{"type": c[0], "status": c[1], "reason": c[2] or None, "message": c[3] or None}
+                           for c in fs.conditions]}
 
 
 def _sanitised(value):

@@ -27,6 +27,8 @@ class NetworkScope:
     networkpolicies: list[dict] = field(default_factory=list)
     httproutes: list[dict] = field(default_factory=list)
     virtualservices: list[dict] = field(default_factory=list)
+    destinationrules: list[dict] = field(default_factory=list)
+    trafficsplits: list[dict] = field(default_factory=list)
     workloads: list[dict] = field(default_factory=list)  # Deployments, Rollouts, ReplicaSets: templates before pods
     rollout: dict | None = None  # the Argo Rollout when the target is one
     resolver: TrackResolver = field(default_factory=TrackResolver)
@@ -44,6 +46,8 @@ class NetworkScope:
         self.networkpolicies = mine(self.networkpolicies)
         self.httproutes = mine(self.httproutes)
         self.virtualservices = mine(self.virtualservices)
+        self.destinationrules = mine(self.destinationrules)
+        self.trafficsplits = mine(self.trafficsplits)
         self.workloads = mine(self.workloads)
         if self.app is None:
             self.app = self._find_app()
@@ -136,7 +140,8 @@ class NetworkScope:
     def _is_app(self, labels: dict) -> bool:
         if self.app is None:
             return True
-        return any(labels.get(k) == self.app for k in APP_LABELS)
+        # Flagger's primary Deployment carries the app label rewritten to NAME-primary
+        return any(labels.get(k) in (self.app, self.app + "-primary") for k in APP_LABELS)
 
     # ---- services --------------------------------------------------------------------------
     @cached_property
@@ -213,6 +218,7 @@ def sort_by_name(objs: Iterable[dict]) -> list[dict]:
 
 
 STORE_KINDS = ("pods", "services", "endpointslices", "ingresses", "networkpolicies", "httproutes", "virtualservices",
+               "destinationrules", "trafficsplits",
                "deployments", "rollouts", "replicasets")
 
 
@@ -229,5 +235,6 @@ def scope_from_store(store, namespace: str, resolver: TrackResolver | None = Non
         pods = [p for p in pods if pod_filter(p)]
     return NetworkScope(namespace, pods, kind("services"), kind("endpointslices"), kind("ingresses"),
                         kind("networkpolicies"), kind("httproutes"), kind("virtualservices"),
+                        kind("destinationrules"), kind("trafficsplits"),
                         kind("deployments") + kind("rollouts") + kind("replicasets"), rollout,
                         resolver or TrackResolver(rollout=rollout), app)
