@@ -217,6 +217,18 @@ async def test_flagger_canary_is_one_rollout_with_primary_and_canary_tracks():
             [f] = [f for f in a.findings if f.code == "failed-checks-near-threshold"]
             assert f.severity == "warning" and f.track == "canary" and "failed checks 4/5" in f.summary
             assert a.outcome.state == "progressing" and a.cell("rollout").level == "degraded"
+            # the Canary's weight is the reference the routers it writes are checked against
+            layers = {l.layer: l for l in a.network.split}
+            assert layers["flagger"].weights == (("primary", 80.0), ("canary", 20.0))
+            assert not [f for f in a.findings if f.code == "weights-disagree" and f.holding], a.findings
+            await _status(cluster, canaryWeight=40)  # the VirtualService still sends 20 %
+            a = await _until(lambda: (lambda a: a if [f for f in a.findings if f.code == "weights-disagree"
+                                                      and f.holding] else None)(session.assess()), "weights-disagree")
+            [wd] = [f for f in a.findings if f.code == "weights-disagree" and f.holding]
+            assert wd.track == "canary" and wd.summary == ("Canary/podinfo says canary 40 %, but VirtualService/podinfo "
+                                                           "(http[0]) sends 20 % to the canary.")
+            assert {f.code for f in a.network.findings} >= {"weights-disagree"}  # the pane: the same findings
+            await _status(cluster, canaryWeight=20)
 
             # a Flagger event: reason Synced, told by its message, marked in the events pane, a finding
             await _k(cluster, "create", "-f", "-", stdin=_event(

@@ -89,8 +89,15 @@ class NetworkMonitor:
         else:
             sel = target.pod_selector() if hasattr(target, "pod_selector") else None
             flt = (lambda p: sel.matches((p.get("metadata") or {}).get("labels"))) if sel is not None else None
+        canary = None
+        canaries = (store.objects if hasattr(store, "objects") else store).get("canaries") or {}
+        if canaries and getattr(target, "kind", None) == "Label":
+            from tui.rollout.flagger import canary_for_selector
+
+            deployments = (store.objects if hasattr(store, "objects") else store).get("deployments") or {}
+            canary = canary_for_selector(canaries.values(), deployments.values(), target.pod_selector().matches, ns)
         return scope_from_store(store, ns, resolver, rollout=rollout, pod_filter=flt,
-                                app=app[1] if app else None)
+                                app=app[1] if app else None, canary=canary)
 
     def evaluate(self, store, target, resolver, workload: dict | None = None,
                  now: float | None = None) -> tuple[NetworkView, list[Finding]]:

@@ -33,6 +33,7 @@ class NetworkScope:
     rollout: dict | None = None  # the Argo Rollout when the target is one
     resolver: TrackResolver = field(default_factory=TrackResolver)
     app: str | None = None  # the app label value; found from the pods when None
+    canary: dict | None = None  # the Flagger Canary when the rollout is one (tui.rollout.flagger)
 
     def __post_init__(self) -> None:
         ns = self.namespace
@@ -223,7 +224,7 @@ STORE_KINDS = ("pods", "services", "endpointslices", "ingresses", "networkpolici
 
 
 def scope_from_store(store, namespace: str, resolver: TrackResolver | None = None, *, rollout: dict | None = None,
-                     pod_filter=None, app: str | None = None) -> NetworkScope:
+                     pod_filter=None, app: str | None = None, canary: dict | None = None) -> NetworkScope:
     """A NetworkScope from the app's Store (or anything with `.objects` {kind: {(ns, name): obj}}); kinds the
     store has not got (no informer, CRD absent) are empty. `pod_filter(pod) -> bool` narrows the pods."""
     objects = store.objects if hasattr(store, "objects") else store
@@ -237,4 +238,4 @@ def scope_from_store(store, namespace: str, resolver: TrackResolver | None = Non
                         kind("networkpolicies"), kind("httproutes"), kind("virtualservices"),
                         kind("destinationrules"), kind("trafficsplits"),
                         kind("deployments") + kind("rollouts") + kind("replicasets"), rollout,
-                        resolver or TrackResolver(rollout=rollout), app)
+                        resolver or TrackResolver(rollout=rollout), app, canary)

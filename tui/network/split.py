@@ -12,7 +12,7 @@ from tui.rollout.tracks import TRACK_ORDER
 from tui.kube.objects import dig as _dig, meta as _meta
 
 NGINX = "nginx.ingress.kubernetes.io/"
-ROUTER_LAYERS = ("argo", "istio", "nginx", "gateway", "smi")
+ROUTER_LAYERS = ("argo", "flagger", "istio", "nginx", "gateway", "smi")
 
 
 def _num(v, default: float | None = None) -> float | None:
@@ -132,6 +132,23 @@ def argo_layer(scope: NetworkScope) -> TrafficLayer | None:
     services = tuple((n, w) for n, w in ((stable_svc, sw), (canary_svc, cw)) if n)
     return TrafficLayer("argo", f"Rollout/{_meta(ro).get('name', '')}", (("stable", sw), ("canary", cw)), services,
                         note)
+
+
+def flagger_layer(scope: NetworkScope) -> TrafficLayer | None:
+    """What the Flagger Canary says it routes: status.canaryWeight to NAME-canary, the rest to NAME-primary
+    (the routers it writes, a VirtualService, TrafficSplit or canary Ingress, are checked against it)."""
+    c = scope.canary
+    if not c or not _dig(c, "status", "phase"):  # not initialised yet: it routes nothing
+        return None
+    from tui.rollout.flagger import CANARY, PRIMARY, flagger_status, strategy
+
+    if strategy(c) != "canary":
+        return None
+    cw = float(flagger_status(c).canary_weight)
+    apex = str((_dig(c, "spec", "service") or {}).get("name") or _dig(c, "spec", "targetRef", "name") or "")
+    services = ((f"{apex}-primary", 100.0 - cw), (f"{apex}-canary", cw))
+    return TrafficLayer("flagger", f"Canary/{_meta(c).get('name', '')}", ((PRIMARY, 100.0 - cw), (CANARY, cw)),
+                        services, "status.canaryWeight")
 
 
 def _vs_service(host: str, namespace: str) -> str | None:
@@ -316,7 +333,7 @@ def gateway_layers(scope: NetworkScope) -> list[TrafficLayer]:
 def traffic_split(scope: NetworkScope) -> list[TrafficLayer]:
     """Every layer that has an opinion on the split, in the order traffic meets them (router, then Service)."""
     out: list[TrafficLayer] = []
-    a = argo_layer(scope)
+    a = argo_layer(scope) or flagger_layer(scope)
     if a is not None:
         out.append(a)
     out += istio_layers(scope) + nginx_layers(scope) + gateway_layers(scope) + smi_layers(scope)
