@@ -20,6 +20,8 @@ import json
 import subprocess
 import time
 
+import pytest
+
 from e2e_support import demo_cluster
 from tui.config import Settings
 from tui.kube.config import load_target
@@ -332,3 +334,65 @@ def test_failed_checks_are_info_until_one_more_rolls_back():
     assert [f.code for f in flagger.flagger_findings(progress(5, phase="Failed"))] == ["rollout-aborted"]
     assert flagger.flagger_findings(progress(0, phase="Succeeded")) == []
     assert progress(0, phase="Succeeded").complete
+
+
+# ---- the header and strip on screen ----------------------------------------------------------------------
+
+SNAP_SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+def _flagger_app():
+    """A Flagger rollout played on the demo cluster's state (deterministic clock and seed): podinfo-primary (2) and
+    podinfo (1) from FLAG's manifests, the Canary progressing at 20 % with 4 of 5 checks failed."""
+    import yaml
+
+    from assessment_support import Player
+    from tui.app import LookoutApp
+    from tui.rollout.target import Target
+    from tui.session import RolloutChoice
+
+    async def play():
+        p = await Player("healthy-canary").start()
+        try:
+            canary = None
+            for doc in yaml.safe_load_all(FLAG):
+                if doc["kind"] == "Namespace":
+                    continue
+                doc["metadata"]["namespace"] = p.ns
+                if doc["kind"] == "Canary":
+                    canary = doc
+                elif doc["kind"] in ("Deployment", "Service"):
+                    p.state.create(doc, res=doc["kind"].lower() + "s")
+            canary["status"] = {"phase": "Progressing", "canaryWeight": 20, "failedChecks": 4, "iterations": 0,
+                                "conditions": [{"type": "Promoted", "status": "Unknown", "reason": "Progressing",
+                                                "message": "New revision detected, progressing canary analysis."}]}
+            p.target = Target("Label", "podinfo", p.ns, "app in (podinfo,podinfo-primary)")
+            p.session.choice = RolloutChoice(p.target, p.ns)
+            sync = p.sync
+
+            def sync_with_canary():
+                p.session.store.replace("canaries", [canary], scope=lambda k: k[0] == p.ns)
+                sync()
+
+            p.sync = sync_with_canary
+            await p.play(20)
+        finally:
+            await p.stop()
+        return p
+
+    p = asyncio.new_event_loop().run_until_complete(play())
+    return LookoutApp(p.session, clock=p.session.clock, check_tty=False)
+
+
+@pytest.mark.parametrize("size", sorted(SNAP_SIZES))
+def test_flagger_strip_and_header_snapshot(snap_compare, size):
+    async def settle(pilot):
+        await pilot.pause(0.3)
+        header = pilot.app.query_one("StatusHeader")._last.plain
+        assert "primary · canary" in header and "step 1/3" in header and "weight 20%" in header, header
+        text = pilot.app.query_one("#rollout-strip")._last.plain
+        assert "Progressing" in text and "failed checks 4/5" in text, text
+        if size == "120x40":
+            assert text.startswith("Flagger canary"), text
+
+    assert snap_compare(_flagger_app(), terminal_size=SNAP_SIZES[size], run_before=settle)
