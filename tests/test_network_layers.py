@@ -205,3 +205,54 @@ async def test_traffic_layers_map_routes_to_tracks():
             assert "Ingress/web-web-canary sends 30 % to the canary" in wd.summary
         finally:
             await session.stop()
+
+
+def test_the_network_pane_shows_the_assessments_findings_not_its_raw_ones():
+    """After a blue/green switch the network evaluation sees `dns-stale` at once, while the debounced findings (the
+    strip's) do not have it yet: the pane renders the assessment's findings, so both say the same."""
+    from tui.assessment import assess
+    from tui.network.view import NetworkView
+    from tui.rollout.findings import Finding
+
+    stale = Finding("dns-stale", "warning", "blue", "checkout.example.com still points at blue")
+    raw_view = NetworkView("demo", findings=(stale,))
+
+    def run(findings):
+        return assess(now=1000.0, rollout="Label/x", kind=None, workload=None, summary=None, pod_rows=(),
+                      findings=findings, compare=None, network_view=raw_view)
+
+    a = run([])
+    assert a.network.findings == () and a.findings == ()
+    assert run([]).network is a.network  # unchanged: the same object, the pane does not redraw
+    b = run([stale])
+    assert b.network.findings == (stale,) and stale in b.findings
+    assert b.network is raw_view  # nothing to replace
+    # a rollout finding is not the network pane's
+    c = run([Finding("track-pods-failing", "critical", "green", "crash loop")])
+    assert c.network.findings == ()
+
+
+async def test_the_app_draws_the_network_pane_from_the_assessment():
+    """The app on a fake session whose network evaluation already has `dns-stale` while the debounced findings do
+    not: the DNS/endpoints pane says no network findings, as the strip does, until the finding rises."""
+    from test_ui_fakes import NOW, FakeSession
+    from tui.app import LookoutApp
+    from tui.network.view import NetworkView
+    from tui.rollout.findings import Finding
+    from widgets.network import NetworkPane
+
+    stale = Finding("dns-stale", "warning", "blue", "checkout.example.com still points at blue")
+    s = FakeSession(network_view=NetworkView("shop", findings=(stale,)))
+    app = LookoutApp(s, clock=lambda: NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        app._refresh_status()
+        await pilot.pause(0.1)
+        pane = app.query_one(NetworkPane)
+        assert pane.view is not None and pane.view.findings == ()
+        assert "dns-stale" not in pane.summary.render().plain
+        s.found = [stale]  # the debounced finding has risen
+        app._refresh_status()
+        await pilot.pause(0.1)
+        assert pane.view.findings == (stale,)
+        assert "dns-stale" in str(pane.summary.render())
