@@ -268,6 +268,19 @@ async def test_flagger_canary_is_one_rollout_with_primary_and_canary_tracks():
             assert "Canary analysis failed" in ab.summary
             assert ("event", "Rolling back podinfo.flag failed checks threshold reached 5") in ab.evidence
             assert a.cell("rollout").level == "critical"
+            # the built-in runbook that fits: its commands name the Canary, its actions are refused (Flagger's)
+            from tui.runbooks.context import where_for
+            from tui.runbooks.model import load_catalog
+            from tui.runbooks.runner import plan
+            from tui.runbooks.suggest import suggest
+
+            catalog = load_catalog(include_user_dir=False)
+            [rb] = [s.runbook for s in suggest(catalog.runbooks, a) if s.runbook.id == "unexpected-rollback"]
+            where = where_for(session, a)
+            steps = [plan(rb, i, where) for i in range(len(rb.steps))]
+            assert steps[0].argv[-2:] == ("canary", "podinfo") and steps[0].refused is None, steps[0]
+            [retry] = [s for s in steps if s.step.kind == "action"]
+            assert retry.refused and "Flagger drives this Canary" in retry.refused
         finally:
             await session.stop()
 
