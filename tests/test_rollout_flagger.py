@@ -254,6 +254,17 @@ async def test_flagger_canary_is_one_rollout_with_primary_and_canary_tracks():
             assert w.severity == "info" and "confirm-promotion approve-promotion" in w.summary
             assert a.progress.pause_kind == "approval" and a.outcome.state == "paused"
             assert a.exit_code == 2
+            # `lookout status --json`: the Canary's status in the progress, the phase in the Canary's words
+            from tui.status import build_report
+
+            report = json.loads(json.dumps(build_report(session, a, "direct scrape")))
+            assert report["rollout"]["controller"] == "flagger" and report["rollout"]["phase"] == "WaitingPromotion"
+            fl = report["progress"]["flagger"]
+            assert (fl["phase"], fl["canary_weight"], fl["failed_checks"], fl["threshold"]) == (
+                "WaitingPromotion", 60, 0, 5)
+            assert fl["gates"] == ["confirm-promotion approve-promotion"]
+            assert report["progress"]["pause"]["kind"] == "approval"
+            assert {f["code"]: f["cell"] for f in report["findings"]}["awaiting-approval"] == "rollout"
 
             # failed: Flagger rolled back, the verdict is rollback as for an Argo abort
             await _k(cluster, "create", "-f", "-", stdin=_event(

@@ -242,7 +242,10 @@ def build_report(session, assessment, source: str) -> dict:
         "context": clean_ident(session.kube_target.context),
         "namespace": clean_ident(ns),
         "rollout": {"kind": getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
-                    "controller": a.outcome.controller, "phase": getattr(summary, "phase", None),
+                    "controller": a.outcome.controller,
+                    # a Flagger Canary's own phase word (Progressing, WaitingPromotion, Failed, ...)
+                    "phase": a.progress.phase if getattr(a.progress, "flagger", None) is not None
+                    else getattr(summary, "phase", None),
                     "outcome": a.outcome.state, "message": clean_line(a.outcome.message) or None},
         "tracks": tracks,
         "verdict": {"decision": a.verdict.decision, "reasons": reasons},
