@@ -244,7 +244,7 @@ def build_report(session, assessment, source: str) -> dict:
         "rollout": {"kind": getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
                     "controller": a.outcome.controller,
                     # a Flagger Canary's own phase word (Progressing, WaitingPromotion, Failed, ...)
-                    "phase": a.progress.phase if getattr(a.progress, "flagger", None) is not None
+                    "phase": a.progress.phase if getattr(getattr(a, "progress", None), "flagger", None) is not None
                     else getattr(summary, "phase", None),
                     "outcome": a.outcome.state, "message": clean_line(a.outcome.message) or None},
         "tracks": tracks,
