@@ -215,6 +215,7 @@ class Session:
         self._candidates = CandidateMemory()
         self._step_clock = StepClock()  # how long the current rollout step has lasted (tui.rollout.progress)
         self._roles_cache: tuple | None = None
+        self._canary_memo: tuple | None = None  # (key, the Flagger Canary or None): flagger_canary()
         from tui.network.monitor import NetworkMonitor
 
         self.network = NetworkMonitor(dns_server=dns_server, extra_names=dns_names, clock=clock)
@@ -568,10 +569,17 @@ class Session:
         canaries = self.store.objects.get("canaries") or {}
         if not canaries:
             return None
+        # asked per event row and per tick: kept while no Canary or Deployment changed
+        key = (id(t), self.store.generations(("canaries", "deployments")))
+        memo = self._canary_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
         from tui.rollout.flagger import canary_for_selector
 
-        return canary_for_selector(canaries.values(), self.store.objects.get("deployments", {}).values(),
-                                   t.pod_selector().matches, t.namespace)
+        found = canary_for_selector(canaries.values(), self.store.objects.get("deployments", {}).values(),
+                                    t.pod_selector().matches, t.namespace)
+        self._canary_memo = (key, found)
+        return found
 
     def group_progress(self):
         """A label target's Deployments (a manual canary or blue/green pair) for the rollout strip."""
@@ -759,6 +767,7 @@ class Session:
         self.metrics = None
         self._candidates.reset()
         self._roles_cache = None
+        self._canary_memo = None
         self.network.reset()
         self.network_view = None
         self._derived_cache = {}  # a threaded evaluation of the old rollout still running drops its result
