@@ -256,3 +256,39 @@ async def test_the_app_draws_the_network_pane_from_the_assessment():
         await pilot.pause(0.1)
         assert pane.view.findings == (stale,)
         assert "dns-stale" in str(pane.summary.render())
+
+
+def test_subsets_by_version_labels_and_smi_quantity_weights():
+    """Istio bookinfo style: DestinationRule subsets v1/v2 by `version` labels, told apart by the rollout's track
+    rules (the older version stable); SMI v1alpha1 weights written as quantities ("900m")."""
+    from network_fixtures import NS, pod, service, slice_for
+    from tui.network.scope import NetworkScope
+    from tui.network.split import istio_layers, smi_layers
+    from tui.rollout.tracks import TrackResolver
+
+    pods = [pod(f"reviews-v1-{i}", {"app": "reviews", "version": "v1"}, f"10.0.0.{i}") for i in range(3)] + \
+        [pod("reviews-v2-0", {"app": "reviews", "version": "v2"}, "10.0.1.1")]
+    svc = service("reviews", {"app": "reviews"}, labels={"app": "reviews"})
+    dr = {"metadata": {"name": "reviews", "namespace": NS},
+          "spec": {"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                                  {"name": "v2", "labels": {"version": "v2"}}]}}
+    vs = {"metadata": {"name": "reviews", "namespace": NS},
+          "spec": {"hosts": ["reviews"], "http": [{"route": [
+              {"destination": {"host": "reviews", "subset": "v1"}, "weight": 90},
+              {"destination": {"host": "reviews", "subset": "v2"}, "weight": 10}]}]}}
+    ts = {"metadata": {"name": "reviews", "namespace": NS},
+          "spec": {"service": "reviews", "backends": [{"service": "reviews-v1", "weight": "900m"},
+                                                      {"service": "reviews-v2", "weight": "100m"}]}}
+    resolver = TrackResolver(versions={"v1": "stable", "v2": "canary"})
+    svcs = [svc, service("reviews-v1", {"app": "reviews", "version": "v1"}, labels={"app": "reviews"}),
+            service("reviews-v2", {"app": "reviews", "version": "v2"}, labels={"app": "reviews"})]
+    sc = NetworkScope(NS, pods, svcs, [slice_for(s, [p for p in pods if all(
+        p["metadata"]["labels"].get(k) == v for k, v in s["spec"]["selector"].items())]) for s in svcs],
+        virtualservices=[vs], destinationrules=[dr], trafficsplits=[ts], resolver=resolver, app="reviews")
+    [istio] = istio_layers(sc)
+    assert istio.weights == (("stable", 90.0), ("canary", 10.0))
+    [smi] = smi_layers(sc)
+    assert [(t, round(w, 3)) for t, w in smi.weights] == [("stable", 90.0), ("canary", 10.0)]
+    # without the DestinationRule the subsets name no track: said so, not guessed
+    sc2 = NetworkScope(NS, pods, svcs, virtualservices=[vs], resolver=resolver, app="reviews")
+    assert istio_layers(sc2)[0].weights == ((None, 100.0),)
