@@ -122,7 +122,7 @@ def test_dotted_and_inline_keys_are_located(tmp_path):
 def test_bad_track_name_in_label_convention(tmp_path):
     p = write(tmp_path, "[tracks.labels.deployment]\ncanary = \"canary\"\nprod = \"production\"\n")
     msg = error_of(p)
-    assert msg.startswith(f"{p}:3: ") and "expected a track: stable, canary" in msg
+    assert msg.startswith(f"{p}:3: ") and "expected a track: stable, primary, canary" in msg
 
 
 def test_inconsistent_thresholds(tmp_path):

@@ -453,7 +453,7 @@ class LookoutApp(App[int]):
             ageing |= progress is not None and not progress.complete and (
                 progress.pause_kind == "step" or progress.step_for_s is not None)
             self.query_one(HealthMatrix).set_cells(a.cells)
-            view = s.network_view
+            view = a.network if a.network is not None else s.network_view
             if view is not None and view is not self._network_shown:
                 self._network_shown = view  # the session reuses its view while nothing it reads changed
                 self.query_one(NetworkPane).show(view)

@@ -29,7 +29,8 @@ EXIT_OK, EXIT_BAD, EXIT_HOLD = 0, 1, 2
 CELLS = ("pods", "rollout", "metrics", "endpoints", "DNS")
 
 ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing", "environments-differ",
-                 "analysis-failing", "analysis-inconclusive", "rollout-paused")
+                 "analysis-failing", "analysis-inconclusive", "rollout-paused",
+                 "awaiting-approval", "failed-checks-near-threshold")  # the last two: Flagger (tui.rollout.flagger)
 POD_CODES = ("track-pods-failing", "track-pods-not-ready", "track-restarts", "cpu-near-limit", "memory-near-limit",
              "memory-leak-suspected")
 METRICS_CODES = NO_DATA_CODES + ("verdict-rollback", "source-stale")
@@ -282,6 +283,7 @@ class Assessment:
     compare: CompareState | None = None  # the figures; its verdict and findings are the assessment's
     summary: object | None = None  # RolloutSummary
     progress: object | None = None  # tui.rollout.progress.Progress: steps, pause, weights, revisions, analysis
+    network: object | None = None  # the NetworkView with the assessment's (debounced) network findings
 
     @property
     def decision(self) -> str:
@@ -398,6 +400,10 @@ def progress_findings(progress) -> list[Finding]:
     """
     if progress is None:
         return []
+    if getattr(progress, "flagger", None) is not None:  # a Flagger Canary: its gates and failed checks
+        from tui.rollout.flagger import flagger_findings
+
+        return flagger_findings(progress)
     out: list[Finding] = []
     ref = f"{progress.kind}/{progress.name}"
     run = progress.analysis
@@ -532,7 +538,8 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
            findings: Iterable[Finding], compare: CompareState | None, network_view, health: Iterable = (),
            roles: Roles = Roles(), sighting: CandidateSighting | None = None, analysis_runs: Sequence[dict] = (),
            metrics_bound: float = 30.0, link=None, replicasets: Sequence[dict] = (),
-           step_for_s: float | None = None, group_progress=None) -> Assessment:
+           step_for_s: float | None = None, group_progress=None, canary: dict | None = None,
+           events: Sequence[dict] = (), deployments: Sequence[dict] = ()) -> Assessment:
     """The assessment, by these rules, in this order:
 
     1. The controller's outcome: aborted or failed means `rollback`, reason `rollout-aborted` with the
@@ -549,10 +556,20 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     """
     from tui.rollout.progress import rollout_progress
 
-    progress = rollout_progress(kind, workload, replicasets, analysis_runs, now=now, step_for_s=step_for_s) \
-        or group_progress  # a manual rollout: its Deployments, no controller to judge by
-    findings = sort_findings(list(findings) + progress_findings(progress))
-    outcome = rollout_outcome(kind, workload, summary)
+    if canary is not None:  # Flagger: its Canary is the controller, over the two Deployments the target selects
+        from tui.rollout import flagger
+
+        progress = flagger.flagger_progress(canary, deployments, now=now, step_for_s=step_for_s)
+        outcome = flagger.flagger_outcome(canary)
+        extra = flagger.flagger_findings(progress, flagger.last_event_text(
+            canary, events, ("RollingBack", "CanaryFailed") if outcome.state == "aborted"
+            else ("Halt", "NoTraffic", "NoValues")))
+        findings = sort_findings(list(findings) + extra)
+    else:
+        progress = rollout_progress(kind, workload, replicasets, analysis_runs, now=now, step_for_s=step_for_s) \
+            or group_progress  # a manual rollout: its Deployments, no controller to judge by
+        findings = sort_findings(list(findings) + progress_findings(progress))
+        outcome = rollout_outcome(kind, workload, summary)
     staleness = source_staleness(health, compare, now, metrics_bound, link)
     base = compare.verdict if compare is not None else NO_READING
 
@@ -609,7 +626,7 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     code = exit_code(verdict.decision, (f.severity for f in all_findings))
     if any(c.level == "critical" for c in cells):
         code = EXIT_BAD
-    if code == EXIT_OK and progress is not None and progress.pause_kind == "promotion":
+    if code == EXIT_OK and progress is not None and progress.pause_kind in ("promotion", "approval"):
         code = EXIT_HOLD  # a person has to promote: not done, not bad
     from tui.metrics.analysis import EMPTY_STATE
 
@@ -617,7 +634,28 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     shown = replace(compare if compare is not None else replace(EMPTY_STATE, now=now), verdict=verdict,
                     findings=tuple(f for f in all_findings if cell_of(f.code) == "metrics"))
     return Assessment(now, rollout, outcome, roles, verdict, tuple(all_findings), cells, staleness, code, shown,
-                      summary, progress)
+                      summary, progress, _network_shown(network_view, all_findings))
+
+
+def _network_shown(view, findings: Sequence[Finding]):
+    """The DNS/endpoints pane's view with the assessment's network findings, not the raw ones its evaluation made:
+    the pane and the strip show the same debounced findings (no `dns-stale` in one beside `no findings` in the
+    other for the seconds after a blue/green switch). The same object while they are the same."""
+    if view is None:
+        return None
+    mine = tuple(f for f in findings if f.code in NETWORK_CODES or f.code in ("forbidden-endpoints", "forbidden-pods"))
+    if tuple(getattr(view, "findings", ())) == mine:
+        return view
+    key = (id(view), mine)
+    hit = _NETWORK_MEMO.get("last")
+    if hit is not None and hit[0] == key and hit[2] is view:
+        return hit[1]
+    shown = replace(view, findings=mine)
+    _NETWORK_MEMO["last"] = (key, shown, view)
+    return shown
+
+
+_NETWORK_MEMO: dict = {}  # the last view shown, so an unchanged pane is not redrawn (the app compares identity)
 
 
 def overall(cells: Iterable[HealthCell]) -> str:

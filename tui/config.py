@@ -168,7 +168,7 @@ timeout = 10
 [tracks]
 argo_hash_label = "rollouts-pod-template-hash"
 # Label conventions, tried in order; giving any replaces the built-in ones.
-# Each table maps label values to a track: stable, canary, blue, green, active or preview.
+# Each table maps label values to a track: stable, primary (Flagger's), canary, blue, green, active or preview.
 [tracks.labels.deployment]
 canary = "canary"
 stable = "stable"

@@ -19,7 +19,8 @@ from tui.textsafe import clean
 # What the findings read from the store: an evaluation is reused while none of these kinds changed.
 ROLLOUT_KINDS = ("pods", "events", "replicasets", "rollouts", "deployments")
 NETWORK_DEPENDS_ON = ("pods", "services", "endpointslices", "ingresses", "networkpolicies", "httproutes",
-                      "virtualservices", "rollouts", "deployments", "replicasets")
+                      "virtualservices", "destinationrules", "trafficsplits", "canaries", "rollouts", "deployments",
+                      "replicasets")
 # Conditions that are plainly on or off (a Service selects pods or not): they clear within seconds of the fix,
 # not after the anti-flap wait the others get. An outage that ends must not stay on screen for half a minute.
 FAST_CLEAR_CODES = frozenset({"service-selects-no-pods", "no-ready-endpoints", "track-not-selected", "no-traffic"})
@@ -152,6 +153,8 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
         scope = f"/namespaces/{namespace}" if namespace else ""
         rollouts = await items(f"/apis/argoproj.io/v1alpha1{scope}/rollouts", kind="rollouts")
         deployments = await items(f"/apis/apps/v1{scope}/deployments", kind="deployments")
+        canaries = await items(f"/apis/flagger.app/v1beta1{scope}/canaries", kind="canaries")  # 404: no Flagger
+        forbidden.pop("canaries", None)  # not allowed to read Canaries: the Deployments are still watched
         pods: list[dict] = []
         if app_name and not any(
             (o.get("metadata") or {}).get("name") == app_name for o in rollouts + deployments
@@ -163,7 +166,7 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
             pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500}, kind="pods")
         where = f"in namespace {namespace}" if namespace else "in any namespace"
         try:
-            target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace)
+            target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace, canaries)
         except AmbiguousTarget as e:
             if app_name or selector:
                 raise LaunchError(str(e)) from None
@@ -179,7 +182,7 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
         except BadSelector as e:
             raise LaunchError(str(e)) from None
         return RolloutChoice(target, target.namespace or (namespace or ""),
-                             candidates(rollouts, deployments, (), namespace), dict(forbidden))
+                             candidates(rollouts, deployments, (), namespace, canaries), dict(forbidden))
     except Unreachable as e:
         raise LaunchError(str(e), EXIT_UNREACHABLE) from None
     finally:
@@ -212,6 +215,7 @@ class Session:
         self._candidates = CandidateMemory()
         self._step_clock = StepClock()  # how long the current rollout step has lasted (tui.rollout.progress)
         self._roles_cache: tuple | None = None
+        self._canary_memo: tuple | None = None  # (key, the Flagger Canary or None): flagger_canary()
         from tui.network.monitor import NetworkMonitor
 
         self.network = NetworkMonitor(dns_server=dns_server, extra_names=dns_names, clock=clock)
@@ -314,6 +318,13 @@ class Session:
                             lambda store: evaluate(store, resolver, t, now, history), [])
         if self.metrics is not None:  # "no data" diagnoses and resource checks are findings too
             raw = [*raw, *self.metrics.findings]
+        canary = self.flagger_canary()
+        if canary is not None:  # Flagger's "no values found … not receiving traffic" halts
+            from tui.rollout.flagger import analysis, event_findings
+            from tui.rollout.progress import parse_duration
+
+            interval = parse_duration(analysis(canary).get("interval")) or 60.0
+            raw = [*raw, *event_findings(canary, self.store.list("events", t.namespace), now, max(120.0, 3 * interval))]
 
         try:
             # DNS is looked up again every 10 s: what counts is whether the answers changed, not when they came
@@ -528,7 +539,15 @@ class Session:
         workload = self.workload()
         from tui.assessment import rollout_outcome
 
-        revision = rollout_outcome(getattr(t, "kind", None), workload, summary).revision
+        canary = self.flagger_canary()
+        from tui.rollout.flagger import step_key as flagger_step_key
+
+        if canary is not None:
+            from tui.rollout.flagger import flagger_outcome
+
+            revision = flagger_outcome(canary).revision
+        else:
+            revision = rollout_outcome(getattr(t, "kind", None), workload, summary).revision
         self._candidates.observe(self.metrics, roles, revision, now)
         rollout = f"{getattr(t, 'kind', '') or 'Label'}/{getattr(t, 'name', '') or ''}"
         return assess(now=now, rollout=rollout, kind=getattr(t, "kind", None), workload=workload, summary=summary,
@@ -536,13 +555,36 @@ class Session:
                       network_view=self.network_view, health=list(self.store.health.values()), roles=roles,
                       sighting=self._candidates.for_revision(revision), analysis_runs=self.analysis_runs(),
                       metrics_bound=self.metrics_bound(), link=self.link, replicasets=self.store.list("replicasets"),
-                      step_for_s=self._step_clock.observe(step_key(workload), now),
-                      group_progress=self.group_progress())
+                      step_for_s=self._step_clock.observe(step_key(workload) if canary is None
+                                                          else flagger_step_key(canary), now),
+                      group_progress=self.group_progress(), canary=canary,
+                      events=self.store.list("events") if canary is not None else (),
+                      deployments=self.store.list("deployments", t.namespace) if canary is not None else ())
+
+    def flagger_canary(self) -> dict | None:
+        """The Flagger Canary of a label target: the one whose primary or canary Deployment it selects."""
+        t = self.choice.target
+        if t is None or t.kind != "Label":
+            return None
+        canaries = self.store.objects.get("canaries") or {}
+        if not canaries:
+            return None
+        # asked per event row and per tick: kept while no Canary or Deployment changed
+        key = (id(t), self.store.generations(("canaries", "deployments")))
+        memo = self._canary_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        from tui.rollout.flagger import canary_for_selector
+
+        found = canary_for_selector(canaries.values(), self.store.objects.get("deployments", {}).values(),
+                                    t.pod_selector().matches, t.namespace)
+        self._canary_memo = (key, found)
+        return found
 
     def group_progress(self):
         """A label target's Deployments (a manual canary or blue/green pair) for the rollout strip."""
         t = self.choice.target
-        if t is None or t.kind != "Label":
+        if t is None or t.kind != "Label" or self.flagger_canary() is not None:
             return None
         from tui.rollout.progress import group_progress
 
@@ -652,6 +694,8 @@ class Session:
             ("services", ns, None, None),
             ("endpointslices", ns, None, None),
         ]
+        if t.kind == "Label":  # a Flagger Canary over the selected Deployments (tui.rollout.flagger)
+            specs.append(("canaries", ns, None, None))
         if t.kind == "Rollout":
             specs.append(("rollouts", ns, None, f"metadata.name={t.name}"))
             specs.append(("analysisruns", ns, None, None))  # a failed analysis says why the rollout aborted
@@ -663,8 +707,13 @@ class Session:
         # what routes traffic: absent CRDs answer 404 and show as "not installed", never as errors
         from tui.network.kinds import HTTPROUTES, VIRTUALSERVICES
 
-        refs = dict(RESOURCES, httproutes=HTTPROUTES, virtualservices=VIRTUALSERVICES)
-        for kind in ("ingresses", "networkpolicies", "httproutes", "virtualservices"):
+        from tui.network.kinds import DESTINATIONRULES, TRAFFICSPLITS
+        from tui.rollout.flagger import CANARIES
+
+        refs = dict(RESOURCES, httproutes=HTTPROUTES, virtualservices=VIRTUALSERVICES, canaries=CANARIES,
+                    destinationrules=DESTINATIONRULES, trafficsplits=TRAFFICSPLITS)
+        for kind in ("ingresses", "networkpolicies", "httproutes", "virtualservices", "destinationrules",
+                     "trafficsplits"):
             specs.append((kind, ns, None, None))
         for kind, namespace, labels, fields in specs:
             # 250-object pages: parsing one blocks the loop, so keep each bite short for the UI.
@@ -718,6 +767,7 @@ class Session:
         self.metrics = None
         self._candidates.reset()
         self._roles_cache = None
+        self._canary_memo = None
         self.network.reset()
         self.network_view = None
         self._derived_cache = {}  # a threaded evaluation of the old rollout still running drops its result
@@ -768,6 +818,9 @@ class Session:
             return (ns, name) in self.store.objects.get("replicasets", {})
         if kind in ("Rollout", "Deployment"):
             return kind == t.kind and name == t.name
+        if kind == "Canary":  # Flagger records everything on its Canary
+            c = self.flagger_canary()
+            return c is not None and name == (c.get("metadata") or {}).get("name")
         if kind in ("Service", "Endpoints", "EndpointSlice", "AnalysisRun"):
             return True  # same namespace; a later issue narrows Services to the rollout's
         return False
@@ -779,7 +832,7 @@ class Session:
                 self._gone_pods[d.key[1]] = None
                 if len(self._gone_pods) > 1000:
                     self._gone_pods.pop(next(iter(self._gone_pods)))
-        if any(d.kind in ("rollouts", "deployments", "replicasets") for d in deltas):
+        if any(d.kind in ("rollouts", "deployments", "replicasets", "canaries") for d in deltas):
             self.rebuild_resolver()
 
     def rebuild_resolver(self) -> None:
@@ -790,13 +843,21 @@ class Session:
         workload = self.workload()
         rss = tuple(self.store.objects.get("replicasets", {}).values()) if t is not None and t.kind == "Deployment" else ()
         versions = {}
-        if t is not None and t.kind == "Label":  # an app told apart only by `version` labels
+        conventions = self.conventions
+        canary = self.flagger_canary()
+        if canary is not None:  # Flagger: `app=NAME-primary` is the primary track, `app=NAME` the canary
+            from tui.rollout.flagger import track_rule
+            from tui.rollout.tracks import TrackConventions
+
+            rule = track_rule(canary, self.store.objects.get("deployments", {}).values())
+            conventions = TrackConventions((rule,) + tuple(conventions.labels), conventions.argo_hash_label)
+        elif t is not None and t.kind == "Label":  # an app told apart only by `version` labels
             from tui.rollout.tracks import version_tracks
 
             sel = t.pod_selector()
             versions = version_tracks([d for (ns, _), d in self.store.objects.get("deployments", {}).items()
                                        if not t.namespace or ns == t.namespace], sel.matches)
-        self.resolver = TrackResolver(self.conventions, workload, replicasets=rss,
+        self.resolver = TrackResolver(conventions, workload, replicasets=rss,
                                       workload_kind=getattr(t, "kind", None), versions=versions)
 
 

@@ -242,7 +242,10 @@ def build_report(session, assessment, source: str) -> dict:
         "context": clean_ident(session.kube_target.context),
         "namespace": clean_ident(ns),
         "rollout": {"kind": getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
-                    "controller": a.outcome.controller, "phase": getattr(summary, "phase", None),
+                    "controller": a.outcome.controller,
+                    # a Flagger Canary's own phase word (Progressing, WaitingPromotion, Failed, ...)
+                    "phase": a.progress.phase if getattr(getattr(a, "progress", None), "flagger", None) is not None
+                    else getattr(summary, "phase", None),
                     "outcome": a.outcome.state, "message": clean_line(a.outcome.message) or None},
         "tracks": tracks,
         "verdict": {"decision": a.verdict.decision, "reasons": reasons},
@@ -292,7 +295,19 @@ def progress_report(p) -> dict | None:
                                                    "consecutive_error": m.consecutive_error_limit}}
                                        for m in run.metrics]}
                           for run in p.analyses],
+        "flagger": _flagger_report(getattr(p, "flagger", None)),
     }
+
+
+def _flagger_report(fs) -> dict | None:
+    """A Flagger Canary's status (tui.rollout.flagger.FlaggerStatus): phase, weight, checks against the threshold."""
+    if fs is None:
+        return None
+    return {"phase": fs.phase, "canary_weight": fs.canary_weight, "failed_checks": fs.failed_checks,
+            "threshold": fs.threshold, "iterations": fs.iterations, "iterations_total": fs.iterations_total,
+            "max_weight": fs.max_weight, "step_weight": fs.step_weight, "gates": list(fs.gates),
+            "conditions": [{"type": c[0], "status": c[1], "reason": c[2] or None, "message": c[3] or None}
+                           for c in fs.conditions]}
 
 
 def _sanitised(value):

@@ -18,7 +18,7 @@ from tui.textsafe import clean_line
 from widgets.panes import Pane
 from widgets.table import Column, VirtualTable
 
-TRACK_ORDER = ("stable", "canary", "blue", "green", "active", "preview")
+TRACK_ORDER = ("stable", "primary", "canary", "blue", "green", "active", "preview")
 SEVERITY_LOOK = {"critical": ("✗", Style(color="red", bold=True)), "warning": ("!", Style(color="yellow", bold=True)),
                  "info": ("i", Style(color="cyan"))}
 STATE_LOOK = {"ready": ("✓", Style(color="green")), "not ready": ("✗", Style(color="red", bold=True)),

@@ -256,6 +256,8 @@ def roles_label(roles: Any) -> str:
         if base and cand:
             return f"active {clean_ident(base)} vs {clean_ident(cand)}"
         return "blue/green"
+    if base == "primary":  # Flagger
+        return "canary vs primary"
     return "canary vs stable"
 
 

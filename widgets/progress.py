@@ -14,7 +14,10 @@ from tui.rollout.progress import fmt_seconds
 from widgets.status import _TextStatic
 
 PHASE_STYLE = {"Healthy": "green", "Progressing": "cyan", "Paused": "yellow", "Degraded": "bold red",
-               "Aborted": "bold red", "ScaledDown": "dim"}
+               "Aborted": "bold red", "ScaledDown": "dim",
+               # Flagger's own words (tui.rollout.flagger.PHASE_SYMBOL)
+               "Succeeded": "green", "Initialized": "green", "Failed": "bold red", "Waiting": "yellow",
+               "WaitingPromotion": "yellow", "Promoting": "cyan", "Finalising": "cyan", "Initializing": "cyan"}
 STEP_LOOK = {"done": ("✓", "green"), "current": ("▶", "bold"), "pending": ("·", "dim")}
 RUN_LOOK = {"Successful": ("✓", "green"), "Running": ("…", "cyan"), "Pending": ("…", "dim"),
             "Failed": ("✗", "bold red"), "Error": ("✗", "bold red"), "Inconclusive": ("!", "yellow")}
@@ -71,6 +74,21 @@ def _analysis_short(p: Any, t: Text) -> None:
     t.append(f" failed {bad.failed}/{bad.failure_limit}")
 
 
+def _flagger_checks(fs: Any, t: Text) -> None:
+    bad = fs.failed_checks > 0
+    t.append(f"{'!' if bad else '✓'} {fs.checks_text}",
+             style=("bold red" if fs.failed_checks >= fs.threshold else "yellow") if bad else "green")
+
+
+def _flagger_short(p: Any, t: Text) -> None:
+    fs = getattr(p, "flagger", None)
+    if fs is None:
+        return
+    if fs.failed_checks or fs.phase in ("Progressing", "WaitingPromotion", "Waiting", "Failed"):
+        t.append(" · ")
+        _flagger_checks(fs, t)
+
+
 def _short_step(s: Any) -> str:
     """A step in a few cells: 10% (setWeight), ‖20s (pause), ‖promote (pause with no duration), the kind else."""
     if s.kind == "setWeight":
@@ -113,6 +131,7 @@ class RolloutStrip(_TextStatic):
         if p.roles and p.strategy == "bluegreen":
             t.append(f" · {p.roles}")
         _analysis_short(p, t)
+        _flagger_short(p, t)
         t.append(f" · {_replicas(p, True)}")
         if p.step_for_s is not None and not p.complete:
             t.append(f" · {fmt_seconds(p.step_for_s)} in step", style="dim")
@@ -149,6 +168,16 @@ class RolloutStrip(_TextStatic):
             t.append(", ".join(r.images))
             if p.kind != "Label":
                 t.append(f"  {' '.join(r.replicasets)}", style="dim")
+            lines.append(t)
+        fs = getattr(p, "flagger", None)
+        if fs is not None:  # a Flagger Canary: its checks against the threshold and its Promoted condition
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append("analysis ", style="dim")
+            _flagger_checks(fs, t)
+            if fs.iterations_total:
+                t.append(f" · iterations {fs.iterations}/{fs.iterations_total}")
+            for ctype, status, reason, message in fs.conditions:
+                t.append(f" · {ctype} {status}" + (f" {reason}" if reason else "") + (f": {message}" if message else ""))
             lines.append(t)
         run = p.analysis
         if run is not None:

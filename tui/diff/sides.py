@@ -11,7 +11,7 @@ from tui.kube.selectors import parse_selector
 from tui.rollout.target import APP_LABELS, owned_replicasets
 from tui.rollout.tracks import TRACK_ORDER, TrackConventions, TrackResolver
 
-PAIRS = (("blue", "green"), ("active", "preview"), ("stable", "canary"))
+PAIRS = (("blue", "green"), ("active", "preview"), ("stable", "canary"), ("primary", "canary"))
 ALIASES = {"deploy": "deployments", "deployment": "deployments", "deployments": "deployments",
            "rs": "replicasets", "replicaset": "replicasets", "replicasets": "replicasets",
            "rollout": "rollouts", "rollouts": "rollouts", "ro": "rollouts"}

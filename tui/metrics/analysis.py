@@ -27,7 +27,7 @@ FIGURE_TITLES = {
 HISTORY_FIGURES = ("request_rate_rps", "error_ratio", "latency_p99_s", "cpu_cores", "memory_bytes")
 DECISIONS = ("promote", "hold", "rollback", "no-data")
 CANDIDATES = ("canary", "preview", "green")  # the version under test, in order of preference
-BASELINES = ("stable", "active", "blue")
+BASELINES = ("stable", "primary", "active", "blue")  # primary: Flagger
 
 # Codes of the findings that explain missing data.
 NO_DATA_CODES = ("prometheus-unreachable", "query-error", "no-series", "nan-result", "multiple-series",

@@ -56,7 +56,8 @@ def read_context(session, settings: MetricsSettings, now: float) -> ReadContext:
     services = [o for o in session.store.objects.get("services", {}).values()
                 if (o.get("metadata") or {}).get("namespace") == ns]
     track_of = session.resolver.track_of_pod
-    conv = session.conventions
+    # the resolver's conventions: they hold the rules of this rollout (Flagger's `app=NAME-primary`) too
+    conv = getattr(session.resolver, "conventions", None) or session.conventions
     keys = [k for k, _ in conv.labels] + [conv.argo_hash_label, "pod-template-hash"]
     convention = CONVENTIONS.get(settings.convention, PLAIN)
     if convention.group_label and not settings.track_label:

@@ -806,7 +806,7 @@ def rule_weights(scope: NetworkScope, layers: list[TrafficLayer]) -> list[Findin
                                    (("layer", l.layer), ("source", clean_line(l.source)), ("weight", f"{w:.0f} %"),
                                     ("ready endpoints", "0")), (f"Service/{svc_name}",)))
     routers = [l for l in layers if l.layer in ROUTER_LAYERS and l.weight("canary") is not None]
-    argo = next((l for l in routers if l.layer == "argo"), None)
+    argo = next((l for l in routers if l.layer in ("argo", "flagger")), None)  # the controller's word first
     ref = argo or (routers[0] if routers else None)
     if ref is not None:
         for l in routers:

@@ -7,6 +7,9 @@ from tui.kube.resources import ENDPOINTSLICES, INGRESSES, NETWORKPOLICIES, SERVI
 
 HTTPROUTES = ResourceRef("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", True)
 VIRTUALSERVICES = ResourceRef("VirtualService", "networking.istio.io", "v1beta1", "virtualservices", True)
+# subsets a VirtualService route names (Argo's canarySubsetName/stableSubsetName), and SMI's weighted backends
+DESTINATIONRULES = ResourceRef("DestinationRule", "networking.istio.io", "v1beta1", "destinationrules", True)
+TRAFFICSPLITS = ResourceRef("TrafficSplit", "split.smi-spec.io", "v1alpha2", "trafficsplits", True)
 
 # What the DNS/endpoints pane needs watched in the rollout's namespace (pods come from the session's pod informer).
 NETWORK_RESOURCES: tuple[ResourceRef, ...] = (SERVICES, ENDPOINTSLICES, INGRESSES, NETWORKPOLICIES, HTTPROUTES,

@@ -18,7 +18,8 @@ from tui.rollout.findings import Finding
 log = logging.getLogger("lookout.network")
 
 # Store kinds the network pane reads, with the informers they need (tui.kube.resources / tui.network.kinds).
-NETWORK_KINDS = ("services", "endpointslices", "ingresses", "networkpolicies", "httproutes", "virtualservices")
+NETWORK_KINDS = ("services", "endpointslices", "ingresses", "networkpolicies", "httproutes", "virtualservices",
+                 "destinationrules", "trafficsplits")
 
 
 def app_of(target, workload: dict | None = None) -> tuple[str, str] | None:
@@ -33,10 +34,21 @@ def app_of(target, workload: dict | None = None) -> tuple[str, str] | None:
     for key, op, values in reqs:
         if key in APP_LABELS and op in ("=", "in") and len(values) == 1:
             return key, next(iter(values))
+        flagger = flagger_pair(values) if op == "in" else None
+        if flagger is not None:  # Flagger: `app in (podinfo,podinfo-primary)` is the app podinfo
+            return key, flagger
     labels = ((((workload or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
     for key in APP_LABELS:
         if labels.get(key):
             return key, labels[key]
+    return None
+
+
+def flagger_pair(values) -> str | None:
+    """NAME when `values` are exactly Flagger's NAME and NAME-primary."""
+    vs = sorted(values)
+    if len(vs) == 2 and vs[1] == vs[0] + "-primary":
+        return vs[0]
     return None
 
 
@@ -72,12 +84,20 @@ class NetworkMonitor:
         app = app_of(target, workload)
         if app is not None:
             key, value = app
-            flt = lambda p: ((p.get("metadata") or {}).get("labels") or {}).get(key) == value  # noqa: E731
+            values = {value, value + "-primary"}  # Flagger's primary carries NAME-primary (scope.is_app)
+            flt = lambda p: ((p.get("metadata") or {}).get("labels") or {}).get(key) in values  # noqa: E731
         else:
             sel = target.pod_selector() if hasattr(target, "pod_selector") else None
             flt = (lambda p: sel.matches((p.get("metadata") or {}).get("labels"))) if sel is not None else None
+        canary = None
+        canaries = (store.objects if hasattr(store, "objects") else store).get("canaries") or {}
+        if canaries and getattr(target, "kind", None) == "Label":
+            from tui.rollout.flagger import canary_for_selector
+
+            deployments = (store.objects if hasattr(store, "objects") else store).get("deployments") or {}
+            canary = canary_for_selector(canaries.values(), deployments.values(), target.pod_selector().matches, ns)
         return scope_from_store(store, ns, resolver, rollout=rollout, pod_filter=flt,
-                                app=app[1] if app else None)
+                                app=app[1] if app else None, canary=canary)
 
     def evaluate(self, store, target, resolver, workload: dict | None = None,
                  now: float | None = None) -> tuple[NetworkView, list[Finding]]:

@@ -27,10 +27,13 @@ class NetworkScope:
     networkpolicies: list[dict] = field(default_factory=list)
     httproutes: list[dict] = field(default_factory=list)
     virtualservices: list[dict] = field(default_factory=list)
+    destinationrules: list[dict] = field(default_factory=list)
+    trafficsplits: list[dict] = field(default_factory=list)
     workloads: list[dict] = field(default_factory=list)  # Deployments, Rollouts, ReplicaSets: templates before pods
     rollout: dict | None = None  # the Argo Rollout when the target is one
     resolver: TrackResolver = field(default_factory=TrackResolver)
     app: str | None = None  # the app label value; found from the pods when None
+    canary: dict | None = None  # the Flagger Canary when the rollout is one (tui.rollout.flagger)
 
     def __post_init__(self) -> None:
         ns = self.namespace
@@ -44,6 +47,8 @@ class NetworkScope:
         self.networkpolicies = mine(self.networkpolicies)
         self.httproutes = mine(self.httproutes)
         self.virtualservices = mine(self.virtualservices)
+        self.destinationrules = mine(self.destinationrules)
+        self.trafficsplits = mine(self.trafficsplits)
         self.workloads = mine(self.workloads)
         if self.app is None:
             self.app = self._find_app()
@@ -136,7 +141,8 @@ class NetworkScope:
     def _is_app(self, labels: dict) -> bool:
         if self.app is None:
             return True
-        return any(labels.get(k) == self.app for k in APP_LABELS)
+        # Flagger's primary Deployment carries the app label rewritten to NAME-primary
+        return any(labels.get(k) in (self.app, self.app + "-primary") for k in APP_LABELS)
 
     # ---- services --------------------------------------------------------------------------
     @cached_property
@@ -213,11 +219,12 @@ def sort_by_name(objs: Iterable[dict]) -> list[dict]:
 
 
 STORE_KINDS = ("pods", "services", "endpointslices", "ingresses", "networkpolicies", "httproutes", "virtualservices",
+               "destinationrules", "trafficsplits",
                "deployments", "rollouts", "replicasets")
 
 
 def scope_from_store(store, namespace: str, resolver: TrackResolver | None = None, *, rollout: dict | None = None,
-                     pod_filter=None, app: str | None = None) -> NetworkScope:
+                     pod_filter=None, app: str | None = None, canary: dict | None = None) -> NetworkScope:
     """A NetworkScope from the app's Store (or anything with `.objects` {kind: {(ns, name): obj}}); kinds the
     store has not got (no informer, CRD absent) are empty. `pod_filter(pod) -> bool` narrows the pods."""
     objects = store.objects if hasattr(store, "objects") else store
@@ -229,5 +236,6 @@ def scope_from_store(store, namespace: str, resolver: TrackResolver | None = Non
         pods = [p for p in pods if pod_filter(p)]
     return NetworkScope(namespace, pods, kind("services"), kind("endpointslices"), kind("ingresses"),
                         kind("networkpolicies"), kind("httproutes"), kind("virtualservices"),
+                        kind("destinationrules"), kind("trafficsplits"),
                         kind("deployments") + kind("rollouts") + kind("replicasets"), rollout,
-                        resolver or TrackResolver(rollout=rollout), app)
+                        resolver or TrackResolver(rollout=rollout), app, canary)

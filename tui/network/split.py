@@ -12,7 +12,7 @@ from tui.rollout.tracks import TRACK_ORDER
 from tui.kube.objects import dig as _dig, meta as _meta
 
 NGINX = "nginx.ingress.kubernetes.io/"
-ROUTER_LAYERS = ("argo", "istio", "nginx", "gateway")
+ROUTER_LAYERS = ("argo", "flagger", "istio", "nginx", "gateway", "smi")
 
 
 def _num(v, default: float | None = None) -> float | None:
@@ -134,6 +134,23 @@ def argo_layer(scope: NetworkScope) -> TrafficLayer | None:
                         note)
 
 
+def flagger_layer(scope: NetworkScope) -> TrafficLayer | None:
+    """What the Flagger Canary says it routes: status.canaryWeight to NAME-canary, the rest to NAME-primary
+    (the routers it writes, a VirtualService, TrafficSplit or canary Ingress, are checked against it)."""
+    c = scope.canary
+    if not c or not _dig(c, "status", "phase"):  # not initialised yet: it routes nothing
+        return None
+    from tui.rollout.flagger import CANARY, PRIMARY, flagger_status, strategy
+
+    if strategy(c) != "canary":
+        return None
+    cw = float(flagger_status(c).canary_weight)
+    apex = str((_dig(c, "spec", "service") or {}).get("name") or _dig(c, "spec", "targetRef", "name") or "")
+    services = ((f"{apex}-primary", 100.0 - cw), (f"{apex}-canary", cw))
+    return TrafficLayer("flagger", f"Canary/{_meta(c).get('name', '')}", ((PRIMARY, 100.0 - cw), (CANARY, cw)),
+                        services, "status.canaryWeight")
+
+
 def _vs_service(host: str, namespace: str) -> str | None:
     """The Service a VirtualService destination host names in `namespace`, or None for another namespace or
     an external host."""
@@ -148,13 +165,42 @@ def _vs_service(host: str, namespace: str) -> str | None:
     return None
 
 
+def subset_tracks(scope: NetworkScope) -> dict[tuple[str, str], str | None]:
+    """{(Service host, subset name): track} for the DestinationRule subsets of the namespace: the subsets the Argo
+    Rollout names (trafficRouting.istio.destinationRule canarySubsetName / stableSubsetName), else each subset's
+    labels told apart by the rollout's track conventions."""
+    out: dict[tuple[str, str], str | None] = {}
+    dr_ref = _dig(scope.rollout, "spec", "strategy", "canary", "trafficRouting", "istio", "destinationRule") or {}
+    named = {dr_ref.get("stableSubsetName"): "stable", dr_ref.get("canarySubsetName"): "canary"}
+    named.pop(None, None)
+    for dr in scope.destinationrules:
+        host = _vs_service(_dig(dr, "spec", "host") or "", scope.namespace)
+        if host is None:
+            continue
+        by_rollout = _meta(dr).get("name") == dr_ref.get("name")
+        for sub in _dig(dr, "spec", "subsets") or []:
+            if not isinstance(sub, dict) or not sub.get("name"):
+                continue
+            track = named.get(sub["name"]) if by_rollout else None
+            if track is None:
+                track = scope.resolver.track_of_labels(sub.get("labels") or {})
+            out[(host, sub["name"])] = track
+    if named and not dr_ref.get("name") in {_meta(d).get("name") for d in scope.destinationrules}:
+        for host in {_meta(s).get("name", "") for s in scope.related_services}:
+            for sub, track in named.items():
+                out.setdefault((host, sub), track)
+    return out
+
+
 def istio_layers(scope: NetworkScope) -> list[TrafficLayer]:
     out = []
     related = {_meta(s).get("name") for s in scope.related_services}
+    subsets = subset_tracks(scope)
     for vs in scope.virtualservices:
         for i, route in enumerate(_dig(vs, "spec", "http") or []):
             dests = route.get("route") or []
             svcs: dict[str, float] = {}
+            by_track: dict[str | None, float] = {}
             for d in dests:
                 name = _vs_service(_dig(d, "destination", "host") or "", scope.namespace)
                 if name is None:
@@ -163,13 +209,47 @@ def istio_layers(scope: NetworkScope) -> list[TrafficLayer]:
                 if w is None:
                     w = 100.0 if len(dests) == 1 else 0.0
                 svcs[name] = svcs.get(name, 0.0) + w
+                subset = _dig(d, "destination", "subset")
+                if subset:  # one Service, two subsets: the subset names the track, not the Service
+                    track = subsets.get((name, subset))
+                else:
+                    svc = scope.services_by_name.get(name)
+                    track = scope.service_track(svc) if svc is not None else None
+                by_track[track] = by_track.get(track, 0.0) + w
             if not svcs or not (set(svcs) & related):
                 continue
             label = route.get("name") or f"http[{i}]"
             total = sum(svcs.values()) or 1.0
-            out.append(TrafficLayer("istio", f"VirtualService/{_meta(vs).get('name', '')} ({label})",
-                                    _tracks_of_services(scope, {k: v * 100 / total for k, v in svcs.items()}),
+            weights = tuple(sorted(((t, v * 100 / total) for t, v in by_track.items()), key=lambda kv: _track_key(kv[0])))
+            out.append(TrafficLayer("istio", f"VirtualService/{_meta(vs).get('name', '')} ({label})", weights,
                                     tuple((k, v * 100 / total) for k, v in svcs.items())))
+    return out
+
+
+def _smi_weight(v) -> float:
+    """SMI backend weights: a number (v1alpha2+) or a quantity ("500m", v1alpha1)."""
+    if isinstance(v, str) and v.strip().endswith("m"):
+        n = _num(v.strip()[:-1], 0.0) or 0.0
+        return n / 1000.0
+    return _num(v, 0.0) or 0.0
+
+
+def smi_layers(scope: NetworkScope) -> list[TrafficLayer]:
+    """SMI TrafficSplits (Linkerd, OSM; Flagger's and Argo's SMI providers): the apex Service's weighted backends."""
+    out = []
+    related = {_meta(s).get("name") for s in scope.related_services}
+    for ts in scope.trafficsplits:
+        apex = _dig(ts, "spec", "service") or ""
+        svcs: dict[str, float] = {}
+        for b in _dig(ts, "spec", "backends") or []:
+            if isinstance(b, dict) and b.get("service"):
+                svcs[b["service"]] = svcs.get(b["service"], 0.0) + _smi_weight(b.get("weight"))
+        if not svcs or not ((set(svcs) | {apex}) & related):
+            continue
+        total = sum(svcs.values())
+        pct = {k: (v * 100 / total if total else 0.0) for k, v in svcs.items()}
+        out.append(TrafficLayer("smi", f"TrafficSplit/{_meta(ts).get('name', '')}", _tracks_of_services(scope, pct),
+                                tuple(pct.items()), "" if total else "every backend has weight 0: no traffic"))
     return out
 
 
@@ -253,10 +333,10 @@ def gateway_layers(scope: NetworkScope) -> list[TrafficLayer]:
 def traffic_split(scope: NetworkScope) -> list[TrafficLayer]:
     """Every layer that has an opinion on the split, in the order traffic meets them (router, then Service)."""
     out: list[TrafficLayer] = []
-    a = argo_layer(scope)
+    a = argo_layer(scope) or flagger_layer(scope)
     if a is not None:
         out.append(a)
-    out += istio_layers(scope) + nginx_layers(scope) + gateway_layers(scope)
+    out += istio_layers(scope) + nginx_layers(scope) + gateway_layers(scope) + smi_layers(scope)
     out += shared_service_layers(scope)
     return out
 
@@ -285,6 +365,6 @@ def ready_endpoint_count(scope: NetworkScope, name: str) -> int | None:
     return sum(1 for r in rows if r.ready and not r.terminating)
 
 
-__all__ = ["TrafficLayer", "traffic_split", "argo_layer", "istio_layers", "nginx_layers", "gateway_layers",
+__all__ = ["TrafficLayer", "traffic_split", "argo_layer", "istio_layers", "nginx_layers", "gateway_layers", "smi_layers",
            "shared_service_layers", "ingress_backends", "ingress_hosts", "route_backend_refs", "ROUTER_LAYERS",
            "stable_canary_services", "ready_endpoint_count"]

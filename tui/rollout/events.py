@@ -71,16 +71,23 @@ def _event_row(ev: dict) -> EventRow:
     type_ = clean_line(ev.get("type") or "Normal")
     kind = clean_ident(obj.get("kind") or "")
     name = clean_ident(obj.get("name") or "")
+    reason, warning = clean_line(ev.get("reason") or ""), type_ == "Warning"
+    from tui.rollout.flagger import classify_message, is_flagger_event
+
+    if is_flagger_event(ev):  # Flagger's reason is always `Synced`: its message says what happened
+        cls = classify_message(msg)
+        if cls is not None:
+            reason, warning = f"{reason}/{cls[0]}", warning or cls[1]
     return EventRow(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),
         type=type_,
-        reason=clean_line(ev.get("reason") or ""),
+        reason=reason,
         object=f"{kind}/{name}" if kind else name,
         message=msg,
         count=int(count) if isinstance(count, (int, float)) or str(count).isdigit() else 1,
         last=event_time(ev),
-        warning=type_ == "Warning",
+        warning=warning,
     )
 
 

@@ -16,9 +16,9 @@ from tui.textsafe import clean_line
 # finding code -> the store kinds it speaks for (the cell is in tui.assessment.CELL_OF_CODE)
 FORBIDDEN_CODES: dict[str, tuple[str, ...]] = {
     "forbidden-pods": ("pods",),
-    "forbidden-rollout": ("rollouts", "deployments", "replicasets", "analysisruns"),
+    "forbidden-rollout": ("rollouts", "deployments", "replicasets", "analysisruns", "canaries"),
     "forbidden-endpoints": ("services", "endpointslices", "ingresses", "networkpolicies", "httproutes",
-                            "virtualservices"),
+                            "virtualservices", "destinationrules", "trafficsplits"),
     "forbidden-events": ("events",),
 }
 # without these the verdict is a guess: warning (exit 2); the others are info
@@ -26,7 +26,8 @@ NEEDED = frozenset({"pods", "rollouts", "deployments", "replicasets", "services"
 TITLES = {"pods": "Pods", "rollouts": "Rollouts", "deployments": "Deployments", "replicasets": "ReplicaSets",
           "analysisruns": "AnalysisRuns", "services": "Services", "endpointslices": "EndpointSlices",
           "ingresses": "Ingresses", "networkpolicies": "NetworkPolicies", "httproutes": "HTTPRoutes",
-          "virtualservices": "VirtualServices", "events": "Events"}
+          "virtualservices": "VirtualServices", "events": "Events", "canaries": "Canaries",
+          "destinationrules": "DestinationRules", "trafficsplits": "TrafficSplits"}
 CONSEQUENCE = {
     "forbidden-pods": "the rollout's pods cannot be seen: no decision is possible",
     "forbidden-rollout": "the controller's own state is unknown",

@@ -125,6 +125,7 @@ class Progress:
     step_for_s: float | None = None  # how long the current step has lasted
     roles: str = ""  # "active green · preview blue"
     analyses: tuple[AnalysisView, ...] = ()
+    flagger: object | None = None  # tui.rollout.flagger.FlaggerStatus: a Flagger Canary's own status
 
     @property
     def step_text(self) -> str | None:

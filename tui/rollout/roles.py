@@ -60,6 +60,9 @@ def traffic_roles(pods: Iterable[dict], track_of, services: Iterable[dict], *, a
             by_track.setdefault(t, []).append(p)
     no_http = frozenset(t for t, ps in by_track.items() if ps and not any(_declares_ports(p) for p in ps))
     tracks = set(by_track)
+    if "primary" in tracks:  # Flagger: the primary serves production, the canary is under analysis
+        return Roles("primary", "canary" if "canary" in tracks else None, frozenset(), no_http, "canary", None,
+                     "primary is the baseline, canary the candidate (Flagger)")
     if "canary" in tracks or "stable" in tracks:
         return Roles("stable" if "stable" in tracks else None, "canary" if "canary" in tracks else None,
                      frozenset(), no_http, "canary", None, "stable is the baseline, canary the candidate")

@@ -239,15 +239,21 @@ def app_groups(deployments: Iterable[dict], namespace: str | None = None) -> lis
 
 
 def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iterable[dict] = (),
-               namespace: str | None = None) -> list[Candidate]:
+               namespace: str | None = None, canaries: Iterable[dict] = ()) -> list[Candidate]:
     """Everything worth watching, for the picker: Rollouts, then Deployments, then app labels of pods
-    that no listed workload covers; each group sorted by namespace and name."""
+    that no listed workload covers; each group sorted by namespace and name. A Flagger Canary is one
+    rollout over its two Deployments (tui.rollout.flagger)."""
     rollouts = [r for r in rollouts if _ns_ok(r, namespace)]
     deployments = [d for d in deployments if _ns_ok(d, namespace)]
     # Deployments that only lend their template to a Rollout (workloadRef) are not separate targets.
     lent = {(_meta(r).get("namespace", ""), ((r.get("spec") or {}).get("workloadRef") or {}).get("name"))
             for r in rollouts}
     out = [_candidate("Rollout", r, deployments) for r in rollouts]
+    from tui.rollout import flagger
+
+    for c in (c for c in canaries if _ns_ok(c, namespace)):
+        out.append(flagger.candidate(c, deployments))
+        lent |= {(_meta(c).get("namespace", ""), n) for n in flagger.member_names(c)}
     groups = app_groups([d for d in deployments if (_meta(d).get("namespace", ""), _meta(d).get("name")) not in lent])
     grouped = {(g.namespace, _meta(d).get("name")) for g in groups for d in g.deployments}
     out += [g.candidate() for g in groups]
@@ -273,14 +279,14 @@ def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iter
 
 
 def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[dict], deployments: Iterable[dict],
-                   pods: Iterable[dict] = (), namespace: str | None = None) -> Target:
+                   pods: Iterable[dict] = (), namespace: str | None = None, canaries: Iterable[dict] = ()) -> Target:
     """Resolve `--app NAME` / `-l SELECTOR` (or neither) against what the cluster has.
 
     `namespace` None means all namespaces (-A). NAME is a Rollout's name, else a Deployment's, else
     an `app` / `app.kubernetes.io/name` label value of pods. Neither given: the only Rollout (or the
     only Deployment when there are no Rollouts), else AmbiguousTarget with the candidates.
     """
-    rollouts, deployments, pods = list(rollouts), list(deployments), list(pods)
+    rollouts, deployments, pods, canaries = list(rollouts), list(deployments), list(pods), list(canaries)
     if selector:
         sel = parse_selector(selector)  # raises BadSelector
         nss = {_meta(p).get("namespace", "") for p in pods if _ns_ok(p, namespace) and sel.matches(_meta(p).get("labels"))}
@@ -288,7 +294,7 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
         return Target("Label", name or sel.text, ns, sel.text)
 
     if not name:
-        cands = candidates(rollouts, deployments, pods, namespace)
+        cands = candidates(rollouts, deployments, pods, namespace, canaries)
         workloads = [c for c in cands if c.kind == "Rollout"] or [c for c in cands if c.kind == "Deployment"
                                                                     or c.members]
         if len(workloads) == 1:
@@ -299,6 +305,17 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
         raise AmbiguousTarget(f"several rollouts to watch; pick one with --app NAME: {_names(cands)}", cands)
 
     rollout_hits = [o for o in rollouts if _meta(o).get("name") == name and _ns_ok(o, namespace)]
+    if not rollout_hits:  # Flagger: NAME and NAME-primary with a Canary NAME are one rollout, both tracks
+        from tui.rollout import flagger
+
+        hits = flagger.find_canary(canaries, name, namespace)
+        if len(hits) == 1:
+            c = hits[0]
+            return Target("Label", _meta(c).get("name", name), _meta(c).get("namespace", ""),
+                          flagger.selector(c, deployments))
+        if len(hits) > 1:
+            cands = [flagger.candidate(c, deployments) for c in hits]
+            raise AmbiguousTarget(f"Canary {name!r} exists in several namespaces; use -n: {_names(cands)}", cands)
     groups = [g for g in app_groups(deployments, namespace) if g.app == name
               or any(_meta(d).get("name") == name for d in g.deployments)] if not rollout_hits else []
     if len(groups) == 1:  # a manual canary or blue/green pair: the app, not one half of it

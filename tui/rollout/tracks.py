@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 # Display order of tracks everywhere (pods pane groups, findings, canary-vs-stable pane).
-TRACKS: tuple[str, ...] = ("stable", "canary", "blue", "green", "active", "preview")
+TRACKS: tuple[str, ...] = ("stable", "primary", "canary", "blue", "green", "active", "preview")  # primary: Flagger
 TRACK_ORDER: dict[str | None, int] = {t: i for i, t in enumerate(TRACKS)} | {None: len(TRACKS)}
 
 

@@ -52,8 +52,13 @@ def where_for(session: Any, assessment: Any, *, selected_pod: str | None = None,
     if pod is None:
         pod = _first_pod(rows, candidate) or _first_pod(rows, baseline)
         track = candidate if _first_pod(rows, candidate) else baseline
+    rollout = t.rollout
+    progress = getattr(assessment, "progress", None)
+    if getattr(progress, "controller", None) == "Flagger":  # `kubectl describe canary NAME`; its Services by name
+        kind, rollout = "canary", progress.name
+        service, preview = service or progress.name, preview or f"{progress.name}-canary"
     values = {
-        "context": t.context, "namespace": t.namespace, "rollout": t.rollout, "kind": kind, "app": app,
+        "context": t.context, "namespace": t.namespace, "rollout": rollout, "kind": kind, "app": app,
         "pod": pod, "track": track, "canary_pod": _first_pod(rows, candidate), "stable_pod": _first_pod(rows, baseline),
         "canary_track": candidate, "stable_track": baseline, "service": service, "preview_service": preview,
     }

@@ -182,6 +182,10 @@ def _plan_builtin(base: dict, step: Step, values: dict, where: Where, target: st
     except StepRefused as e:
         return PlannedStep(**base, refused=str(e), target=target, mutates=step.kind == "action")
     a = step.action
+    if kind == "canary":  # Flagger drives its Canary: Lookout's actions would fight it
+        return PlannedStep(**base, mutates=True, target=target,
+                           refused=f"{a} acts on Argo Rollouts and Deployments: Flagger drives this Canary (open its "
+                                   "gate, or fix the cause and let Flagger retry)")
     if a == "rollback":
         a = "abort" if kind == "rollout" else "undo"
     res = "rollout" if kind == "rollout" else "deployment"

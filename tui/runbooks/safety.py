@@ -45,7 +45,7 @@ RULES: dict[str, Callable[[str, str], str]] = {
     "namespace": check_namespace,
     "app": check_label_value,
     "rollout": _subdomain,
-    "kind": lambda v, what: _one_of(v, what, ("rollout", "deployment")),
+    "kind": lambda v, what: _one_of(v, what, ("rollout", "deployment", "canary")),  # canary: Flagger
     "pod": _subdomain,
     "canary_pod": _subdomain,
     "stable_pod": _subdomain,
