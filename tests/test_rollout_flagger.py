@@ -2,7 +2,8 @@
 one rollout with the tracks primary (the baseline) and canary, followed through the Canary's status.
 
 Static manifests applied with the real kubectl to the demo cluster over HTTPS (it serves Flagger's CRD and the
-Istio / SMI ones generically; the Canary's status is set with `kubectl patch --subresource=status`), then resolved
+Istio / SMI ones generically; the Canary's status is set with `kubectl patch --subresource=status`, the demo's
+Flagger controller told to leave this Canary alone, as when Flagger is not running), then resolved
 as `lookout --app podinfo` and `-l 'app in (podinfo,podinfo-primary)'` do, watched by the real Session.
 
 Names, labels and messages follow Flagger's source (github.com/fluxcd/flagger): the primary's selector label
@@ -70,7 +71,7 @@ FLAG = "\n".join([
     """---
 apiVersion: flagger.app/v1beta1
 kind: Canary
-metadata: {name: podinfo, namespace: flag}
+metadata: {name: podinfo, namespace: flag, annotations: {demo.lookout.dev/controller: "off"}}
 spec:
   provider: istio
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}

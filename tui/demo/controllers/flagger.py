@@ -257,6 +257,9 @@ class _NotReady(Exception):
 
 # ============================================================================================== the controller
 
+CONTROLLER_OFF = "demo.lookout.dev/controller"  # "off": this Canary is not run by the demo's Flagger
+
+
 class Flagger:
     """Mixin of Controllers: Flagger's scheduler, one analysis job per Canary ticking every analysis interval."""
 
@@ -268,6 +271,11 @@ class Flagger:
         if meta.get("deletionTimestamp"):
             return
         uid = meta["uid"]
+        if (meta.get("annotations") or {}).get(CONTROLLER_OFF) == "off":
+            # a Canary the demo's Flagger leaves alone (as one whose Flagger is not running): its status is
+            # whatever was written to it, e.g. by a test setting a phase with `kubectl patch --subresource=status`
+            self.forget_canary(uid)
+            return
         interval = analysis_interval(cd)
         job = self.flagger_jobs.get(uid)
         if job is not None and job[1] == interval:
