@@ -129,7 +129,7 @@ def current_set_weight(ro: dict) -> int:
     return 0
 
 
-def _abort_delay(ro: dict) -> float | None:
+def abort_scale_down_delay(ro: dict) -> float | None:
     """GetAbortScaleDownDelaySecondsOrDefault for a canary: None without traffic routing or for an explicit 0
     (leave the canary up); otherwise the delay, 30 s by default."""
     cs = _canary(ro)
@@ -146,7 +146,7 @@ def use_set_canary_scale(ro: dict) -> dict | None:
     cs = _canary(ro)
     if not routed(ro):
         return None
-    if _status(ro).get("abort") and _abort_delay(ro) is not None:
+    if _status(ro).get("abort") and abort_scale_down_delay(ro) is not None:
         return None
     step, idx = current_step(ro)
     if step is None:
