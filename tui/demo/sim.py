@@ -307,8 +307,8 @@ class Simulation:
         """The workload as it stood before the story: its first revision Running and Ready for days."""
         spec = obj.get("spec") or {}
         replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-        if replicas <= 0:
-            return
+        if replicas <= 0 or spec.get("workloadRef"):
+            return  # a workloadRef's template is the referenced Deployment's: the controller starts it
         hash_label = ARGO_HASH if res == "rollouts" else DEPLOY_HASH
         h = template_hash(spec.get("template") or {})
         ann = ({"deployment.kubernetes.io/desired-replicas": str(replicas),
@@ -411,8 +411,27 @@ class Simulation:
             pt.mem_growth = 440 * 1024 * 1024 / max(oom_after / max(self.speed, 1e-9), 0.1)
 
     def served_changed(self, ns: str, svc: str, keys: set) -> None:
-        if ns == self.scenario.namespace and svc == self.scenario.traffic_service:
+        if ns != self.scenario.namespace:
+            return
+        if svc == self.scenario.traffic_service:
             self.traffic.set_served(keys, self.clock())
+        if self._routed:
+            self.routing_changed(ns)
+
+    _routed = False  # a traffic router has been seen in the scenario's namespace
+
+    def routing_changed(self, ns: str) -> None:
+        """A VirtualService, DestinationRule, Ingress or TrafficSplit (or, once one routes, an endpoint set) changed:
+        split the traffic Service's requests as that router says (tui.demo.traffic.TrafficModel.set_groups)."""
+        sc = self.scenario
+        if ns != sc.namespace or not sc.traffic_service:
+            return
+        from tui.demo.controllers.trafficrouting import routed_groups  # noqa: PLC0415
+
+        served = self.ctl.served
+        groups = routed_groups(self.state, ns, sc.traffic_service, lambda s: served.get((ns, s), ()))
+        self._routed = self._routed or groups is not None
+        self.traffic.set_groups(groups, self.clock())
 
     def _traffic_view(self, ns: str, pod: str) -> TrafficView:
         key = (ns, pod)

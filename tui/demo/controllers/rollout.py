@@ -18,6 +18,10 @@ class Rollouts:
         if meta.get("deletionTimestamp"):
             return
         ns, name = meta["namespace"], meta["name"]
+        if (ro.get("spec") or {}).get("workloadRef"):
+            ro = self._resolve_workload_ref(ro)
+            if ro is None:
+                return
         spec = ro.get("spec") or {}
         replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         strategy = spec.get("strategy") or {}
@@ -240,6 +244,8 @@ class Rollouts:
                     message = ("more replicas need to be updated" if avail(canary) < reps(canary)
                                else "updated replicas are still becoming available")
         self._rollout_status(ro, st, conds, phase, message, replicas, h, byhash, now)
+        if spec.get("workloadRef"):
+            self._scale_referenced_deployment(ro, st, revision, replicas)
 
     def _bluegreen(self, ro, st, bg, replicas, h, stable_h, cur, stable, reps, avail, abort, now, revision):
         ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
@@ -330,6 +336,62 @@ class Rollouts:
         self.events.emit(ro, "RolloutCompleted", f"Rollout completed update to revision {revision} ({h}): "
                          "Completed blue-green update", component=comp)
         return "Healthy", ""
+
+    # ---------------------------------------------------------------- workloadRef
+    def _resolve_workload_ref(self, ro: dict) -> dict | None:
+        """rollout/templateref.go: the pod template (and, when the Rollout has none, the selector) come from the
+        referenced Deployment; a missing one leaves the Rollout Degraded with InvalidSpec, as Argo does."""
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        ref = ro["spec"]["workloadRef"] or {}
+        kind, rname = ref.get("kind"), ref.get("name") or ""
+        dep = self.state.get("deployments", ns, rname) if kind == "Deployment" else None
+        if dep is None:
+            msg = (f'The Rollout "{name}" is invalid: spec.workloadRef: Invalid value: "{rname}": '
+                   f"{kind or 'workload'} {rname!r} not found" if kind == "Deployment" else
+                   f'The Rollout "{name}" is invalid: spec.workloadRef.kind: Unsupported value: "{kind}": '
+                   f'supported values: "Deployment"')
+            now = rfc3339(self.sim.clock())
+            st = orjson_clone(ro.get("status") or {})
+            conds = st.get("conditions") or []
+            set_condition(conds, "InvalidSpec", "True", "InvalidSpec", msg, now, update_time=True)
+            st.update(conditions=conds, phase="Degraded", message=f"InvalidSpec: {msg}")
+            if st != ro.get("status"):
+                self.state.mutate("rollouts", ns, name, lambda o: o.__setitem__("status", st))
+            return None
+        spec = dict(ro["spec"])
+        spec["template"] = orjson_clone((dep.get("spec") or {}).get("template") or {})
+        if not spec.get("selector"):
+            spec["selector"] = orjson_clone((dep.get("spec") or {}).get("selector") or {})
+        out = dict(ro)
+        out["spec"] = spec
+        if ((ro.get("status") or {}).get("workloadObservedGeneration") != str(dep["metadata"].get("generation", 1))):
+            gen = str(dep["metadata"].get("generation", 1))
+            self.state.mutate("rollouts", ns, name,
+                              lambda o: o.setdefault("status", {}).__setitem__("workloadObservedGeneration", gen))
+        self.workload_refs[(ns, rname)] = name
+        return out
+
+    def _scale_referenced_deployment(self, ro: dict, st: dict, revision: str, replicas: int) -> None:
+        """workloadRef.scaleDown: never (the default) leaves the Deployment be; onsuccess scales it to 0 once the
+        first revision is Healthy; progressively scales it down as the Rollout's pods become ready (sync.go,
+        replicaset.go reconcileNewReplicaSet)."""
+        ref = ro["spec"]["workloadRef"]
+        mode = (ref.get("scaleDown") or "never").lower()
+        if mode == "never" or str(revision) != "1":
+            return
+        ns = ro["metadata"]["namespace"]
+        dep = self.state.get("deployments", ns, ref.get("name") or "")
+        if dep is None:
+            return
+        if st.get("phase") == "Healthy":
+            target = 0
+        elif mode == "progressively":
+            target = max(0, replicas - int(st.get("readyReplicas") or 0))
+        else:
+            return
+        if int((dep.get("spec") or {}).get("replicas") or 0) != target:
+            self.state.mutate("deployments", ns, dep["metadata"]["name"],
+                              lambda o: o["spec"].__setitem__("replicas", target))
 
     # ---------------------------------------------------------------- canary Services and traffic routing
     def _waiting_scale_down(self, ro: dict, rs: dict) -> bool:

@@ -282,3 +282,94 @@ def _route_indexes(names: list[str], http: list[dict]) -> list[int] | None:
             return None  # Argo errors: "HTTP Route '<n>' is not found in the defined Virtual Service."
         out.append(i)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- the data plane
+
+def _weight(v, default: float) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def routed_groups(state, ns: str, apex: str, endpoints_of) -> list[tuple[str, float, set]] | None:
+    """How a mesh or ingress in front of the `apex` Service splits its requests, as the data plane would: the
+    first Istio VirtualService route for that host (destination Services, or DestinationRule subsets of it), an
+    NGINX canary Ingress beside a primary Ingress for it, or an SMI TrafficSplit of it. (group, weight, ready pod
+    keys) in the router's order; None when nothing routes it. `endpoints_of(service)` gives a Service's ready pods."""
+    if not apex:
+        return None
+    for vs in state.list(VS, ns)[0]:
+        spec = vs.get("spec") or {}
+        if not any((h or "").split(".")[0] == apex for h in spec.get("hosts") or ()):
+            continue
+        for route in spec.get("http") or ():
+            dests = route.get("route") or []
+            if not dests:
+                continue
+            out = []
+            for d in dests:
+                host = _host(d)
+                subset = ((d.get("destination") or {}).get("subset")) or ""
+                w = _weight(d.get("weight"), 100.0 if len(dests) == 1 else 0.0)
+                pods = set(endpoints_of(host))
+                if subset:
+                    labels = _subset_labels(state, ns, host, subset)
+                    if labels is None:
+                        pods = set()
+                    else:
+                        pods = {k for k in pods if _labels_match(labels, state.get("pods", k[0], k[1]))}
+                out.append((f"{host}/{subset}" if subset else host, w, pods))
+            return out
+    for ts in state.list(TS, ns)[0]:
+        spec = ts.get("spec") or {}
+        if spec.get("service") != apex:
+            continue
+        return [(b.get("service") or "", _weight(b.get("weight"), 0.0), set(endpoints_of(b.get("service") or "")))
+                for b in spec.get("backends") or ()]
+    ings = state.list("ingresses", ns)[0]
+    prefix = "nginx.ingress.kubernetes.io/"
+    primary = [i for i in ings if str((i["metadata"].get("annotations") or {}).get(prefix + "canary", "")).lower()
+               != "true" and apex in _backends(i)]
+    if primary:
+        hosts = {r.get("host") for i in primary for r in (i.get("spec") or {}).get("rules") or ()}
+        for c in ings:
+            ann = c["metadata"].get("annotations") or {}
+            if str(ann.get(prefix + "canary", "")).lower() != "true":
+                continue
+            if hosts and not hosts & {r.get("host") for r in (c.get("spec") or {}).get("rules") or ()}:
+                continue
+            total = _weight(ann.get(prefix + "canary-weight-total"), 100.0) or 100.0
+            w = min(total, max(0.0, _weight(ann.get(prefix + "canary-weight"), 0.0))) * 100.0 / total
+            canary_svcs = [s for s in _backends(c) if s != apex]
+            if not canary_svcs:
+                continue
+            return [(apex, 100.0 - w, set(endpoints_of(apex))), (canary_svcs[0], w, set(endpoints_of(canary_svcs[0])))]
+    return None
+
+
+def _backends(ing: dict) -> list[str]:
+    out = []
+    for r in (ing.get("spec") or {}).get("rules") or ():
+        for p in ((r.get("http") or {}).get("paths")) or ():
+            n = (((p.get("backend") or {}).get("service")) or {}).get("name")
+            if n and n not in out:
+                out.append(n)
+    return out
+
+
+def _subset_labels(state, ns: str, host: str, subset: str) -> dict | None:
+    for dr in state.list(DR, ns)[0]:
+        spec = dr.get("spec") or {}
+        if (spec.get("host") or "").split(".")[0] != host:
+            continue
+        for s in spec.get("subsets") or ():
+            if s.get("name") == subset:
+                return s.get("labels") or {}
+    return None
+
+
+def _labels_match(want: dict, pod: dict | None) -> bool:
+    labels = ((pod or {}).get("metadata") or {}).get("labels") or {}
+    return all(labels.get(k) == v for k, v in want.items())
