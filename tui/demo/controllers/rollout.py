@@ -26,7 +26,19 @@ class Rollouts:
         replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         strategy = spec.get("strategy") or {}
         st = orjson_clone(ro.get("status") or {})
+        if ro.get("workloadGeneration"):
+            st["workloadObservedGeneration"] = ro["workloadGeneration"]
         h = template_hash(spec.get("template") or {}, st.get("collisionCount") or 0)
+        for _ in range(5):
+            # a ReplicaSet of that name owned by someone else (a workloadRef's Deployment hashes the same template):
+            # a hash collision, resolved as Argo does by counting it in status.collisionCount
+            clash = self.state.get("replicasets", ns, f"{name}-{h}")
+            ref = next((r for r in ((clash or {}).get("metadata") or {}).get("ownerReferences") or ()
+                        if r.get("controller")), None)
+            if clash is None or (ref or {}).get("uid") == meta.get("uid"):
+                break
+            st["collisionCount"] = int(st.get("collisionCount") or 0) + 1
+            h = template_hash(spec.get("template") or {}, st["collisionCount"])
         rss = self.owned_by(ro, "replicasets")
         byhash = {(r["metadata"].get("labels") or {}).get(ARGO_HASH): r for r in rss}
         revs = [int((r["metadata"].get("annotations") or {}).get("rollout.argoproj.io/revision") or 0) for r in rss]
@@ -242,6 +254,7 @@ class Rollouts:
                 else:
                     phase = "Progressing"
                     message = ("more replicas need to be updated" if avail(canary) < reps(canary)
+                               else "old replicas are pending termination" if st.get("stableRS") == h
                                else "updated replicas are still becoming available")
         self._rollout_status(ro, st, conds, phase, message, replicas, h, byhash, now)
         if spec.get("workloadRef"):
@@ -364,10 +377,7 @@ class Rollouts:
             spec["selector"] = orjson_clone((dep.get("spec") or {}).get("selector") or {})
         out = dict(ro)
         out["spec"] = spec
-        if ((ro.get("status") or {}).get("workloadObservedGeneration") != str(dep["metadata"].get("generation", 1))):
-            gen = str(dep["metadata"].get("generation", 1))
-            self.state.mutate("rollouts", ns, name,
-                              lambda o: o.setdefault("status", {}).__setitem__("workloadObservedGeneration", gen))
+        out["workloadGeneration"] = str(dep["metadata"].get("generation", 1))  # read by reconcile_rollout, not stored
         self.workload_refs[(ns, rname)] = name
         return out
 
