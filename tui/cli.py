@@ -23,6 +23,8 @@ SCENARIOS = (
     "canary-no-traffic",
     "metrics-missing",
     "network-faults",
+    "argo-istio",
+    "argo-nginx",
 )
 
 MAIN_EPILOG = """\
