@@ -64,8 +64,8 @@ def requests_total(text: str) -> float:
 async def test_argo_nginx_story_weights_ingress_and_promotion():
     """argo-nginx: the canary Ingress (Argo's nginx reconciler) goes 0 -> 10 -> 30 -> 60 %, the stable
     ReplicaSet stays at 5 pods throughout (traffic-routed arithmetic), the canary grows 1 -> 2 -> 3 (ceil of
-    weight x replicas) before the weight moves, the promotion sends the weight back to 0 with both Services on the new hash, and the old
-    ReplicaSet goes after the 30 s scaleDownDelaySeconds."""
+    weight x replicas) before the weight moves, the promotion sends the weight back to 0 with both Services on the
+    new hash, and the old ReplicaSet goes after the 30 s scaleDownDelaySeconds."""
     tr = await transcript("argo-nginx", 130)
     rows = tr[:-1]
     weights = [r[4] for r in rows]

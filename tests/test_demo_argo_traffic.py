@@ -119,7 +119,8 @@ def test_nginx_getting_started_canary_ingress_and_replica_counts(cluster, tmp_pa
     sel = {s: get(cluster, "services", ns, s)["spec"]["selector"].get(HASH)
            for s in ("rollouts-demo-canary", "rollouts-demo-stable")}
     assert sel == {"rollouts-demo-canary": new, "rollouts-demo-stable": old}
-    r = k.run("get", "ingress", cname, "-o", "jsonpath={.metadata.annotations.nginx\\.ingress\\.kubernetes\\.io/canary-weight}")
+    r = k.run("get", "ingress", cname, "-o",
+              "jsonpath={.metadata.annotations.nginx\\.ingress\\.kubernetes\\.io/canary-weight}")
     assert r.out == "5", r
     ev = reasons(cluster, ns)
     assert ("CreatingCanaryIngress", f"Creating canary ingress `{cname}` with weight `0`") in ev
@@ -244,7 +245,8 @@ def test_workload_ref_example_runs_the_deployments_template(cluster, tmp_path_fa
     assert r.out.count("1/1") == 5 and "Pending" not in r.out, r
     assert get(cluster, "deployments", ns, "rollout-ref-deployment")["spec"]["replicas"] == 0
     # a new template in the Deployment is a new revision of the Rollout (setWeight 20 of 5: canary 1, stable 4)
-    patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "argoproj/rollouts-demo:green"}]
+    patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image",
+              "value": "argoproj/rollouts-demo:green"}]
     k.run("patch", "deployment", "rollout-ref-deployment", "--type", "json", "-p", json.dumps(patch))
     st = wait_for(lambda: status(cluster, ns, "rollout-ref-deployment").get("currentPodHash") != st["stableRS"]
                   and status(cluster, ns, "rollout-ref-deployment"), what="new revision")

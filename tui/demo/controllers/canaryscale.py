@@ -96,7 +96,8 @@ def max_unavailable(ro: dict) -> int:
     strategy = (ro.get("spec") or {}).get("strategy") or {}
     if "canary" in strategy:
         cs = strategy.get("canary") or {}
-        _, u = resolve_fenceposts(cs.get("maxSurge", DEFAULT_MAX_SURGE), cs.get("maxUnavailable", DEFAULT_MAX_UNAVAILABLE), n)
+        _, u = resolve_fenceposts(cs.get("maxSurge", DEFAULT_MAX_SURGE),
+                                  cs.get("maxUnavailable", DEFAULT_MAX_UNAVAILABLE), n)
     else:
         u = _int_or_percent((strategy.get("blueGreen") or {}).get("maxUnavailable", DEFAULT_MAX_UNAVAILABLE), n, False)
     return min(u, n)
