@@ -108,3 +108,28 @@ async def test_argo_istio_virtual_service_weights_route_the_requests():
 async def test_argo_scenarios_play_the_same_story_for_the_same_seed():
     for name, seconds in (("argo-istio", 60), ("argo-nginx", 100)):
         assert await transcript(name, seconds, seed=11) == await transcript(name, seconds, seed=11), name
+
+
+async def test_dynamic_stable_scale_shrinks_the_stable_with_its_weight(tmp_path):
+    """argo-istio with dynamicStableScale: true: the stable follows its traffic weight, one reconcile behind the
+    weight as Argo's reconcileCanaryStableReplicaSet reads the previous status.canary.weights
+    (CalculateReplicaCountsForTrafficRoutedCanary: ceil(80 % of 5) = 4 at 20 %, ceil(50 % of 5) = 3 at 50 %)."""
+    import yaml
+
+    from tui.demo.scenario import SCENARIO_DIR
+
+    with open(f"{SCENARIO_DIR}/argo-istio.yaml", encoding="utf-8") as f:
+        sc = yaml.safe_load(f)
+    sc["name"] = "argo-istio-dynamic"
+    ro = next(m for m in sc["manifests"] if m["kind"] == "Rollout")
+    ro["spec"]["strategy"]["canary"]["dynamicStableScale"] = True
+    path = tmp_path / "argo-istio-dynamic.yaml"
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    sim, state = await play(str(path))
+    try:
+        sim.advance(25)
+        assert story(state)[:5] == ("Paused", 1, (("1.4.2", 4), ("1.5.0", 1)), 20, (80, 20))
+        sim.advance(30)
+        assert story(state)[:5] == ("Paused", 4, (("1.4.2", 3), ("1.5.0", 3)), 50, (50, 50))
+    finally:
+        await sim.stop()
