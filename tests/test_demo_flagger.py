@@ -346,16 +346,17 @@ def test_durations_and_quantiles_print_as_flagger_and_prometheus_do():
 
 
 def test_weighted_traffic_split_reaches_each_pod_by_its_weight():
-    """The traffic model's mesh split (TrafficModel.set_weights): a pod of weight 9 gets nine times the requests."""
+    """The traffic model's routed split (TrafficModel.set_groups, which Flagger's routes and Argo's routers feed):
+    a group of weight 90 gets nine times the requests of a group of weight 10."""
     from tui.demo.traffic import TrafficModel, _COUNT
     tm = TrafficModel(100.0, {"a": TrafficProfile()}, now=0.0)
     tm.add_pod(("n", "p"), "a", 0.0)
     tm.add_pod(("n", "c"), "a", 0.0)
     tm.set_served({("n", "p"), ("n", "c")}, 0.0)
-    tm.set_weights({("n", "p"): 90.0, ("n", "c"): 10.0}, 0.0)
+    tm.set_groups([("podinfo-primary", 90.0, {("n", "p")}), ("podinfo-canary", 10.0, {("n", "c")})], 0.0)
     assert tm.counters(("n", "p"), 10.0)[_COUNT] == pytest.approx(900.0)
     assert tm.counters(("n", "c"), 10.0)[_COUNT] == pytest.approx(100.0)
-    tm.set_weights({("n", "p"): 50.0, ("n", "c"): 50.0}, 10.0)
+    tm.set_groups([("podinfo-primary", 50.0, {("n", "p")}), ("podinfo-canary", 50.0, {("n", "c")})], 10.0)
     assert tm.counters(("n", "c"), 20.0)[_COUNT] == pytest.approx(600.0)
 
 

@@ -77,14 +77,16 @@ async def test_healthy_canary_steps_pause_weight_revisions_as_it_moves():
         assert revs["canary"].images == ("registry.demo/checkout:1.5.0",) and revs["canary"].revision == "2"
         assert revs["stable"].images == ("registry.demo/checkout:1.4.2",) and revs["stable"].revision == "1"
         assert revs["canary"].replicasets[0].startswith("checkout-")
-        assert (pr.desired, pr.ready) == (5, 5)
+        # Argo's basic canary at 10 % of 5 surges: approximateWeightedCanaryStableReplicaCounts(5, 10, maxSurge 2)
+        # is canary 1 beside stable 5 (argo-rollouts utils/replicaset/canary.go)
+        assert (pr.desired, pr.ready) == (5, 6)
         paused = codes(a)["rollout-paused"]
         assert paused.severity == "info" and "left" in paused.summary
         assert pr.step_for_s == pytest.approx(20 - pr.pause_left_s, abs=0.01)
 
-        a = await p.play(30)  # setWeight 25: progressing, no pause
+        a = await p.play(52)  # setWeight 50: two more canary pods starting, progressing, no pause
         pr = a.progress
-        assert pr.phase == "Progressing" and pr.step_text == "3/6" and pr.desired_weight == 25
+        assert pr.phase == "Progressing" and pr.step_text == "5/6" and pr.desired_weight == 50
         assert "rollout-paused" not in codes(a)
 
         a = await p.play(60)  # the last pause has no duration: a person has to promote
@@ -144,7 +146,7 @@ def test_running_analysis_within_its_limit_is_a_warning_and_says_so():
 
 
 def test_paused_by_hand_and_past_its_duration_are_warnings():
-    p = at("healthy-canary", 30)
+    p = at("healthy-canary", 7)  # setWeight 10, the canary pod starting: no planned pause
 
     def hand(ro):
         ro["spec"]["paused"] = True
@@ -214,7 +216,7 @@ def test_lookout_status_over_https_reports_the_step_and_pause(cluster, tmp_path,
 # ---- the strip on screen ---------------------------------------------------------------------------------
 
 STATES = {
-    "progressing": ("healthy-canary", 30, None),
+    "progressing": ("healthy-canary", 52, None),  # setWeight 50: the canary scaling 1 -> 3
     "paused": ("healthy-canary", 12, None),
     "analysis-failing": ("bad-canary", 30, "analysis"),
     "degraded": ("bad-canary", 60, None),
@@ -241,7 +243,7 @@ def test_strip_snapshot(snap_compare, state, size):
             assert len(lines) == 1
         else:
             assert len(lines) >= 3 and lines[0].startswith("Argo Rollouts canary")
-        want = {"progressing": "step 3/6", "paused": "left", "analysis-failing": "[0.081]",
+        want = {"progressing": "step 5/6", "paused": "left", "analysis-failing": "[0.081]",
                 "degraded": "Aborted", "completed": "6/6 done"}[state]
         assert want in text, text
 

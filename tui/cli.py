@@ -27,6 +27,8 @@ SCENARIOS = (
     "veritas-switch-stuck",
     "manual-canary-named-app",
     "flagger-podinfo",
+    "argo-istio",
+    "argo-nginx",
 )
 
 MAIN_EPILOG = """\

@@ -314,8 +314,8 @@ class Simulation:
         """The workload as it stood before the story: its first revision Running and Ready for days."""
         spec = obj.get("spec") or {}
         replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-        if replicas <= 0:
-            return
+        if replicas <= 0 or spec.get("workloadRef"):
+            return  # a workloadRef's template is the referenced Deployment's: the controller starts it
         hash_label = ARGO_HASH if res == "rollouts" else DEPLOY_HASH
         h = template_hash(spec.get("template") or {})
         ann = ({"deployment.kubernetes.io/desired-replicas": str(replicas),
@@ -420,32 +420,40 @@ class Simulation:
     def served_changed(self, ns: str, svc: str, keys: set) -> None:
         if ns != self.scenario.namespace:
             return
-        routes = self.mesh_routes.get((ns, self.scenario.traffic_service))
-        if routes:
-            if svc == self.scenario.traffic_service or svc in routes:
-                self._route_mesh_traffic(ns, routes)
-        elif svc == self.scenario.traffic_service:
+        if svc == self.scenario.traffic_service:
             self.traffic.set_served(keys, self.clock())
+        if self._routed:
+            self.routing_changed(ns)
 
-    # a mesh's weighted split of one Service's traffic (Flagger's VirtualService); the Argo controller may share it
+    _routed = False  # a traffic router has been seen in the scenario's namespace
+
+    def routing_changed(self, ns: str) -> None:
+        """A VirtualService, DestinationRule, Ingress or TrafficSplit (or, once one routes, an endpoint set) changed:
+        split the traffic Service's requests as that router says (tui.demo.traffic.TrafficModel.set_groups)."""
+        sc = self.scenario
+        if ns != sc.namespace or not sc.traffic_service:
+            return
+        from tui.demo.controllers.trafficrouting import routed_groups  # noqa: PLC0415
+
+        served = self.ctl.served
+        routes = self.mesh_routes.get((ns, sc.traffic_service))
+        if routes:  # a controller's own split (Flagger's, A/B matches included) over any router object
+            groups = [(svc, w, set(served.get((ns, svc), ()))) for svc, w in routes.items()]
+        else:
+            groups = routed_groups(self.state, ns, sc.traffic_service, lambda s: served.get((ns, s), ()))
+        self._routed = self._routed or groups is not None
+        self.traffic.set_groups(groups, self.clock())
+
+    # a controller's weighted split of one Service's traffic (Flagger's routes, kept in memory as Flagger's router
+    # computes them): the traffic model serves them as routed groups, as it does a router object's weights
     def set_mesh_routes(self, ns: str, apex: str, routes: dict[str, int]) -> None:
         """Requests for Service `apex` go to the ready endpoints of `routes`' Services by their weights."""
         if self.mesh_routes.get((ns, apex)) == routes:
             return
         self.mesh_routes[(ns, apex)] = dict(routes)
         if ns == self.scenario.namespace and apex == self.scenario.traffic_service:
-            self._route_mesh_traffic(ns, routes)
-
-    def _route_mesh_traffic(self, ns: str, routes: dict[str, int]) -> None:
-        weights: dict = {}
-        for svc, w in routes.items():
-            keys = self.ctl.served.get((ns, svc)) or set()
-            if w > 0 and keys:
-                for k in keys:
-                    weights[k] = weights.get(k, 0.0) + w / len(keys)
-        now = self.clock()
-        self.traffic.set_served(set(weights), now)
-        self.traffic.set_weights(weights, now)
+            self._routed = True
+            self.routing_changed(ns)
 
     def _traffic_view(self, ns: str, pod: str) -> TrafficView:
         key = (ns, pod)

@@ -5,6 +5,10 @@ profile (share of 5xx, lognormal latency from p50/p99). Counters are integrals o
 per track as one running total (so 10,000 pods cost nothing per tick); a pod's counter is the track
 total since the pod joined the Service's endpoints, plus what it accrued before. A container restart
 starts its counters from zero, as a real process does.
+
+When a traffic router splits the traffic Service's requests (an Istio VirtualService, an NGINX canary Ingress, an
+SMI TrafficSplit: `set_groups`), each routed group of pods gets `rps x its weight / the weights' sum`, shared by
+its pods, and the running totals are kept per (track, group).
 """
 
 from __future__ import annotations
@@ -71,8 +75,8 @@ class PodTraffic:
     started: float  # wall time the container (process) started
     acc: list[float] = field(default_factory=lambda: [0.0] * _LEN)
     mark: list[float] | None = None  # the track's totals when the pod joined the endpoints; None = not served
+    group: str = ""  # the routed group it is served in ("" = the traffic Service, evenly)
     jitter: float = 1.0
-    weight: float = 1.0  # share of the traffic relative to other served pods (a mesh's weighted split)
     mem_growth: float = 0.0  # bytes per second (a leaking or OOM-bound process)
 
 
@@ -92,8 +96,10 @@ class TrafficModel:
         self.totals: dict[str, list[float]] = {}
         self.pods: dict[tuple[str, str], PodTraffic] = {}
         self.served: set[tuple[str, str]] = set()
-        self._served_weight = 0.0  # sum of the served pods' weights
         self.last = now
+        self.endpoints: set[tuple[str, str]] = set()  # the traffic Service's ready endpoints (set_served)
+        self.groups: tuple | None = None  # ((group, weight, frozenset(pod keys)), ...) from a traffic router
+        self.group_rate: dict[str, float] = {}  # per-pod rps in each routed group
 
     # ---------------------------------------------------------------- model inputs
     def profile(self, track: str | None) -> TrafficProfile:
@@ -104,16 +110,18 @@ class TrafficModel:
             p = self.profiles[track] = TrafficProfile()
         return p
 
-    def _totals(self, track: str | None) -> list[float]:
-        key = track or ""
+    def _totals(self, track: str | None, group: str = "") -> list[float]:
+        key = (track or "", group)
         t = self.totals.get(key)
         if t is None:
             t = self.totals[key] = [0.0] * _LEN
         return t
 
     def per_pod_rps(self) -> float:
-        """Requests per second a served pod of weight 1 gets (all of them, unless a mesh split weights them)."""
-        return self.total_rps / self._served_weight if self._served_weight > 0 else 0.0
+        return self.total_rps / len(self.served) if self.served else 0.0
+
+    def _rate(self, group: str) -> float:
+        return self.group_rate.get(group, 0.0) if group else self.per_pod_rps()
 
     def advance(self, now: float) -> None:
         """Accrue the track totals up to `now` at the current rates."""
@@ -121,13 +129,13 @@ class TrafficModel:
         if dt <= 0:
             return
         self.last = now
-        r = self.per_pod_rps() * dt
-        if r <= 0:
-            return
-        for key, tot in self.totals.items():
-            vec = self._vec.get(key)
+        for (track, group), tot in self.totals.items():
+            r = self._rate(group) * dt
+            if r <= 0:
+                continue
+            vec = self._vec.get(track)
             if vec is None:
-                vec = self._vec[key] = per_request_vector(self.profile(key or None))
+                vec = self._vec[track] = per_request_vector(self.profile(track or None))
             for i in range(_LEN):
                 tot[i] += r * vec[i]
 
@@ -152,16 +160,19 @@ class TrafficModel:
         return pt
 
     def remove_pod(self, key, now: float) -> None:
-        if key in self.served:
+        if key in self.served and self.groups is not None:
+            self.advance(now)
+            self.served.discard(key)
+            self.endpoints.discard(key)
+        elif key in self.served:
             self.set_served(self.served - {key}, now)
         self.pods.pop(key, None)
 
     def _checkpoint(self, pt: PodTraffic) -> None:
         if pt.mark is not None:
-            tot = self._totals(pt.track)
-            w = pt.weight
+            tot = self._totals(pt.track, pt.group)
             for i in range(_LEN):
-                pt.acc[i] += (tot[i] - pt.mark[i]) * w
+                pt.acc[i] += tot[i] - pt.mark[i]
             pt.mark = list(tot)
 
     def set_track(self, key, track: str | None, now: float) -> None:
@@ -172,11 +183,12 @@ class TrafficModel:
         self._checkpoint(pt)
         pt.track = track
         if pt.mark is not None:
-            pt.mark = list(self._totals(track))
+            pt.mark = list(self._totals(track, pt.group))
 
     def set_served(self, served: set, now: float) -> None:
         """The ready endpoints of the traffic Service changed: the rate per pod and who accrues change."""
-        if served == self.served:
+        self.endpoints = set(served)
+        if self.groups is not None or served == self.served:
             return
         self.advance(now)
         for key in self.served - served:
@@ -187,20 +199,42 @@ class TrafficModel:
         for key in served - self.served:
             pt = self.pods.get(key)
             if pt is not None:
+                pt.group = ""
                 pt.mark = list(self._totals(pt.track))
         self.served = set(served)
-        self._served_weight = sum(self.pods[k].weight if k in self.pods else 1.0 for k in self.served)
 
-    def set_weights(self, weights: dict, now: float) -> None:
-        """A mesh's weighted split (tui/demo/controllers/flagger.py): each pod's share relative to the others
-        (a pod not named keeps weight 1). Counters so far are kept; the new shares apply from `now`."""
+    def set_groups(self, groups: list[tuple[str, float, set]] | None, now: float) -> None:
+        """A traffic router's split of the traffic Service: (group, weight, ready pods) in the router's order; a
+        pod in two groups is served in the first. None: no router, the Service's endpoints share evenly."""
+        frozen = None if groups is None else tuple((g, float(w), frozenset(keys)) for g, w, keys in groups)
+        if frozen == self.groups:
+            return
         self.advance(now)
-        for key, pt in self.pods.items():
-            w = float(weights.get(key, 1.0))
-            if pt.weight != w:
+        want: dict = {}
+        rate: dict[str, float] = {}
+        if frozen is None:
+            want = {k: "" for k in self.endpoints}
+        else:
+            total_w = sum(max(0.0, w) for _, w, _ in frozen)
+            for g, w, keys in frozen:
+                mine = [k for k in sorted(keys) if k not in want]
+                for k in mine:
+                    want[k] = g
+                rate[g] = (self.total_rps * max(0.0, w) / total_w / len(mine)) if (total_w > 0 and mine) else 0.0
+        for key in set(self.served) | set(want):
+            pt = self.pods.get(key)
+            if pt is None:
+                continue
+            g = want.get(key)
+            if key in self.served and (g is None or g != pt.group):
                 self._checkpoint(pt)
-                pt.weight = w
-        self._served_weight = sum(self.pods[k].weight if k in self.pods else 1.0 for k in self.served)
+                pt.mark = None
+            if g is not None and pt.mark is None:
+                pt.group = g
+                pt.mark = list(self._totals(pt.track, g))
+        self.groups = frozen
+        self.group_rate = rate
+        self.served = set(want)
 
     def restart(self, key, now: float) -> None:
         """A new process: counters start from zero."""
@@ -211,7 +245,7 @@ class TrafficModel:
         pt.acc = [0.0] * _LEN
         pt.started = now
         if pt.mark is not None:
-            pt.mark = list(self._totals(pt.track))
+            pt.mark = list(self._totals(pt.track, pt.group))
 
     def counters(self, key, now: float) -> list[float] | None:
         pt = self.pods.get(key)
@@ -220,15 +254,16 @@ class TrafficModel:
         self.advance(now)
         out = list(pt.acc)
         if pt.mark is not None:
-            tot = self._totals(pt.track)
-            w = pt.weight
+            tot = self._totals(pt.track, pt.group)
             for i in range(_LEN):
-                out[i] += (tot[i] - pt.mark[i]) * w
+                out[i] += tot[i] - pt.mark[i]
         return out
 
     def pod_rps(self, key) -> float:
+        if key not in self.served:
+            return 0.0
         pt = self.pods.get(key)
-        return self.per_pod_rps() * (pt.weight if pt is not None else 1.0) if key in self.served else 0.0
+        return self._rate(pt.group) if pt is not None else self.per_pod_rps()
 
     # ---------------------------------------------------------------- outputs
     def cpu_cores(self, key, now: float) -> float:

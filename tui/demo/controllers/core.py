@@ -35,6 +35,7 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
         self.pending_selector: dict[tuple[str, str], tuple[dict | None, float]] = {}
         self.deploy_progress: dict[str, tuple[tuple, float]] = {}
         self.rollout_pause_start: dict[tuple[str, int], float] = {}
+        self.workload_refs: dict[tuple[str, str], str] = {}  # (ns, Deployment) -> the Rollout whose workloadRef names it
         self.served: dict[tuple[str, str], set] = {}
         self.svc_cache: dict[tuple[str, str], _SvcCache] = {}
         self.svc_dirty_pods: dict[tuple[str, str], set[str]] = {}
@@ -93,6 +94,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
                 self.dirty["services"].add((ns, s))
                 self.svc_dirty_pods.setdefault((ns, s), set()).add(name)
         elif res in ("deployments", "replicasets", "rollouts"):
+            if res == "deployments" and (ns, name) in self.workload_refs:
+                self.dirty["rollouts"].add((ns, self.workload_refs[(ns, name)]))
             if etype == "DELETED":
                 self.owned.pop(meta.get("uid"), None)
             else:
@@ -120,6 +123,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
                 self.forget_canary(meta.get("uid"))
             else:
                 self.dirty[CANARIES].add((ns, name))
+        elif res in ("virtualservices", "ingresses", "destinationrules.networking.istio.io",
+                     "trafficsplits.split.smi-spec.io"):
+            self.sim.routing_changed(ns)  # the traffic model follows the router's weights
         elif res in ("configmaps", "secrets"):
             pass  # the kubelet re-reads them on its next retry, as a real one does
         self.sim.wake()

@@ -15,7 +15,16 @@ class Deployments:
         ns, name = meta["namespace"], meta["name"]
         spec = d.get("spec") or {}
         replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-        h = template_hash(spec.get("template") or {}, (d.get("status") or {}).get("collisionCount") or 0)
+        collision = int((d.get("status") or {}).get("collisionCount") or 0)
+        h = template_hash(spec.get("template") or {}, collision)
+        for _ in range(5):  # a ReplicaSet of that name someone else owns (a Rollout's workloadRef): a hash collision
+            clash = self.state.get("replicasets", ns, f"{name}-{h}")
+            ref = next((r for r in ((clash or {}).get("metadata") or {}).get("ownerReferences") or ()
+                        if r.get("controller")), None)
+            if clash is None or (ref or {}).get("uid") == meta.get("uid"):
+                break
+            collision += 1
+            h = template_hash(spec.get("template") or {}, collision)
         rss = self.owned_by(d, "replicasets")
         new = next((r for r in rss if (r["metadata"].get("labels") or {}).get(DEPLOY_HASH) == h), None)
         revs = [int((r["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision") or 0) for r in rss]
@@ -91,9 +100,9 @@ class Deployments:
                         if take:
                             self.scale_rs(d, r, reps(r) - take)
                             budget -= take
-        self._deployment_status(d, new, old, replicas, unavail, created_new)
+        self._deployment_status(d, new, old, replicas, unavail, created_new, collision)
 
-    def _deployment_status(self, d, new, old, replicas, unavail, created_new) -> None:
+    def _deployment_status(self, d, new, old, replicas, unavail, created_new, collision: int = 0) -> None:
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
         new = self.state.get("replicasets", ns, new["metadata"]["name"]) or new
         old = [self.state.get("replicasets", ns, r["metadata"]["name"]) or r for r in old]
@@ -118,6 +127,8 @@ class Deployments:
         complete = (updated == replicas and available >= replicas and total == updated
                     and int((new.get("spec") or {}).get("replicas") or 0) == replicas)
         st = orjson_clone(d.get("status") or {})
+        if collision:
+            st["collisionCount"] = collision
         conds = st.get("conditions") or []
         rsname = new["metadata"]["name"]
         min_avail = replicas - unavail

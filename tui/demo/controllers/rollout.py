@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import math
+from tui.demo.controllers import canaryscale
 from tui.demo.controllers.base import ARGO_HASH, orjson_clone, parse_duration, rfc3339, selector_string, set_condition, template_hash
+from tui.demo.controllers.trafficrouting import TrafficRouting
+from tui.kube.timestamps import parse_time as parse_ts
+
+SCALE_DOWN_DEADLINE = "argo-rollouts.argoproj.io/scale-down-deadline"
 
 
 class Rollouts:
@@ -14,11 +18,27 @@ class Rollouts:
         if meta.get("deletionTimestamp"):
             return
         ns, name = meta["namespace"], meta["name"]
+        if (ro.get("spec") or {}).get("workloadRef"):
+            ro = self._resolve_workload_ref(ro)
+            if ro is None:
+                return
         spec = ro.get("spec") or {}
         replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
         strategy = spec.get("strategy") or {}
         st = orjson_clone(ro.get("status") or {})
+        if ro.get("workloadGeneration"):
+            st["workloadObservedGeneration"] = ro["workloadGeneration"]
         h = template_hash(spec.get("template") or {}, st.get("collisionCount") or 0)
+        for _ in range(5):
+            # a ReplicaSet of that name owned by someone else (a workloadRef's Deployment hashes the same template):
+            # a hash collision, resolved as Argo does by counting it in status.collisionCount
+            clash = self.state.get("replicasets", ns, f"{name}-{h}")
+            ref = next((r for r in ((clash or {}).get("metadata") or {}).get("ownerReferences") or ()
+                        if r.get("controller")), None)
+            if clash is None or (ref or {}).get("uid") == meta.get("uid"):
+                break
+            st["collisionCount"] = int(st.get("collisionCount") or 0) + 1
+            h = template_hash(spec.get("template") or {}, st["collisionCount"])
         rss = self.owned_by(ro, "replicasets")
         byhash = {(r["metadata"].get("labels") or {}).get(ARGO_HASH): r for r in rss}
         revs = [int((r["metadata"].get("annotations") or {}).get("rollout.argoproj.io/revision") or 0) for r in rss]
@@ -80,7 +100,8 @@ class Rollouts:
 
         others = [r for hh, r in byhash.items() if hh not in (h, stable_h)]
         for r in others:
-            self.scale_rs(ro, r, 0, component=comp)
+            if not self._waiting_scale_down(ro, r):
+                self.scale_rs(ro, r, 0, component=comp)
         phase, message = "Progressing", ""
         abort = bool(st.get("abort"))
         paused_manual = bool(spec.get("paused"))
@@ -91,8 +112,31 @@ class Rollouts:
         else:
             steps = (strategy.get("canary") or {}).get("steps") or []
             cs = strategy.get("canary") or {}
+            is_routed = canaryscale.routed(ro)
             idx = int(st.get("currentStepIndex") or 0)
+            old_weights = ((ro.get("status") or {}).get("canary") or {}).get("weights")
+
+            def counts(r):
+                r = self.state.get("replicasets", ns, r["metadata"]["name"]) or r
+                rst = r.get("status") or {}
+                return canaryscale.RSCount(r["metadata"]["name"], int((r.get("spec") or {}).get("replicas") or 0),
+                                           int(rst.get("availableReplicas") or 0), int(rst.get("replicas") or 0))
+
+            def view(i):
+                # the Rollout as Argo's helpers read it: this pass's status, at step i
+                return {"spec": spec, "status": dict(st, currentStepIndex=i, stableRS=stable_h, currentPodHash=h)}
+
+            def scale_to(i):
+                """Scale stable then canary to Argo's counts at step i; whether Argo's AtDesiredReplicaCounts holds."""
+                olds = [counts(r) for r in others]
+                want_new, want_stable = canaryscale.canary_counts(view(i), counts(canary), counts(stable), olds,
+                                                                  old_weights)
+                self.scale_rs(ro, stable, want_stable, component=comp)
+                self.scale_rs(ro, canary, want_new, component=comp)
+                return canaryscale.at_desired_counts(view(i), counts(canary), counts(stable), olds, old_weights)
+
             weight = 100 if h == stable_h else 0
+            desired_weight = 0  # what the traffic routers are told (Argo's reconcileTrafficRouting)
             if h == stable_h:
                 self.scale_rs(ro, stable, replicas, component=comp)
                 st["currentStepIndex"] = len(steps)
@@ -100,7 +144,12 @@ class Rollouts:
                 st["controllerPause"] = False
                 weight = 0
             elif abort:
-                self.scale_rs(ro, canary, 0, component=comp)
+                if is_routed and canaryscale.abort_scale_down_delay(ro) is None:
+                    pass  # abortScaleDownDelaySeconds: 0 leaves the canary up
+                elif is_routed:
+                    self._scale_down_later(ro, canary, canaryscale.abort_scale_down_delay(ro), comp)
+                else:
+                    self.scale_rs(ro, canary, 0, component=comp)
                 self.scale_rs(ro, stable, replicas, component=comp)
                 if not st.get("abortedAt"):
                     st["abortedAt"] = now
@@ -118,15 +167,13 @@ class Rollouts:
                 weight = next((int(s["setWeight"]) for s in reversed(steps[:idx]) if "setWeight" in s), 0)
                 while idx < len(steps):
                     step = steps[idx]
-                    if "setWeight" in step:
-                        weight = int(step["setWeight"])
-                        want = int(math.ceil(weight * replicas / 100.0))
-                        self.scale_rs(ro, canary, want, component=comp)
-                        if avail(canary) >= want:
-                            self.scale_rs(ro, stable, max(0, replicas - want), component=comp)
-                        if avail(canary) >= want and reps(stable) <= max(0, replicas - want):
+                    if "setWeight" in step or "setCanaryScale" in step:
+                        if "setWeight" in step:
+                            weight = int(step["setWeight"])
+                        if scale_to(idx):
+                            what = (f"setWeight: {weight}" if "setWeight" in step else "setCanaryScale")
                             ev.emit(ro, "RolloutStepCompleted",
-                                    f"Rollout step {idx + 1}/{len(steps)} completed (setWeight: {weight})", component=comp)
+                                    f"Rollout step {idx + 1}/{len(steps)} completed ({what})", component=comp)
                             idx += 1
                             continue
                         break
@@ -157,15 +204,22 @@ class Rollouts:
                             self.sim.schedule(left + 0.01, lambda: self.dirty["rollouts"].add((ns, name)),
                                               dedupe=("pause", meta["uid"], idx))
                         break
-                    # analysis, experiment, setCanaryScale...: not simulated, they pass
+                    # analysis, experiment...: not simulated, they pass
                     ev.emit(ro, "RolloutStepCompleted", f"Rollout step {idx + 1}/{len(steps)} completed", component=comp)
                     idx += 1
-                if idx >= len(steps):
+                if idx < len(steps):
+                    # between steps the counts of the last setWeight/setCanaryScale hold
+                    scale_to(idx)
+                else:
                     weight = 100
-                    self.scale_rs(ro, canary, replicas, component=comp)
-                    if avail(canary) >= replicas:
+                    scale_to(idx)
+                    if counts(canary).available >= replicas:
                         st["stableRS"] = h
-                        self.scale_rs(ro, stable, 0, component=comp)
+                        if is_routed:
+                            delay = float(cs.get("scaleDownDelaySeconds", 30))
+                            self._scale_down_later(ro, stable, delay, comp)
+                        else:
+                            self.scale_rs(ro, stable, 0, component=comp)
                         ev.emit(ro, "RolloutCompleted", f"Rollout completed update to revision {revision} ({h}): "
                                 f"Completed all {len(steps)} canary steps", component=comp)
                         stable_h, stable = h, canary
@@ -173,16 +227,20 @@ class Rollouts:
                         st["controllerPause"] = False
                         st.pop("promoteFull", None)
                 st["currentStepIndex"] = idx
-            ws = {"canary": {"podTemplateHash": h, "weight": weight},
-                  "stable": {"podTemplateHash": stable_h, "weight": 100 - weight}}
-            if cs.get("canaryService"):
-                ws["canary"]["serviceName"] = cs["canaryService"]
-            if cs.get("stableService"):
-                ws["stable"]["serviceName"] = cs["stableService"]
-            st["canary"] = {"weights": ws}
-            for svc_key, hh in (("canaryService", h), ("stableService", stable_h)):
-                if cs.get(svc_key):
-                    self._set_service_hash(ns, cs[svc_key], hh, name)
+                desired_weight = self._desired_weight(ro, view(idx), idx, steps, counts(canary), counts(stable),
+                                                      [counts(r) for r in others], old_weights) if is_routed else weight
+            self._canary_services(ro, cs, h, stable_h, canary, abort)
+            if is_routed:
+                self._route_traffic(ro, st, cs, h, stable_h, counts(canary), counts(stable), desired_weight,
+                                    old_weights)
+            else:
+                ws = {"canary": {"podTemplateHash": h, "weight": weight},
+                      "stable": {"podTemplateHash": stable_h, "weight": 100 - weight}}
+                if cs.get("canaryService"):
+                    ws["canary"]["serviceName"] = cs["canaryService"]
+                if cs.get("stableService"):
+                    ws["stable"]["serviceName"] = cs["stableService"]
+                st["canary"] = {"weights": ws}
             if steps:
                 st["currentStepHash"] = template_hash({"spec": {"steps": steps}})
             if phase != "Degraded":
@@ -196,8 +254,11 @@ class Rollouts:
                 else:
                     phase = "Progressing"
                     message = ("more replicas need to be updated" if avail(canary) < reps(canary)
+                               else "old replicas are pending termination" if st.get("stableRS") == h
                                else "updated replicas are still becoming available")
         self._rollout_status(ro, st, conds, phase, message, replicas, h, byhash, now)
+        if spec.get("workloadRef"):
+            self._scale_referenced_deployment(ro, st, revision, replicas)
 
     def _bluegreen(self, ro, st, bg, replicas, h, stable_h, cur, stable, reps, avail, abort, now, revision):
         ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
@@ -288,6 +349,163 @@ class Rollouts:
         self.events.emit(ro, "RolloutCompleted", f"Rollout completed update to revision {revision} ({h}): "
                          "Completed blue-green update", component=comp)
         return "Healthy", ""
+
+    # ---------------------------------------------------------------- workloadRef
+    def _resolve_workload_ref(self, ro: dict) -> dict | None:
+        """rollout/templateref.go: the pod template (and, when the Rollout has none, the selector) come from the
+        referenced Deployment; a missing one leaves the Rollout Degraded with InvalidSpec, as Argo does."""
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        ref = ro["spec"]["workloadRef"] or {}
+        kind, rname = ref.get("kind"), ref.get("name") or ""
+        dep = self.state.get("deployments", ns, rname) if kind == "Deployment" else None
+        if dep is None:
+            msg = (f'The Rollout "{name}" is invalid: spec.workloadRef: Invalid value: "{rname}": '
+                   f"{kind or 'workload'} {rname!r} not found" if kind == "Deployment" else
+                   f'The Rollout "{name}" is invalid: spec.workloadRef.kind: Unsupported value: "{kind}": '
+                   f'supported values: "Deployment"')
+            now = rfc3339(self.sim.clock())
+            st = orjson_clone(ro.get("status") or {})
+            conds = st.get("conditions") or []
+            set_condition(conds, "InvalidSpec", "True", "InvalidSpec", msg, now, update_time=True)
+            st.update(conditions=conds, phase="Degraded", message=f"InvalidSpec: {msg}")
+            if st != ro.get("status"):
+                self.state.mutate("rollouts", ns, name, lambda o: o.__setitem__("status", st))
+            return None
+        spec = dict(ro["spec"])
+        spec["template"] = orjson_clone((dep.get("spec") or {}).get("template") or {})
+        if not spec.get("selector"):
+            spec["selector"] = orjson_clone((dep.get("spec") or {}).get("selector") or {})
+        out = dict(ro)
+        out["spec"] = spec
+        out["workloadGeneration"] = str(dep["metadata"].get("generation", 1))  # read by reconcile_rollout, not stored
+        self.workload_refs[(ns, rname)] = name
+        return out
+
+    def _scale_referenced_deployment(self, ro: dict, st: dict, revision: str, replicas: int) -> None:
+        """workloadRef.scaleDown: never (the default) leaves the Deployment be; onsuccess scales it to 0 once the
+        first revision is Healthy; progressively scales it down as the Rollout's pods become ready (sync.go,
+        replicaset.go reconcileNewReplicaSet)."""
+        ref = ro["spec"]["workloadRef"]
+        mode = (ref.get("scaleDown") or "never").lower()
+        if mode == "never" or str(revision) != "1":
+            return
+        ns = ro["metadata"]["namespace"]
+        dep = self.state.get("deployments", ns, ref.get("name") or "")
+        if dep is None:
+            return
+        if st.get("phase") == "Healthy":
+            target = 0
+        elif mode == "progressively":
+            target = max(0, replicas - int(st.get("readyReplicas") or 0))
+        else:
+            return
+        if int((dep.get("spec") or {}).get("replicas") or 0) != target:
+            self.state.mutate("deployments", ns, dep["metadata"]["name"],
+                              lambda o: o["spec"].__setitem__("replicas", target))
+
+    # ---------------------------------------------------------------- canary Services and traffic routing
+    def _waiting_scale_down(self, ro: dict, rs: dict) -> bool:
+        """Whether a ReplicaSet waits for its scale-down deadline (Argo's scaleDownDelaySeconds after a
+        traffic-routed promotion, abortScaleDownDelaySeconds after an abort); wakes the Rollout at the deadline."""
+        rs = self.state.get("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
+        ann = (rs["metadata"].get("annotations") or {}).get(SCALE_DOWN_DEADLINE)
+        t = parse_ts(ann) if ann else None
+        if t is None:
+            return False
+        left = t - self.sim.clock()
+        if left <= 0:
+            return False
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        self.sim.schedule(left * max(self.sim.speed, 1e-9) + 0.01, lambda: self.dirty["rollouts"].add((ns, name)),
+                          dedupe=("scale-down", rs["metadata"].get("uid"), ann))
+        return True
+
+    def _scale_down_later(self, ro: dict, rs: dict, delay: float, comp: str) -> None:
+        """Annotate the ReplicaSet with its scale-down deadline (once); scale it to 0 when that has passed."""
+        cur = self.state.get("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
+        if not (cur["metadata"].get("annotations") or {}).get(SCALE_DOWN_DEADLINE):
+            deadline = rfc3339(self.sim.clock() + delay / max(self.sim.speed, 1e-9))
+            self.scale_rs(ro, cur, int((cur.get("spec") or {}).get("replicas") or 0), component=comp,
+                          annotations={SCALE_DOWN_DEADLINE: deadline})
+            cur = self.state.get("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or cur
+        if not self._waiting_scale_down(ro, cur):
+            self.scale_rs(ro, cur, 0, component=comp)
+
+    def _canary_services(self, ro: dict, cs: dict, h: str, stable_h: str, canary: dict, abort: bool) -> None:
+        """reconcileStableAndCanaryService: the stable Service selects the stable hash; the canary Service the new
+        hash once the new ReplicaSet has an available pod (all of them when adopting an unmanaged Service), the
+        stable hash after an abort."""
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        if cs.get("stableService"):
+            self._set_service_hash(ns, cs["stableService"], stable_h, name)
+        svc = cs.get("canaryService")
+        if not svc:
+            return
+        if abort:
+            self._set_service_hash(ns, svc, stable_h, name)
+            return
+        s = self.state.get("services", ns, svc)
+        if s is None or ((s.get("spec") or {}).get("selector") or {}).get(ARGO_HASH) == h:
+            return
+        rs = self.state.get("replicasets", ns, canary["metadata"]["name"]) or canary
+        want = int((rs.get("spec") or {}).get("replicas") or 0)
+        avail = int((rs.get("status") or {}).get("availableReplicas") or 0)
+        managed = "argo-rollouts.argoproj.io/managed-by-rollouts" in (s["metadata"].get("annotations") or {})
+        if avail > 0 and (managed or avail >= want):
+            self._set_service_hash(ns, svc, h, name)
+
+    def _desired_weight(self, ro, v, idx, steps, new, stable, olds, old_weights) -> int:
+        """reconcileTrafficRouting's desired canary weight for a progressing (not aborted) canary."""
+        st = v["status"]
+        mw = canaryscale.max_traffic_weight(ro)
+        if st.get("stableRS") == st.get("currentPodHash") or new is None or new.available == 0:
+            return 0
+        if st.get("promoteFull"):
+            if (v["spec"]["strategy"]["canary"]).get("dynamicStableScale"):
+                return mw * new.available // max(1, canaryscale.spec_replicas(ro))
+            return int(((old_weights or {}).get("canary") or {}).get("weight") or 0)
+        if not steps:
+            return 0
+        if not canaryscale.at_desired_counts(v, new, stable, olds, None):
+            return next((int(s["setWeight"]) for s in reversed(steps[:idx]) if s.get("setWeight") is not None), 0)
+        if idx != len(steps):
+            return canaryscale.current_set_weight(v)
+        return mw
+
+    def _route_traffic(self, ro, st, cs, h, stable_h, new, stable, desired, old_weights) -> None:
+        """Write the weight to the Rollout's traffic routers and status.canary.weights, as Argo does once the
+        stable can take the rest (checkReplicasAvailable) and, for an Istio subset split without Services, once
+        the ReplicaSets behind the DestinationRule are available (shouldDelayDestinationRuleUpdate)."""
+        replicas = canaryscale.spec_replicas(ro)
+        mw = canaryscale.max_traffic_weight(ro)
+        if stable is None or stable.available < (mw - desired) * replicas // mw:
+            return
+        if (canaryscale._canary(ro).get("trafficRouting") or {}).get("istio") is not None and not (
+                cs.get("canaryService") or cs.get("stableService")):
+            for rs in (new, stable):
+                if rs is not None and rs.replicas > 0 and rs.available < rs.replicas and not (
+                        st.get("abort") and rs is new):
+                    return
+        tr = TrafficRouting(self, ro)
+        tr.update_hash(h, stable_h)
+        tr.set_weight(desired)
+        weights = {"canary": {"weight": desired, "podTemplateHash": h},
+                   "stable": {"weight": mw - desired, "podTemplateHash": stable_h}}
+        if cs.get("canaryService"):
+            weights["canary"]["serviceName"] = cs["canaryService"]
+        if cs.get("stableService"):
+            weights["stable"]["serviceName"] = cs["stableService"]
+        prev = old_weights
+        if prev is None or prev.get("canary") != weights["canary"] or prev.get("stable") != weights["stable"]:
+            if prev is None:
+                detail = f"to {desired}"
+            elif int((prev.get("canary") or {}).get("weight") or 0) != desired:
+                detail = f"from {int((prev.get('canary') or {}).get('weight') or 0)} to {desired}"
+            else:
+                detail = ""
+            self.events.emit(ro, "TrafficWeightUpdated", f"Traffic weight updated {detail}".rstrip(),
+                             component="rollouts-controller")
+        st["canary"] = {"weights": weights}
 
     def _set_service_hash(self, ns: str, svc: str, h: str, rollout: str) -> None:
         s = self.state.get("services", ns, svc)
