@@ -147,6 +147,15 @@ manifests:
     kind: Service
     metadata: {name: web, namespace: veritas}
     spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}
+  # the VirtualService's destinations are Services, as Istio needs (a host with no Service gets no requests)
+  - apiVersion: v1
+    kind: Service
+    metadata: {name: web-stable, namespace: veritas}
+    spec: {selector: {app: web, deployment: stable}, ports: [{name: http, port: 80, targetPort: http}]}
+  - apiVersion: v1
+    kind: Service
+    metadata: {name: web-canary, namespace: veritas}
+    spec: {selector: {app: web, deployment: canary}, ports: [{name: http, port: 80, targetPort: http}]}
   - apiVersion: networking.istio.io/v1
     kind: VirtualService
     metadata: {name: web, namespace: veritas}
