@@ -341,11 +341,14 @@ def flagger_findings(progress, events_text: str = "") -> list:
                            f"{progress.name} is waiting for approval of {what}: Flagger's {gate} gate is closed",
                            (("phase", fs.phase), ("gate", gate), ("canary weight", f"{fs.canary_weight}%")), (ref,)))
     if fs.phase == "Failed":
+        # Flagger resets failedChecks to 0 as it rolls back: "0/5" would read as if no check had failed, so the count
+        # is named only while it says something (the rollback's own event, quoted below, says why)
+        checks = f" ({fs.checks_text})" if fs.failed_checks else ""
         out.append(Finding("rollout-aborted", "critical", CANARY,
-                           f"Flagger rolled {progress.name} back: {fs.message or 'canary analysis failed'} "
-                           f"({fs.checks_text})",
-                           (("phase", fs.phase), ("failed checks", str(fs.failed_checks)),
-                            ("threshold", str(fs.threshold))) + ((("event", events_text),) if events_text else ()),
+                           f"Flagger rolled {progress.name} back: {fs.message or 'canary analysis failed'}{checks}",
+                           (("phase", fs.phase), ("threshold", str(fs.threshold)))
+                           + ((("failed checks", str(fs.failed_checks)),) if fs.failed_checks else ())
+                           + ((("event", events_text),) if events_text else ()),
                            (ref,)))
     elif fs.failed_checks > 0 and fs.phase not in DONE_PHASES:
         left = fs.threshold - fs.failed_checks
