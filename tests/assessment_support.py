@@ -20,7 +20,11 @@ from tui.session import RolloutChoice, Session
 
 T0 = 1_767_225_600.0
 KINDS = ("pods", "events", "replicasets", "rollouts", "deployments", "services", "endpointslices", "analysisruns",
-         "ingresses", "networkpolicies", "httproutes", "virtualservices", "configmaps", "secrets")
+         "ingresses", "networkpolicies", "httproutes", "virtualservices", "destinationrules", "trafficsplits",
+         "canaries", "configmaps", "secrets")
+# the session's store kind -> the demo ClusterState's resource key (custom resources are keyed by plural.group)
+STATE_KIND = {"canaries": "canaries.flagger.app", "destinationrules": "destinationrules.networking.istio.io",
+              "trafficsplits": "trafficsplits.split.smi-spec.io"}
 
 
 class Target:
@@ -128,7 +132,7 @@ class Player:
         store = self.session.store
         for kind in KINDS:
             try:
-                items = self.state.list(kind, self.ns)[0]
+                items = self.state.list(STATE_KIND.get(kind, kind), self.ns)[0]
             except Exception:  # a kind the demo does not serve
                 continue
             if kind in ("pods", "replicasets"):
