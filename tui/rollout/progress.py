@@ -125,6 +125,10 @@ class Progress:
     step_for_s: float | None = None  # how long the current step has lasted
     roles: str = ""  # "active green · preview blue"
     analyses: tuple[AnalysisView, ...] = ()
+    # a CRD followed through a config mapping (tui.rollout.custom): its mapped health, switch progress, conditions
+    health: str = ""  # healthy | progressing | paused | degraded | aborted | unknown; "" for Argo / Deployments
+    switch_progress: int | None = None  # percent of a blue/green switch done
+    conditions: tuple[str, ...] = ()  # "Type=Status Reason: message", the ones not True first
 
     @property
     def step_text(self) -> str | None:
