@@ -186,7 +186,7 @@ def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces,
     kubeconfig_module.EXEC_INTERACTIVE = tty
     try:
         choice = asyncio.run(resolve_rollout(target, app_name=app_name, selector=selector,
-                                             all_namespaces=all_namespaces))
+                                             all_namespaces=all_namespaces, crds=getattr(settings, "crds", ())))
     finally:
         kubeconfig_module.EXEC_INTERACTIVE = False  # from here on the TUI owns the terminal
     return Session(target, choice, settings, read_only=read_only, demo=demo,

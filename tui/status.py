@@ -160,7 +160,8 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
     from tui.session import Session, resolve_rollout
 
     progress = progress or Progress()
-    choice = await resolve_rollout(kube_target, app_name=app, selector=selector, all_namespaces=False)
+    choice = await resolve_rollout(kube_target, app_name=app, selector=selector, all_namespaces=False,
+                                   crds=getattr(settings, "crds", ()))
     progress.step = "waiting for the first lists"
     if choice.target is None:
         names = ", ".join(f"{c.kind}/{c.name}" for c in choice.candidates[:8])

@@ -15,6 +15,9 @@ from widgets.status import _TextStatic
 
 PHASE_STYLE = {"Healthy": "green", "Progressing": "cyan", "Paused": "yellow", "Degraded": "bold red",
                "Aborted": "bold red", "ScaledDown": "dim"}
+# a mapped in-house CRD's own phase word may be any: its mapped health picks the style (tui.rollout.custom)
+HEALTH_STYLE = {"healthy": "green", "progressing": "cyan", "paused": "yellow", "degraded": "bold red",
+                "aborted": "bold red"}
 STEP_LOOK = {"done": ("✓", "green"), "current": ("▶", "bold"), "pending": ("·", "dim")}
 RUN_LOOK = {"Successful": ("✓", "green"), "Running": ("…", "cyan"), "Pending": ("…", "dim"),
             "Failed": ("✗", "bold red"), "Error": ("✗", "bold red"), "Inconclusive": ("!", "yellow")}
@@ -31,15 +34,26 @@ def _weight(p: Any) -> str | None:
     return f"weight {p.actual_weight}% (desired {p.desired_weight}%)"
 
 
+def _style(p: Any) -> str:
+    return PHASE_STYLE.get(p.phase) or HEALTH_STYLE.get(getattr(p, "health", ""), "bold")
+
+
+def _switch(p: Any, t: Text) -> None:
+    if getattr(p, "switch_progress", None) is not None:
+        t.append(f" · switch {p.switch_progress}%")
+
+
 def _replicas(p: Any, short: bool) -> str:
+    if getattr(p, "health", ""):  # a mapped CRD: no replica counts of its own, its pods
+        return f"{p.ready}/{p.desired} pods ready"
     if short:
         return f"{p.ready}/{p.desired} ready"
     return f"replicas desired {p.desired} · updated {p.updated} · ready {p.ready} · available {p.available}"
 
 
 def _head(p: Any, t: Text, short: bool) -> None:
-    t.append(f"{p.symbol} ", style=PHASE_STYLE.get(p.phase, ""))
-    t.append(p.phase, style=PHASE_STYLE.get(p.phase, "bold"))
+    t.append(f"{p.symbol} ", style=_style(p))
+    t.append(p.phase, style=_style(p))
     if p.step_text:
         t.append(f" · step {p.step_text}")
         cur = next((s for s in p.steps if s.state == "current"), None)
@@ -50,6 +64,7 @@ def _head(p: Any, t: Text, short: bool) -> None:
     w = _weight(p)
     if w:
         t.append(f" · {w}")
+    _switch(p, t)
     if p.roles and p.strategy == "bluegreen":
         t.append(f" · {p.roles}")
 
@@ -95,8 +110,8 @@ class RolloutStrip(_TextStatic):
     @staticmethod
     def render_compact(p: Any) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f"{p.symbol} ", style=PHASE_STYLE.get(p.phase, ""))
-        t.append(p.phase, style=PHASE_STYLE.get(p.phase, "bold"))
+        t.append(f"{p.symbol} ", style=_style(p))
+        t.append(p.phase, style=_style(p))
         if p.step_text:
             t.append(f" · step {p.step_text}")
             cur = next((s for s in p.steps if s.state == "current"), None)
@@ -110,9 +125,12 @@ class RolloutStrip(_TextStatic):
         w = _weight(p)
         if w:
             t.append(f" · {w}")
+        _switch(p, t)
         if p.roles and p.strategy == "bluegreen":
             t.append(f" · {p.roles}")
         _analysis_short(p, t)
+        if getattr(p, "health", "") in ("degraded", "aborted", "unknown") and p.message:
+            t.append(f" · {p.message}", style="yellow")
         t.append(f" · {_replicas(p, True)}")
         if p.step_for_s is not None and not p.complete:
             t.append(f" · {fmt_seconds(p.step_for_s)} in step", style="dim")
@@ -140,15 +158,23 @@ class RolloutStrip(_TextStatic):
         lines.append(Text(_replicas(p, False), no_wrap=True, overflow="ellipsis"))
         for r in p.revisions[:4]:
             t = Text(no_wrap=True, overflow="ellipsis")
+            custom = bool(getattr(p, "health", ""))  # a mapped CRD: one line per track, from its pods
             if p.kind == "Label":  # a manual rollout: each Deployment is a track
                 t.append(f"{r.replicasets[0]} ", style="bold")
+            elif custom:
+                t.append("track ", style="dim")
             else:
                 t.append(f"rev {r.revision} ", style="bold")
             t.append(f"{r.role:<8}", style="cyan" if r.role in ("canary", "preview", "new") else "")
             t.append(f" {r.ready}/{r.desired} ready  ")
             t.append(", ".join(r.images))
-            if p.kind != "Label":
+            if p.kind != "Label" and not custom:
                 t.append(f"  {' '.join(r.replicasets)}", style="dim")
+            lines.append(t)
+        for c in getattr(p, "conditions", ())[:3]:
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append("condition ", style="dim")
+            t.append(c, style="" if "=True" in c.split(" ", 1)[0] else "yellow")
             lines.append(t)
         run = p.analysis
         if run is not None:

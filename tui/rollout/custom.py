@@ -136,8 +136,8 @@ class CustomKind:
 
     @property
     def store_key(self) -> str:
-        """The Store kind its informer writes (a plural unique to this group)."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
+        """The Store kind its informer writes (the plural, as for every watched kind)."""
+        return self.plural
 
     def ref(self):
         from tui.kube.resources import ResourceRef
@@ -279,7 +279,8 @@ def custom_progress(ck: CustomKind, obj: dict | None, pods: Sequence[dict] = (),
         word or "Unknown", symbol, idx if count else None, count, (), pause, pause_kind, None, None,
         desired_w if desired_w is not None else (None if weight is None else weight), weight, complete,
         tuple(revs), len(pods), len(pods), len(pods), ready_total, ready_total, step_for_s=step_for_s,
-        roles=roles, health=health, switch_progress=switch, conditions=conditions_text(ck, obj))
+        roles=roles, health=health, switch_progress=switch, conditions=conditions_text(ck, obj),
+        message=custom_outcome(ck, obj)[1])
 
 
 def _pod_ready(p: dict) -> bool:

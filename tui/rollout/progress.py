@@ -129,6 +129,7 @@ class Progress:
     health: str = ""  # healthy | progressing | paused | degraded | aborted | unknown; "" for Argo / Deployments
     switch_progress: int | None = None  # percent of a blue/green switch done
     conditions: tuple[str, ...] = ()  # "Type=Status Reason: message", the ones not True first
+    message: str = ""  # what the mapped CRD says of its state (its message path, else its first condition)
 
     @property
     def step_text(self) -> str | None:

@@ -239,15 +239,19 @@ def app_groups(deployments: Iterable[dict], namespace: str | None = None) -> lis
 
 
 def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iterable[dict] = (),
-               namespace: str | None = None) -> list[Candidate]:
-    """Everything worth watching, for the picker: Rollouts, then Deployments, then app labels of pods
-    that no listed workload covers; each group sorted by namespace and name."""
+               namespace: str | None = None, custom: Iterable[tuple] = ()) -> list[Candidate]:
+    """Everything worth watching, for the picker: Rollouts and mapped in-house CRDs (`custom`: (CustomKind,
+    object) pairs, tui.rollout.custom), then Deployments, then app labels of pods that no listed workload covers;
+    each group sorted by namespace and name."""
+    from tui.rollout.custom import custom_candidate
+
     rollouts = [r for r in rollouts if _ns_ok(r, namespace)]
     deployments = [d for d in deployments if _ns_ok(d, namespace)]
     # Deployments that only lend their template to a Rollout (workloadRef) are not separate targets.
     lent = {(_meta(r).get("namespace", ""), ((r.get("spec") or {}).get("workloadRef") or {}).get("name"))
             for r in rollouts}
     out = [_candidate("Rollout", r, deployments) for r in rollouts]
+    out += [custom_candidate(ck, o) for ck, o in custom if _ns_ok(o, namespace)]
     groups = app_groups([d for d in deployments if (_meta(d).get("namespace", ""), _meta(d).get("name")) not in lent])
     grouped = {(g.namespace, _meta(d).get("name")) for g in groups for d in g.deployments}
     out += [g.candidate() for g in groups]
@@ -268,19 +272,34 @@ def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iter
                 break
     out += [Candidate("Label", v, ns, f"{k}={v}", "", "") for (ns, k, v) in labels]
     order = {"Rollout": 0, "Deployment": 1, "Label": 2}
-    out.sort(key=lambda c: (0 if c.members else order[c.kind], c.namespace, c.name))
+    out.sort(key=lambda c: (0 if c.members else order.get(c.kind, 0), c.namespace, c.name))
     return out
 
 
 def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[dict], deployments: Iterable[dict],
-                   pods: Iterable[dict] = (), namespace: str | None = None) -> Target:
+                   pods: Iterable[dict] = (), namespace: str | None = None, custom: Iterable[tuple] = ()) -> Target:
     """Resolve `--app NAME` / `-l SELECTOR` (or neither) against what the cluster has.
 
-    `namespace` None means all namespaces (-A). NAME is a Rollout's name, else a Deployment's, else
-    an `app` / `app.kubernetes.io/name` label value of pods. Neither given: the only Rollout (or the
-    only Deployment when there are no Rollouts), else AmbiguousTarget with the candidates.
+    `namespace` None means all namespaces (-A). NAME is a Rollout's name, else a mapped in-house CRD's
+    (`custom`: (CustomKind, object) pairs), else a Deployment's, else an `app` / `app.kubernetes.io/name` label
+    value of pods; `KIND/NAME` (`rollout/checkout`, `veritascanary/checkout`) names the kind too. Neither given:
+    the only Rollout or mapped CRD (or the only Deployment when there are none), else AmbiguousTarget with the
+    candidates.
     """
-    rollouts, deployments, pods = list(rollouts), list(deployments), list(pods)
+    rollouts, deployments, pods, custom = list(rollouts), list(deployments), list(pods), list(custom)
+    if name and "/" in name:
+        word, name = name.split("/", 1)
+        word = word.lower()
+        if word in ("rollout", "rollouts", "ro", "rollouts.argoproj.io"):
+            deployments, custom = [], []
+        elif word in ("deployment", "deployments", "deploy", "deployments.apps"):
+            rollouts, custom = [], []
+        else:
+            custom = [(ck, o) for ck, o in custom if word in ck.names()]
+            if not custom:
+                raise TargetNotFound(f"no kind {word!r} is known: expected rollout/NAME, deployment/NAME or a kind "
+                                     f"mapped in the config file's [crds] tables")
+            rollouts, deployments = [], []
     if selector:
         sel = parse_selector(selector)  # raises BadSelector
         nss = {_meta(p).get("namespace", "") for p in pods if _ns_ok(p, namespace) and sel.matches(_meta(p).get("labels"))}
@@ -288,9 +307,9 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
         return Target("Label", name or sel.text, ns, sel.text)
 
     if not name:
-        cands = candidates(rollouts, deployments, pods, namespace)
-        workloads = [c for c in cands if c.kind == "Rollout"] or [c for c in cands if c.kind == "Deployment"
-                                                                    or c.members]
+        cands = candidates(rollouts, deployments, pods, namespace, custom)
+        workloads = [c for c in cands if c.kind not in ("Deployment", "Label")] or [
+            c for c in cands if c.kind == "Deployment" or c.members]
         if len(workloads) == 1:
             return workloads[0].target()
         if not cands:
@@ -299,6 +318,15 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
         raise AmbiguousTarget(f"several rollouts to watch; pick one with --app NAME: {_names(cands)}", cands)
 
     rollout_hits = [o for o in rollouts if _meta(o).get("name") == name and _ns_ok(o, namespace)]
+    custom_hits = [(ck, o) for ck, o in custom if _meta(o).get("name") == name and _ns_ok(o, namespace)]
+    if custom_hits and not rollout_hits:  # a CRD the user mapped is what they mean, not the Deployments under it
+        if len(custom_hits) == 1:
+            ck, o = custom_hits[0]
+            return Target(ck.kind, name, _meta(o).get("namespace", ""), ck.pod_selector(o))
+        from tui.rollout.custom import custom_candidate
+
+        cands = [custom_candidate(ck, o) for ck, o in custom_hits]
+        raise AmbiguousTarget(f"{name!r} is several objects; say which with KIND/NAME or -n: {_names(cands)}", cands)
     groups = [g for g in app_groups(deployments, namespace) if g.app == name
               or any(_meta(d).get("name") == name for d in g.deployments)] if not rollout_hits else []
     if len(groups) == 1:  # a manual canary or blue/green pair: the app, not one half of it
