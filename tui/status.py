@@ -293,6 +293,9 @@ def progress_report(p) -> dict | None:
                                                    "consecutive_error": m.consecutive_error_limit}}
                                        for m in run.metrics]}
                           for run in p.analyses],
+        # an in-house CRD followed through a [crds.<name>] mapping (tui.rollout.custom)
+        "health": p.health or None, "switch_progress": p.switch_progress, "conditions": list(p.conditions),
+        "message": p.message or None,
     }
 
 
