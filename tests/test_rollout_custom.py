@@ -289,9 +289,9 @@ def test_veritas_canary_and_environment_follow_their_status(bare):
     assert a.outcome.state == "healthy" and a.progress.symbol == "✓"
 
 
-def test_status_json_of_a_mapped_crd(bare, capsys):
-    """`lookout status --json --config examples/veritas-crds.toml --app veritascanary/NAME`: the health, the
-    switch progress and the conditions beside the strip's usual fields."""
+def test_status_json_of_a_mapped_crd(bare, capsys, tmp_path):
+    """`lookout status --json --config ... --app veritascanary/NAME` with the shipped mappings and a wrong one after
+    them: the wrong one is named on stderr with its file and line, the rest works; the JSON has the health."""
     from tui.status import add_status_arguments, run_status
 
     cluster, k, _ = bare
@@ -301,9 +301,15 @@ def test_status_json_of_a_mapped_crd(bare, capsys):
     _status(k, "veritascanaries", "billing", {"phase": "Promoting", "canaryWeight": 50})
     p = argparse.ArgumentParser()
     add_status_arguments(p)
+    config = tmp_path / "config.toml"
+    text = open(EXAMPLE).read() + '\n[crds.typo]\napi_version = "t.example/v1"\nkind = "Typo"\nphase = ".status.phase"\n'
+    config.write_text(text)
+    line = text.count("\n")  # the phase line is the last
     run_status(p.parse_args(["--kubeconfig", cluster.kubeconfig_path, "-n", NS, "--app", "veritascanary/billing",
-                             "--config", EXAMPLE, "--json"]))
-    out = json.loads(capsys.readouterr().out)
+                             "--config", str(config), "--json"]))
+    cap = capsys.readouterr()
+    assert f"lookout status: {config}:{line}: crds.typo.phase: expected a kubectl JSONPath template" in cap.err
+    out = json.loads(cap.out)
     pr = out["progress"]
     assert (pr["controller"], pr["phase"], pr["health"], pr["weight"]) == (
         "Veritas", "Promoting", "progressing", {"desired": 50, "actual": 50})

@@ -493,6 +493,19 @@ def _build_tracks(table: dict) -> TrackConventions:
     return TrackConventions(labels, hash_label or ARGO_HASH_LABEL)
 
 
+def _crd_paths_bad(t: dict) -> bool:
+    """Whether a path of the table is wrong: that is said before what it lacks (the user is editing it)."""
+    from tui.rollout.custom import PATH_KEYS, JsonPathTemplate, PathError
+
+    for key in PATH_KEYS:
+        if key in t:
+            try:
+                JsonPathTemplate.parse(t[key])
+            except PathError:
+                return True
+    return False
+
+
 # ---- in-house rollout CRDs: [crds.<name>] -------------------------------------------------------------
 
 _CRD_KEYS = ("api_version", "kind", "resource", "strategy", "controller", "selector", "step_base", "phases",
@@ -518,7 +531,7 @@ def _build_crds(data: dict) -> tuple[list, list[_Bad]]:
                 if key not in allowed:
                     raise _Bad(kp + (key,), f"unknown key {key!r} in [crds.{name}]; expected {_one_of(allowed)}")
             for key in ("api_version", "kind", "phase", "phases"):
-                if key not in t:
+                if key not in t and (key in ("api_version", "kind") or not _crd_paths_bad(t)):
                     raise _Bad(kp, f"[crds.{name}] needs {key!r}" + {
                         "api_version": ' (the CRD\'s group/version, e.g. "veritas.hearthlink.ai/v1")',
                         "kind": ' (e.g. "VeritasCanary")', "phase": ' (a path such as "{.status.phase}")',

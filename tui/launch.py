@@ -32,6 +32,10 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         settings = load_config(ns.config)
     except ConfigError as e:
         raise LaunchError(str(e)) from None
+    from tui.cli import say
+
+    for w in settings.warnings:  # a wrong [crds.<name>] mapping is skipped; the app says it again once drawn
+        say(f"lookout: {w}")
 
     demo = None
     kubeconfig = getattr(ns, "kubeconfig", None)

@@ -89,6 +89,8 @@ def run_status(ns: argparse.Namespace) -> int:
         settings = load_config(getattr(ns, "config", None))
     except ConfigError as e:
         return fail(str(e), EXIT_USAGE)
+    for w in settings.warnings:  # a wrong [crds.<name>] mapping: skipped, said, the rest goes on
+        say(f"lookout status: {clean_line(w)}")
     namespace = getattr(ns, "namespace", None) or settings.defaults.namespace
     try:
         target = load_target(getattr(ns, "kubeconfig", None), getattr(ns, "context", None), namespace)
