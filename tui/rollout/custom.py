@@ -325,8 +325,8 @@ def custom_candidate(ck: CustomKind, obj: dict):
 
     meta = obj.get("metadata") or {}
     health, word = ck.health(obj)
-    phase = word or "Unknown"
-    if word and health != "unknown" and HEALTH_WORD[health].lower() != word.lower():
-        phase = f"{word} ({health})"
+    step, count = _int(ck.read("step", obj)), _int(ck.read("step_count", obj))
+    weight = _int(ck.read("weight", obj))
     return Candidate(ck.kind, meta.get("name", ""), meta.get("namespace", ""), ck.pod_selector(obj), ck.strategy,
-                     "", phase)
+                     "", word or "Unknown", step=f"{step - ck.step_base}/{count}" if step is not None and count else "",
+                     weight="" if weight is None else str(weight), health=health)

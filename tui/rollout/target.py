@@ -78,6 +78,15 @@ class Candidate:
     ready: str = ""  # "3/4" (ready/desired), "" when unknown
     phase: str = ""  # the controller's word, read from the workloads' own status: Healthy, Progressing, ...
     members: tuple[str, ...] = ()  # a manual rollout: the Deployments it joins ("checkout-canary", ...)
+    step: str = ""  # "2/6" for an Argo canary (or a mapped CRD) under way, as `kubectl argo rollouts list` shows it
+    weight: str = ""  # "20" (percent) for a canary
+    health: str = ""  # healthy | progressing | paused | degraded | aborted | scaled-down | unknown
+
+    @property
+    def symbol(self) -> str:
+        """The strip's one vocabulary (tui.rollout.progress.PHASE_SYMBOL) for the overview's health column."""
+        return {"healthy": "✓", "progressing": "…", "paused": "‖", "degraded": "!", "aborted": "✗",
+                "scaled-down": "-"}.get(self.health or HEALTH_OF_PHASE.get(self.phase, ""), "?")
 
     def target(self) -> Target:
         return Target(self.kind, self.name, self.namespace, self.selector)
@@ -127,12 +136,28 @@ def _strategy(obj: dict) -> str:
     return "rolling"
 
 
+HEALTH_OF_PHASE = {"Healthy": "healthy", "Progressing": "progressing", "Paused": "paused", "Degraded": "degraded",
+                   "Aborted": "aborted", "ScaledDown": "scaled-down"}
+
+
 def _candidate(kind: str, obj: dict, deployments: Iterable[dict] = ()) -> Candidate:
     st = obj.get("status") or {}
     desired = (obj.get("spec") or {}).get("replicas", 1)
+    phase = _workload_phase(kind, obj)
+    step = weight = ""
+    canary = ((obj.get("spec") or {}).get("strategy") or {}).get("canary")
+    if kind == "Rollout" and isinstance(canary, dict):  # as `kubectl argo rollouts list`: STEP and SET-WEIGHT
+        steps = canary.get("steps") or []
+        if steps and st.get("currentStepIndex") is not None:
+            step = f"{min(_int(st.get('currentStepIndex')), len(steps))}/{len(steps)}"
+        w = canary_weight(canary, st)
+        weight = "" if w is None else str(w)
+        if st.get("abort") and phase == "Degraded":
+            phase = "Aborted"
     return Candidate(kind, _meta(obj).get("name", ""), _meta(obj).get("namespace", ""),
                      _workload_selector(obj, deployments), _strategy(obj),
-                     f"{st.get('readyReplicas', 0) or 0}/{desired}", _workload_phase(kind, obj))
+                     f"{st.get('readyReplicas', 0) or 0}/{desired}", phase, step=step, weight=weight,
+                     health=HEALTH_OF_PHASE.get(phase, "unknown"))
 
 
 def _workload_phase(kind: str, obj: dict) -> str:
@@ -211,7 +236,8 @@ class AppGroup:
         live = [p for p in phases if p != "ScaledDown"] or phases
         phase = min(live, key=lambda p: PHASE_RANK.get(p, 3))
         return Candidate("Label", self.app, self.namespace, self.selector, self.strategy, f"{ready}/{desired}", phase,
-                         tuple(sorted(_meta(d).get("name", "") for d in self.deployments)))
+                         tuple(sorted(_meta(d).get("name", "") for d in self.deployments)),
+                         health=HEALTH_OF_PHASE.get(phase, "unknown"))
 
 
 def app_groups(deployments: Iterable[dict], namespace: str | None = None) -> list[AppGroup]:
