@@ -227,7 +227,7 @@ class LookoutApp(App[int]):
         if self.check_tty if self.check_tty is not None else not self.is_headless:
             self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
         self._start_session()
-        for w in getattr(self.session.settings, "warnings", ()):  # a [crds.<name>] mapping skipped as wrong
+        for w in getattr(getattr(self.session, "settings", None), "warnings", ()):  # a [crds.<name>] mapping skipped
             self.notify(clean_line(w), title="config", severity="warning", markup=False, timeout=15)
         if self._pending_incident is not None:
             self.use_incident(self._pending_incident)

@@ -42,7 +42,9 @@ def add_status_arguments(p: argparse.ArgumentParser) -> None:
     w = p.add_argument_group("what to judge")
     sel = w.add_mutually_exclusive_group()
     sel.add_argument("--app", metavar="NAME",
-                     help="a Rollout or Deployment name, else an app / app.kubernetes.io/name label value")
+                     help="a Rollout, mapped in-house CRD ([crds] in the config) or Deployment name, else an app / "
+                          "app.kubernetes.io/name label value; KIND/NAME (rollout/checkout, veritascanary/pay) "
+                          "names the kind too")
     sel.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector of the rollout's pods")
     m = p.add_argument_group("metrics and output")
     m.add_argument("--prometheus", metavar="URL",
