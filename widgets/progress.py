@@ -96,16 +96,32 @@ def _short_step(s: Any) -> str:
 
 
 class RolloutStrip(_TextStatic):
-    """Argo Rollouts ‖ Paused · step 2/6 · pause 20s · 18s left · weight 10% · 5/5 ready · analysis ✓"""
+    """Argo Rollouts ‖ Paused · step 2/6 · pause 20s · 18s left · weight 10% · 5/5 ready · analysis ✓
+
+    Focusable (a click, or `:progress`) and zoomable like a pane: zoomed, it shows everything, every step, revision,
+    condition and analysis metric, at any terminal size."""
+
+    can_focus = True
+    ALLOW_MAXIMIZE = True
+    _progress: Any = None
+    _compact = False
 
     def set_progress(self, progress: Any, *, compact: bool) -> None:
+        self._progress, self._compact = progress, compact
         if progress is None:
             if self.display:
                 self.display = False
             return
         if not self.display:
             self.display = True
-        self.show(self.render_compact(progress) if compact else self.render_full(progress))
+        if self.has_class("-maximized"):
+            self.show(self.render_full(progress, max_lines=None))
+        else:
+            self.show(self.render_compact(progress) if compact else self.render_full(progress))
+
+    def redraw(self) -> None:
+        """After a zoom or unzoom: the same progress in the form that now fits."""
+        self.set_progress(self._progress, compact=self._compact)
 
     @staticmethod
     def render_compact(p: Any) -> Text:
@@ -137,7 +153,7 @@ class RolloutStrip(_TextStatic):
         return t
 
     @staticmethod
-    def render_full(p: Any) -> Text:
+    def render_full(p: Any, max_lines: int | None = MAX_FULL_LINES) -> Text:
         lines: list[Text] = []
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f"{p.controller} ", style="bold")
@@ -146,7 +162,18 @@ class RolloutStrip(_TextStatic):
         if p.step_for_s is not None and not p.complete:
             t.append(f" · {fmt_seconds(p.step_for_s)} in this step", style="dim")
         lines.append(t)
-        if p.steps:
+        if p.steps and max_lines is None:  # zoomed: the whole step list, one step a line, the current one marked
+            for s in p.steps:
+                symbol, style = STEP_LOOK.get(s.state, ("?", ""))
+                t = Text(no_wrap=True, overflow="ellipsis")
+                t.append(f"{symbol} step {s.index + 1}/{len(p.steps)} ", style=style)
+                t.append(s.text, style=style)
+                if s.state == "current" and p.pause:
+                    pause = p.pause.removeprefix(s.text).lstrip(" ·")  # "pause 1m30s" is said already
+                    if pause:
+                        t.append(f" · {pause}", style="yellow" if p.pause_kind != "step" else "")
+                lines.append(t)
+        elif p.steps:
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append("steps ", style="dim")
             for i, s in enumerate(p.steps):
@@ -156,7 +183,7 @@ class RolloutStrip(_TextStatic):
                 t.append(f"{symbol}{_short_step(s)}", style=style)
             lines.append(t)
         lines.append(Text(_replicas(p, False), no_wrap=True, overflow="ellipsis"))
-        for r in p.revisions[:4]:
+        for r in p.revisions[: 4 if max_lines else None]:
             t = Text(no_wrap=True, overflow="ellipsis")
             custom = bool(getattr(p, "health", ""))  # a mapped CRD: one line per track, from its pods
             if p.kind == "Label":  # a manual rollout: each Deployment is a track
@@ -171,11 +198,19 @@ class RolloutStrip(_TextStatic):
             if p.kind != "Label" and not custom:
                 t.append(f"  {' '.join(r.replicasets)}", style="dim")
             lines.append(t)
-        for c in getattr(p, "conditions", ())[:3]:
+        for c in getattr(p, "conditions", ())[: 3 if max_lines else None]:
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append("condition ", style="dim")
             t.append(c, style="" if "=True" in c.split(" ", 1)[0] else "yellow")
             lines.append(t)
+        if max_lines is None:  # zoomed: the earlier AnalysisRuns too, one line each
+            for old in p.analyses[:-1]:
+                symbol, style = RUN_LOOK.get(old.phase, ("?", ""))
+                t = Text(no_wrap=True, overflow="ellipsis")
+                t.append("analysis ", style="dim")
+                t.append(f"{old.name} ")
+                t.append(f"{symbol} {old.phase}", style=style)
+                lines.append(t)
         run = p.analysis
         if run is not None:
             symbol, style = RUN_LOOK.get(run.phase, ("?", ""))
@@ -193,7 +228,7 @@ class RolloutStrip(_TextStatic):
                 t.append(m.text())
                 lines.append(t)
         out = Text(no_wrap=True, overflow="ellipsis")
-        for i, line in enumerate(lines[:MAX_FULL_LINES]):
+        for i, line in enumerate(lines[:max_lines]):
             if i:
                 out.append("\n")
             out.append_text(line)
