@@ -67,7 +67,9 @@ def add_cluster_group(p: argparse.ArgumentParser, of: str = "the rollout"):
 
 def _add_cluster_options(p: argparse.ArgumentParser) -> None:
     g = add_cluster_group(p)
-    g.add_argument("-A", "--all-namespaces", action="store_true", help="look for the rollout in every namespace")
+    g.add_argument("-A", "--all-namespaces", action="store_true",
+                   help="look for the rollout in every namespace (no --app: pick from every rollout of every "
+                        "namespace, one line each)")
 
 
 def _add_app_options(p: argparse.ArgumentParser) -> None:
