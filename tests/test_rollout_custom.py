@@ -209,6 +209,7 @@ def test_made_up_crd_drives_the_strip_and_the_verdict_with_no_code(bare, tmp_pat
     _, a, _ = _assess(cluster, str(config), "cart-release")  # the bare name finds it too
     assert a.outcome.state == "aborted" and a.outcome.message == "Progressing=False ChecksFailed: p99 480ms > 300ms"
     assert a.verdict.decision == "rollback" and a.verdict.reasons[0].code == "rollout-aborted"
+    assert "the rollout aborted" in a.verdict.reasons[0].text and "shipper: Progressing=False" in a.verdict.reasons[0].text
     assert a.cell("rollout").level == "critical" and a.exit_code == 1
     compact = RolloutStrip.render_compact(a.progress).plain
     # a merge patch keeps the stage: the strip says where it stopped, then why

@@ -77,7 +77,7 @@ OUTCOMES = ("progressing", "paused", "healthy", "degraded", "aborted", "failed",
 @dataclass(frozen=True)
 class Outcome:
     state: str  # one of OUTCOMES
-    controller: str  # argo-rollouts | deployment | custom | labels
+    controller: str  # argo-rollouts | deployment | labels | an in-house CRD's controller name, lower case
     message: str = ""
     revision: str | None = None  # changes with a retry or a new release
 
@@ -551,7 +551,8 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
     findings = sort_findings(list(findings) + progress_findings(progress))
     outcome = rollout_outcome(kind, workload, summary)
     if outcome.controller == "labels" and getattr(progress, "health", ""):  # an in-house CRD: its mapped health
-        outcome = Outcome(progress.health, "custom", progress.message or progress.phase,
+        outcome = Outcome(progress.health, "-".join(progress.controller.lower().split()) or "custom",
+                          progress.message or progress.phase,
                           str(_meta(workload).get("generation") or "") or None)
     staleness = source_staleness(health, compare, now, metrics_bound, link)
     base = compare.verdict if compare is not None else NO_READING

@@ -278,7 +278,8 @@ def custom_progress(ck: CustomKind, obj: dict | None, pods: Sequence[dict] = (),
         clean_line(ck.controller or ck.kind), ck.kind, clean_ident(meta.get("name", "")), ck.strategy,
         word or "Unknown", symbol, idx if count else None, count, (), pause, pause_kind, None, None,
         desired_w if desired_w is not None else (None if weight is None else weight), weight, complete,
-        tuple(revs), len(pods), len(pods), len(pods), ready_total, ready_total, step_for_s=step_for_s,
+        tuple(revs), len(pods), len(pods), len(pods), ready_total, ready_total,
+        step_for_s=step_for_s if health in ("progressing", "paused") else None,  # how long in this step or phase
         roles=roles, health=health, switch_progress=switch, conditions=conditions_text(ck, obj),
         message=custom_outcome(ck, obj)[1])
 
