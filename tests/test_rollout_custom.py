@@ -314,3 +314,19 @@ def test_status_json_of_a_mapped_crd(bare, capsys, tmp_path):
     pr = out["progress"]
     assert (pr["controller"], pr["phase"], pr["health"], pr["weight"]) == (
         "Veritas", "Promoting", "progressing", {"desired": 50, "actual": 50})
+
+
+def test_the_crds_own_events_are_the_rollouts():
+    """The events pane keeps a mapped CRD's own events (its controller's "Promoted", "RollingBack"...)."""
+    from tui.kube.config import KubeTarget
+    from tui.rollout.target import Target
+    from tui.session import RolloutChoice, Session
+
+    settings = load_config(EXAMPLE)
+    t = Target("VeritasCanary", "veritas-spark", NS, "app=veritas-spark")
+    s = Session(KubeTarget(server="https://127.0.0.1:1", context="c", cluster="c", user="u", namespace=NS),
+                RolloutChoice(t, NS), settings)
+    ev = {"involvedObject": {"kind": "VeritasCanary", "name": "veritas-spark", "namespace": NS}}
+    assert s.event_relevant(ev)
+    assert not s.event_relevant({"involvedObject": {"kind": "VeritasCanary", "name": "other", "namespace": NS}})
+    assert s.custom_kind.kind == "VeritasCanary" and s.resolver.track_of_labels({"deployment": "canary"}) == "canary"

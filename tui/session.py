@@ -807,7 +807,7 @@ class Session:
             return (ns, name) in self.store.objects.get("pods", {}) or name in self._gone_pods
         if kind == "ReplicaSet":
             return (ns, name) in self.store.objects.get("replicasets", {})
-        if kind in ("Rollout", "Deployment"):
+        if kind in ("Rollout", "Deployment") or kind == t.kind:  # t.kind: a mapped in-house CRD's own events
             return kind == t.kind and name == t.name
         if kind in ("Service", "Endpoints", "EndpointSlice", "AnalysisRun"):
             return True  # same namespace; a later issue narrows Services to the rollout's
