@@ -330,3 +330,50 @@ def test_the_crds_own_events_are_the_rollouts():
     assert s.event_relevant(ev)
     assert not s.event_relevant({"involvedObject": {"kind": "VeritasCanary", "name": "other", "namespace": NS}})
     assert s.custom_kind.kind == "VeritasCanary" and s.resolver.track_of_labels({"deployment": "canary"}) == "canary"
+
+
+async def test_picker_offers_the_mapped_crd_and_switches_to_it(bare, tmp_path):
+    """`lookout -A` with no --app: the picker lists the mapped CRD's object with its phase and health symbol; picking
+    it watches it (KIND/NAME, so a Rollout of the same name could not be taken instead) and the strip follows it."""
+    from e2e_support import until
+    from tui.app import LookoutApp
+    from tui.kube.config import load_target
+    from tui.session import Session, resolve_rollout
+    from widgets.picker import RolloutPicker
+
+    cluster, k, _ = bare
+    config = tmp_path / "config.toml"
+    config.write_text(SHIPMENT_MAPPING)
+    _apply(k, [SHIPMENT_CRD])
+    _apply(k, [{"apiVersion": "deploy.example.test/v2", "kind": "Shipment", "metadata": {"name": "till"},
+                "spec": {"app": "till", "targets": [{"lane": "new", "percent": 50}]}},
+               {"apiVersion": "deploy.example.test/v2", "kind": "Shipment", "metadata": {"name": "till-eu"},
+                "spec": {"app": "till-eu"}},
+               {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "till-worker"},
+                "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "till-worker"}},
+                         "template": {"metadata": {"labels": {"app": "till-worker"}},
+                                      "spec": {"containers": [{"name": "w", "image": "w:1"}]}}}}])
+    await asyncio.to_thread(_status, k, "shipments", "till", {"state": "Holding", "stage": 3, "stages": 5,
+                                                              "traffic": {"new": 40}})
+    settings = load_config(str(config))
+    target = load_target(cluster.kubeconfig_path, None, NS)
+    choice = await resolve_rollout(target, app_name=None, selector=None, all_namespaces=True, crds=settings.crds)
+    assert choice.target is None
+    session = Session(target, choice, settings, read_only=True)
+    session.poll_metrics = False
+    app = LookoutApp(session, check_tty=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RolloutPicker), what="the picker")
+        cands = app.screen.candidates
+        i = next(i for i, c in enumerate(cands) if (c.kind, c.name) == ("Shipment", "till"))
+        assert (cands[i].phase, cands[i].health, cands[i].symbol, cands[i].step, cands[i].weight) == (
+            "Holding", "paused", "‖", "2/5", "40")
+        for _ in range(i):
+            await pilot.press("down")
+        await pilot.press("enter")
+        await until(pilot, lambda: (session.target.kind, session.target.rollout) == ("Shipment", "till"),
+                    what="the switch")
+        strip = app.query_one("#rollout-strip")
+        await until(pilot, lambda: strip._last is not None and "Holding" in strip._last.plain, what="the strip")
+        assert strip._last.plain.startswith("Shipper canary · ‖ Holding · step 3/5 · paused (Holding) · weight 40% "
+                                            "(desired 50%)"), strip._last.plain

@@ -971,8 +971,10 @@ class LookoutApp(App[int]):
         where = choice.namespace or "every namespace"
 
         def chosen(candidate: Any) -> None:
-            if candidate is not None:
-                self._switch_to(candidate.namespace or None, candidate.name)
+            if candidate is not None:  # KIND/NAME: a Rollout and a mapped CRD of one name are not confused
+                kind = candidate.kind
+                self._switch_to(candidate.namespace or None,
+                                candidate.name if kind == "Label" or candidate.members else f"{kind}/{candidate.name}")
 
         self.push_screen(RolloutPicker(choice.candidates, where), chosen)
 
