@@ -362,7 +362,8 @@ async def test_strip_zooms_at_80x24_to_every_step_revision_and_metric():
         assert app.zoomed is None and app.focused is app.query_one("#pod-table")
 
 
-def test_strip_zoomed_snapshot(snap_compare):
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_strip_zoomed_snapshot(snap_compare, size):
     async def zoom(pilot):
         await pilot.pause(0.3)
         from widgets.command import Command
@@ -371,4 +372,4 @@ def test_strip_zoomed_snapshot(snap_compare):
         await pilot.pause(0.3)
         assert pilot.app.zoomed is pilot.app.query_one("#rollout-strip")
 
-    assert snap_compare(_app("paused"), terminal_size=SIZES["80x24"], run_before=zoom)
+    assert snap_compare(_app("paused"), terminal_size=SIZES[size], run_before=zoom)
