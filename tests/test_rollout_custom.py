@@ -232,6 +232,9 @@ def test_unknown_kind_in_kind_slash_name_is_one_sentence(bare, tmp_path):
     with pytest.raises(LaunchError, match=r"no kind 'parcel' is known: expected rollout/NAME, deployment/NAME or a "
                                           r"kind mapped in the config file's \[crds\] tables"):
         _assess(cluster, str(config), "parcel/cart-release")
+    # a mapped kind with no such object: named as what it is, not as a missing label
+    with pytest.raises(LaunchError, match=r"^no Shipment named 'nope' in namespace ship$"):
+        _assess(cluster, str(config), "shipments/nope")
 
 
 # ---- the two 001 mappings (examples/veritas-crds.toml) -------------------------------------------------------

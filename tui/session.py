@@ -168,7 +168,7 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
             pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500}, kind="pods")
         where = f"in namespace {namespace}" if namespace else "in any namespace"
         try:
-            target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace, custom)
+            target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace, custom, crds)
         except AmbiguousTarget as e:
             if app_name or selector:
                 raise LaunchError(str(e)) from None

@@ -303,16 +303,18 @@ def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iter
 
 
 def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[dict], deployments: Iterable[dict],
-                   pods: Iterable[dict] = (), namespace: str | None = None, custom: Iterable[tuple] = ()) -> Target:
+                   pods: Iterable[dict] = (), namespace: str | None = None, custom: Iterable[tuple] = (),
+                   custom_kinds: Iterable = ()) -> Target:
     """Resolve `--app NAME` / `-l SELECTOR` (or neither) against what the cluster has.
 
     `namespace` None means all namespaces (-A). NAME is a Rollout's name, else a mapped in-house CRD's
     (`custom`: (CustomKind, object) pairs), else a Deployment's, else an `app` / `app.kubernetes.io/name` label
     value of pods; `KIND/NAME` (`rollout/checkout`, `veritascanary/checkout`) names the kind too. Neither given:
     the only Rollout or mapped CRD (or the only Deployment when there are none), else AmbiguousTarget with the
-    candidates.
+    candidates. `custom_kinds`: every mapped kind, those with no object too (so KIND/NAME knows them).
     """
     rollouts, deployments, pods, custom = list(rollouts), list(deployments), list(pods), list(custom)
+    custom_kinds = list(custom_kinds) + [ck for ck, _ in custom]
     if name and "/" in name:
         word, name = name.split("/", 1)
         word = word.lower()
@@ -321,10 +323,14 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
         elif word in ("deployment", "deployments", "deploy", "deployments.apps"):
             rollouts, custom = [], []
         else:
-            custom = [(ck, o) for ck, o in custom if word in ck.names()]
-            if not custom:
+            kind = next((ck.kind for ck in custom_kinds if word in ck.names()), None)
+            if kind is None:
                 raise TargetNotFound(f"no kind {word!r} is known: expected rollout/NAME, deployment/NAME or a kind "
                                      f"mapped in the config file's [crds] tables")
+            custom = [(ck, o) for ck, o in custom if word in ck.names()]
+            if not any(_meta(o).get("name") == name and _ns_ok(o, namespace) for _, o in custom):
+                where = f" in namespace {namespace}" if namespace is not None else ""
+                raise TargetNotFound(f"no {kind} named {name!r}{where}")
             rollouts, deployments = [], []
     if selector:
         sel = parse_selector(selector)  # raises BadSelector
