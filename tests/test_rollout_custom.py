@@ -380,3 +380,29 @@ async def test_picker_offers_the_mapped_crd_and_switches_to_it(bare, tmp_path):
         await until(pilot, lambda: strip._last is not None and "Holding" in strip._last.plain, what="the strip")
         assert strip._last.plain.startswith("Shipper canary · ‖ Holding · step 3/5 · paused (Holding) · weight 40% "
                                             "(desired 50%)"), strip._last.plain
+
+
+def test_a_demo_scenario_with_a_mapped_crd_follows_it():
+    """`lookout demo --scenario veritas-switch-stuck --config examples/veritas-crds.toml`: the scenario's
+    VeritasEnvironment named like the app is the rollout (tui.launch.scenario_target); without the mapping, its
+    Deployments are, as before."""
+    from types import SimpleNamespace
+
+    from tui.launch import scenario_target
+
+    def dep(name, env):
+        labels = {"app": "veritas-spark", "environment": env}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "veritas",
+                                                                            "labels": labels},
+                "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}}}}
+
+    sc = SimpleNamespace(app="veritas-spark", namespace="veritas", workload={"kind": "Deployment",
+                                                                            "name": "veritas-spark-blue"},
+                         manifests=[dep("veritas-spark-blue", "blue"), dep("veritas-spark-green", "green"),
+                                    {"apiVersion": "veritas.hearthlink.ai/v1", "kind": "VeritasEnvironment",
+                                     "metadata": {"name": "veritas-spark", "namespace": "veritas",
+                                                  "labels": {"app": "veritas-spark"}}, "spec": {"active": "blue"}}])
+    t = scenario_target(sc, load_config(EXAMPLE).crds)
+    assert (t.kind, t.name, t.namespace, t.selector) == ("VeritasEnvironment", "veritas-spark", "veritas",
+                                                        "app=veritas-spark")
+    assert scenario_target(sc).kind == "Label"

@@ -62,7 +62,7 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         except DemoProcessError as e:
             demo.stop()
             raise LaunchError(f"the demo cluster did not start: {e}") from None
-        demo_target = scenario_target(sc)
+        demo_target = scenario_target(sc, settings.crds)
     else:
         demo_target = None
     prometheus_url = getattr(ns, "prometheus", None)
@@ -144,10 +144,18 @@ def start_demo_in_background(ns: argparse.Namespace):
     return demo.start()
 
 
-def scenario_target(sc):
-    """The demo scenario's workload as a Target, from its own manifests: no round trip needed."""
+def scenario_target(sc, crds=()):
+    """The demo scenario's workload as a Target, from its own manifests: no round trip needed. A scenario object of
+    an in-house CRD mapped in the config (`crds`, tui.rollout.custom) named like the app is the rollout: `lookout
+    demo --scenario veritas-switch-stuck --config examples/veritas-crds.toml` follows its VeritasEnvironment."""
     from tui.rollout.target import Target, selector_string
 
+    for m in sc.manifests:
+        meta = m.get("metadata") or {}
+        ck = next((c for c in crds if c.kind == m.get("kind") and m.get("apiVersion") == f"{c.group}/{c.version}"),
+                  None)
+        if ck is not None and (meta.get("name") == sc.app or (meta.get("labels") or {}).get("app") == sc.app):
+            return Target(ck.kind, meta.get("name", ""), meta.get("namespace") or sc.namespace, ck.pod_selector(m))
     wl = sc.workload or {}
     same_app = [m for m in sc.manifests if m.get("kind") == "Deployment"
                 and ((m.get("metadata") or {}).get("labels") or {}).get("app") == sc.app]
