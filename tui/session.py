@@ -216,6 +216,7 @@ class Session:
 
         self._candidates = CandidateMemory()
         self._step_clock = StepClock()  # how long the current rollout step has lasted (tui.rollout.progress)
+        self._phase_clock = StepClock()  # a mapped CRD's: how long in its current step and phase
         self._roles_cache: tuple | None = None
         from tui.network.monitor import NetworkMonitor
 
@@ -574,7 +575,7 @@ class Session:
 
             wl = self.workload()
             return custom_progress(ck, wl, self.store.list("pods"), track_of=self.resolver.track_of_labels,
-                                   step_for_s=self._step_clock.observe(("custom", ck.read("step", wl or {}),
+                                   step_for_s=self._phase_clock.observe((ck.read("step", wl or {}),
                                                                         ck.read("phase", wl or {})), self.clock()))
         if t is None or t.kind != "Label":
             return None

@@ -43,6 +43,11 @@ def _switch(p: Any, t: Text) -> None:
         t.append(f" · switch {p.switch_progress}%")
 
 
+def _in_what(p: Any) -> str:
+    """What the time is counted in: the step, or a mapped CRD's phase when it has no steps."""
+    return "step" if p.step_count or not getattr(p, "health", "") else "phase"
+
+
 def _replicas(p: Any, short: bool) -> str:
     if getattr(p, "health", ""):  # a mapped CRD: no replica counts of its own, its pods
         return f"{p.ready}/{p.desired} pods ready"
@@ -149,7 +154,9 @@ class RolloutStrip(_TextStatic):
             t.append(f" · {p.message}", style="yellow")
         t.append(f" · {_replicas(p, True)}")
         if p.step_for_s is not None and not p.complete:
-            t.append(f" · {fmt_seconds(p.step_for_s)} in step", style="dim")
+            t.append(f" · {fmt_seconds(p.step_for_s)} in {_in_what(p)}", style="dim")
+        if getattr(p, "health", "") in ("progressing", "paused") and p.message:  # "Waiting for approval ..."
+            t.append(f" · {p.message}", style="yellow" if p.health == "paused" else "dim")
         return t
 
     @staticmethod
@@ -160,7 +167,7 @@ class RolloutStrip(_TextStatic):
         t.append(f"{p.strategy} · ", style="dim")
         _head(p, t, False)
         if p.step_for_s is not None and not p.complete:
-            t.append(f" · {fmt_seconds(p.step_for_s)} in this step", style="dim")
+            t.append(f" · {fmt_seconds(p.step_for_s)} in this {_in_what(p)}", style="dim")
         lines.append(t)
         if p.steps and max_lines is None:  # zoomed: the whole step list, one step a line, the current one marked
             for s in p.steps:
