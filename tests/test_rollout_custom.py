@@ -406,3 +406,24 @@ def test_a_demo_scenario_with_a_mapped_crd_follows_it():
     assert (t.kind, t.name, t.namespace, t.selector) == ("VeritasEnvironment", "veritas-spark", "veritas",
                                                         "app=veritas-spark")
     assert scenario_target(sc).kind == "Label"
+
+
+def test_time_in_phase_counts_on_its_own_clock():
+    """The strip's "1m20s in phase" for a mapped CRD: the assessment observes the Argo step clock too, with another
+    key; sharing one clock reset it on every call and it said "0s in phase" for ever."""
+    from tui.kube.config import KubeTarget
+    from tui.rollout.target import Target
+    from tui.session import RolloutChoice, Session
+
+    now = [1000.0]
+    t = Target("VeritasEnvironment", "gateway", NS, "app=gateway")
+    s = Session(KubeTarget(server="https://127.0.0.1:1", context="c", cluster="c", user="u", namespace=NS),
+                RolloutChoice(t, NS), load_config(EXAMPLE), clock=lambda: now[0])
+    s.throttle_derived = False
+    env = {"metadata": {"name": "gateway", "namespace": NS}, "spec": {"active": "green"},
+           "status": {"phase": "Switching", "switchProgress": 50, "activeEnvironment": "blue"}}
+    s.store.replace("veritasenvironments", [env], scope=lambda k: k[0] == NS)
+    assert s.assess().progress.step_for_s == 0
+    now[0] += 80
+    p = s.assess().progress
+    assert p.step_for_s == 80 and "1m20s in phase" in RolloutStrip.render_compact(p).plain
