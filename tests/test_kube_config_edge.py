@@ -157,7 +157,9 @@ def test_in_app_commands_refuse_bad_names_in_place():
     assert "RFC 1123 label" in parse_command(":ns ../../x")
     assert "RFC 1123 label" in parse_command(":ns $(reboot)")
     assert "control or invisible" in parse_command(":ctx dev\x1b[2J")
-    assert "valid label value" in parse_command(":rollout a/b")
+    assert "valid label value" in parse_command(":rollout a/b/c")
+    assert "is not a kind" in parse_command(":rollout $(x)/b")
+    assert parse_command(":rollout veritascanary/pay") == Command("rollout", "veritascanary/pay")  # KIND/NAME
     assert parse_command(":ctx arn:aws:eks:eu-west-1:1:cluster/prod") == Command(
         "ctx", "arn:aws:eks:eu-west-1:1:cluster/prod")
     assert parse_command(":ns shop-2") == Command("ns", "shop-2")

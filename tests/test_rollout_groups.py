@@ -198,7 +198,7 @@ async def test_picker_shows_one_line_per_rollout_with_strategy_phase_and_members
         opts = app.screen.query_one(OptionList)
         lines = [str(opts.get_option_at_index(i).prompt.plain) for i in range(opts.option_count)]
     assert len(lines) == 3, lines
-    assert lines[0].startswith("app") and "ns/a" in lines[0], lines
+    assert lines[0].startswith("✓ app") and "ns/a" in lines[0], lines  # the health symbol first
     assert "canary · Healthy · ready 2/2 · a-canary + a-stable" in lines[0], lines
     assert "bluegreen · Healthy" in lines[1] and "b-blue + b-green" in lines[1]
-    assert lines[2].startswith("Deployment") and "ns/worker" in lines[2]
+    assert lines[2].startswith("✓ Deployment") and "ns/worker" in lines[2]

@@ -328,3 +328,50 @@ async def test_argo_bluegreen_waits_for_promotion_with_active_and_preview_named(
     assert {r.role: r.images for r in pr.revisions} == {"active": ("registry.demo/web:1",),
                                                         "preview": ("registry.demo/web:2",)}
     assert [(f.code, f.severity) for f in progress_findings(pr)] == [("rollout-paused", "info")]
+
+
+# ---- the strip zoomed: compact at 80x24, everything when zoomed (z on it, or :progress) -------------------------
+
+
+async def test_strip_zooms_at_80x24_to_every_step_revision_and_metric():
+    from widgets.command import Command
+
+    scenario, seconds, change = STATES["analysis-failing"]
+    session = (await _at(scenario, seconds, change)).session
+    app = LookoutApp(session, clock=session.clock, check_tty=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        strip = app.query_one("#rollout-strip")
+        assert len(strip._last.plain.split("\n")) == 1  # compact on a small terminal
+        app.run_command(Command("progress", None))
+        await pilot.pause(0.2)
+        assert app.zoomed is strip and app.focused is strip
+        lines = strip._last.plain.split("\n")
+        steps = [ln for ln in lines if " step " in ln and ln[:1] in "✓▶·"]
+        assert len(steps) == app.assessment.progress.step_count == 4, lines  # the whole step list, one a line
+        assert sum(ln.startswith("▶") for ln in steps) == 1
+        assert any(ln.startswith("rev ") for ln in lines) and any("[0.081]" in ln for ln in lines), lines
+        assert strip.region.height >= len(lines)  # it has the room: nothing cut at 8 lines
+        await pilot.press("z")  # z on the zoomed strip: back
+        await pilot.pause(0.2)
+        assert app.zoomed is None and len(strip._last.plain.split("\n")) == 1
+        strip.focus()  # a click focuses it; z zooms it, esc unzooms and the pods table has the focus again
+        await pilot.press("z")
+        await pilot.pause(0.2)
+        assert app.zoomed is strip and len(strip._last.plain.split("\n")) > 8
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.zoomed is None and app.focused is app.query_one("#pod-table")
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+def test_strip_zoomed_snapshot(snap_compare, size):
+    async def zoom(pilot):
+        await pilot.pause(0.3)
+        from widgets.command import Command
+
+        pilot.app.run_command(Command("progress", None))
+        await pilot.pause(0.3)
+        assert pilot.app.zoomed is pilot.app.query_one("#rollout-strip")
+
+    assert snap_compare(_app("paused"), terminal_size=SIZES[size], run_before=zoom)

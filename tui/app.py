@@ -60,12 +60,13 @@ class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "app.help", "Help", key_display="?", tooltip="every key, and the demo kubeconfig"),
         Binding("colon", "app.command", "Command", key_display=":",
-                tooltip="jump: :pods :events :metrics :dns :ns NAME :ctx NAME :rollout NAME :q"),
+                tooltip="jump: :pods :events :metrics :dns :progress :ns NAME :ctx NAME :rollout NAME :q"),
         Binding("tab", "app.next_pane", "Next pane", show=False,
                 tooltip="next pane: pods, canary vs stable, events, DNS / endpoints (shift+tab: previous)"),
         Binding("shift+tab", "app.previous_pane", "Previous pane", show=False, tooltip="previous pane"),
         Binding("space", "app.freeze", "Freeze", tooltip="freeze the screen while you talk; changes wait"),
-        Binding("z", "app.zoom", "Zoom", tooltip="zoom the focused pane to full screen (z or esc back)"),
+        Binding("z", "app.zoom", "Zoom",
+                tooltip="zoom the focused pane, or the rollout strip (:progress), to full screen (z or esc back)"),
         Binding("enter", "app.zoom", "Zoom", show=False, tooltip="zoom the focused pane (as z)"),
         Binding("escape", "app.back", "Back", show=False, tooltip="back: unzoom, clear the filter"),
         Binding("f", "app.findings", "Findings", tooltip="every finding with its evidence; enter jumps to its object"),
@@ -227,6 +228,8 @@ class LookoutApp(App[int]):
         if self.check_tty if self.check_tty is not None else not self.is_headless:
             self.set_interval(self.tty_check_seconds, self._check_terminal, name="tty-check")
         self._start_session()
+        for w in getattr(getattr(self.session, "settings", None), "warnings", ()):  # a [crds.<name>] mapping skipped
+            self.notify(clean_line(w), title="config", severity="warning", markup=False, timeout=15)
         if self._pending_incident is not None:
             self.use_incident(self._pending_incident)
         choice = self.session.choice
@@ -527,6 +530,13 @@ class LookoutApp(App[int]):
     def action_zoom(self) -> None:
         if not self.screen_is_main():
             return
+        strip = self.query_one(RolloutStrip)
+        if self.focused is strip or self.zoomed is strip:  # the rollout strip zooms like a pane
+            self._auto_zoomed = False
+            self.zoom(None if self.zoomed is strip else strip)
+            if self.zoomed is None:
+                self.call_after_refresh(self._focus_in, self.pods_pane)
+            return
         pane = self.focused_pane()
         if pane is None:
             return
@@ -599,6 +609,7 @@ class LookoutApp(App[int]):
             main.maximize(pane, container=False)
         main.set_class(pane is not None, "-zoomed")
         self._apply_size_classes()
+        main.query_one(RolloutStrip).redraw()  # zoomed it shows everything; unzoomed, what fits again
         self.call_after_refresh(self._catch_up_visible)
 
     def action_back(self) -> None:
@@ -606,6 +617,9 @@ class LookoutApp(App[int]):
             pane = self.zoomed
             self.zoom(None)
             self._auto_zoomed = False
+            if isinstance(pane, RolloutStrip):
+                self.call_after_refresh(self._focus_in, self.pods_pane)
+                return
             if self.small() and isinstance(pane, (MetricsPane, NetworkPane)):
                 self.call_after_refresh(self._focus_in, self.pods_pane)  # its one line cannot hold the focus
             return
@@ -935,6 +949,15 @@ class LookoutApp(App[int]):
             self.exit(0)
         elif cmd.verb == "help":
             self.action_help()
+        elif cmd.verb == "progress":  # the rollout strip, zoomed: every step, revision and analysis metric
+            strip = self.query_one(RolloutStrip)
+            if strip.display:
+                strip.focus()
+                if self.zoomed is not strip:
+                    self._auto_zoomed = False
+                    self.zoom(strip)
+            else:
+                self.notify("no rollout progress to show: pods selected by label have no controller", markup=False)
         elif cmd.verb in ("pods", "events", "metrics", "dns"):
             self.show_pane(self.panes()[("pods", "metrics", "events", "dns").index(cmd.verb)])
         elif cmd.verb in ("ns", "ctx", "rollout"):
@@ -948,8 +971,10 @@ class LookoutApp(App[int]):
         where = choice.namespace or "every namespace"
 
         def chosen(candidate: Any) -> None:
-            if candidate is not None:
-                self._switch_to(candidate.namespace or None, candidate.name)
+            if candidate is not None:  # KIND/NAME: a Rollout and a mapped CRD of one name are not confused
+                kind = candidate.kind
+                self._switch_to(candidate.namespace or None,
+                                candidate.name if kind == "Label" or candidate.members else f"{kind}/{candidate.name}")
 
         self.push_screen(RolloutPicker(choice.candidates, where), chosen)
 

@@ -71,6 +71,7 @@ SEVERITY_LEVEL = {"critical": "critical", "warning": "degraded"}
 #                  spec.paused                                         -> paused
 #                  updated = desired, old replicas gone, all available -> healthy
 #                  otherwise                                           -> progressing
+#   in-house CRD   its phase through [crds.<name>.phases] (tui.rollout.custom) -> that state
 #   pods by label  (no controller object)                              -> unknown
 OUTCOMES = ("progressing", "paused", "healthy", "degraded", "aborted", "failed", "unknown")
 
@@ -78,7 +79,7 @@ OUTCOMES = ("progressing", "paused", "healthy", "degraded", "aborted", "failed",
 @dataclass(frozen=True)
 class Outcome:
     state: str  # one of OUTCOMES
-    controller: str  # argo-rollouts | deployment | labels
+    controller: str  # argo-rollouts | deployment | labels | an in-house CRD's controller name, lower case
     message: str = ""
     revision: str | None = None  # changes with a retry or a new release
 
@@ -570,6 +571,10 @@ def assess(*, now: float, rollout: str, kind: str | None, workload: dict | None,
             or group_progress  # a manual rollout: its Deployments, no controller to judge by
         findings = sort_findings(list(findings) + progress_findings(progress))
         outcome = rollout_outcome(kind, workload, summary)
+        if outcome.controller == "labels" and getattr(progress, "health", ""):  # an in-house CRD: its mapped health
+            outcome = Outcome(progress.health, "-".join(progress.controller.lower().split()) or "custom",
+                              progress.message or progress.phase,
+                              str(_meta(workload).get("generation") or "") or None)
     staleness = source_staleness(health, compare, now, metrics_bound, link)
     base = compare.verdict if compare is not None else NO_READING
 

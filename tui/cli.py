@@ -73,14 +73,18 @@ def add_cluster_group(p: argparse.ArgumentParser, of: str = "the rollout"):
 
 def _add_cluster_options(p: argparse.ArgumentParser) -> None:
     g = add_cluster_group(p)
-    g.add_argument("-A", "--all-namespaces", action="store_true", help="look for the rollout in every namespace")
+    g.add_argument("-A", "--all-namespaces", action="store_true",
+                   help="look for the rollout in every namespace (no --app: pick from every rollout of every "
+                        "namespace, one line each)")
 
 
 def _add_app_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what to watch")
     sel = g.add_mutually_exclusive_group()
     sel.add_argument("--app", metavar="NAME",
-                     help="a Rollout or Deployment name, else an app / app.kubernetes.io/name label value")
+                     help="a Rollout, mapped in-house CRD ([crds] in the config) or Deployment name, else an app / "
+                          "app.kubernetes.io/name label value; KIND/NAME (rollout/checkout, veritascanary/pay) "
+                          "names the kind too")
     sel.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector of the rollout's pods")
     o = p.add_argument_group("behaviour")
     o.add_argument("--config", metavar="PATH", help="settings file (default: ~/.config/lookout/config.toml)")

@@ -96,6 +96,8 @@ class Settings:
     defaults: Defaults = field(default_factory=Defaults)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    crds: tuple = ()  # tui.rollout.custom.CustomKind: in-house rollout CRDs mapped in [crds.<name>] tables
+    warnings: tuple[str, ...] = ()  # `FILE:LINE: ...` for each [crds.<name>] mapping skipped as wrong
     path: str | None = None  # the file these came from, None for built-in defaults
 
 
@@ -416,11 +418,13 @@ def _one_of(words) -> str:
 def _build(data: dict) -> Settings:
     parts: dict[str, Any] = {}
     for section, value in data.items():
+        if section == "crds":
+            continue  # built by _build_crds: a wrong mapping is skipped with a warning, the rest still loads
         if section == "tracks":
             parts["tracks"] = _build_tracks(_expect_table(("tracks",), value, "[tracks]"))
             continue
         if section not in _SCHEMA:
-            raise _Bad((section,), f"unknown section [{section}]; expected {_one_of(['[' + s + ']' for s in ['defaults', 'findings', 'metrics', 'prometheus', 'thresholds', 'tracks']])}")
+            raise _Bad((section,), f"unknown section [{section}]; expected {_one_of(['[' + s + ']' for s in ['crds', 'defaults', 'findings', 'metrics', 'prometheus', 'thresholds', 'tracks']])}")
         cls, fields = _SCHEMA[section]
         table = _expect_table((section,), value, f"[{section}]")
         kwargs = {}
@@ -487,6 +491,124 @@ def _build_tracks(table: dict) -> TrackConventions:
         else:
             raise _Bad(("tracks", key), f"unknown key {key!r} in [tracks]; expected {_one_of(_TRACK_KEYS)}")
     return TrackConventions(labels, hash_label or ARGO_HASH_LABEL)
+
+
+def _crd_paths_bad(t: dict) -> bool:
+    """Whether a path of the table is wrong: that is said before what it lacks (the user is editing it)."""
+    from tui.rollout.custom import PATH_KEYS, JsonPathTemplate, PathError
+
+    for key in PATH_KEYS:
+        if key in t:
+            try:
+                JsonPathTemplate.parse(t[key])
+            except PathError:
+                return True
+    return False
+
+
+# ---- in-house rollout CRDs: [crds.<name>] -------------------------------------------------------------
+
+_CRD_KEYS = ("api_version", "kind", "resource", "strategy", "controller", "selector", "step_base", "phases",
+             "tracks")
+
+
+def _build_crds(data: dict) -> tuple[list, list[_Bad]]:
+    """Each [crds.<name>] table as a CustomKind; a wrong one is left out and its _Bad returned."""
+    from tui.rollout.custom import HEALTHS, PATH_KEYS, CustomKind, JsonPathTemplate, PathError, guess_plural
+
+    value = data.get("crds")
+    if value is None:
+        return [], []
+    if not isinstance(value, dict):
+        return [], [_Bad(("crds",), "expected tables such as [crds.veritas-canary], got " + _show(value))]
+    kinds, bads, seen = [], [], {}
+    allowed = _CRD_KEYS + PATH_KEYS
+    for name, table in value.items():
+        kp = ("crds", name)
+        try:
+            t = _expect_table(kp, table, f"[crds.{name}] with api_version, kind, phase and [crds.{name}.phases]")
+            for key in t:
+                if key not in allowed:
+                    raise _Bad(kp + (key,), f"unknown key {key!r} in [crds.{name}]; expected {_one_of(allowed)}")
+            for key in ("api_version", "kind", "phase", "phases"):
+                if key not in t and (key in ("api_version", "kind") or not _crd_paths_bad(t)):
+                    raise _Bad(kp, f"[crds.{name}] needs {key!r}" + {
+                        "api_version": ' (the CRD\'s group/version, e.g. "veritas.hearthlink.ai/v1")',
+                        "kind": ' (e.g. "VeritasCanary")', "phase": ' (a path such as "{.status.phase}")',
+                        "phases": f" (a [crds.{name}.phases] table mapping each phase to {_one_of(HEALTHS)})"}[key])
+            av = t["api_version"]
+            if not isinstance(av, str) or not re.fullmatch(r"[a-z0-9.-]+/v[0-9a-z]+", av):
+                raise _Bad(kp + ("api_version",), f"expected GROUP/VERSION such as \"veritas.hearthlink.ai/v1\", "
+                                                  f"got {_show(av)}")
+            group, version = av.rsplit("/", 1)
+            kind = t["kind"]
+            if not isinstance(kind, str) or not re.fullmatch(r"[A-Z][A-Za-z0-9]*", kind):
+                raise _Bad(kp + ("kind",), f"expected a kind such as \"VeritasCanary\", got {_show(kind)}")
+            plural = t.get("resource", guess_plural(kind))
+            if not isinstance(plural, str) or not _DNS1123.match(plural):
+                raise _Bad(kp + ("resource",), f"expected the CRD's plural resource name such as "
+                                               f"\"veritascanaries\", got {_show(plural)}")
+            strategy = t.get("strategy", "canary")
+            if strategy not in ("canary", "bluegreen"):
+                raise _Bad(kp + ("strategy",), f"expected \"canary\" or \"bluegreen\", got {_show(strategy)}")
+            controller = _text()(kp + ("controller",), t["controller"]) if "controller" in t else ""
+            step_base = t.get("step_base", 0)
+            if step_base not in (0, 1) or isinstance(step_base, bool):
+                raise _Bad(kp + ("step_base",), f"expected 0 (the step is an index) or 1 (counted from 1), "
+                                                f"got {_show(step_base)}")
+            paths = {}
+            for key in PATH_KEYS:
+                if key in t:
+                    try:
+                        paths[key] = JsonPathTemplate.parse(t[key])
+                    except PathError as e:
+                        raise _Bad(kp + (key,), str(e)) from None
+            selector = None
+            if "selector" in t:
+                try:
+                    selector = JsonPathTemplate.parse(t["selector"]) if "{" in str(t["selector"]) else None
+                except PathError as e:
+                    raise _Bad(kp + ("selector",), str(e)) from None
+                if selector is None:
+                    from tui.kube.selectors import SelectorError, parse_selector
+
+                    try:
+                        parse_selector(_text()(kp + ("selector",), t["selector"]))
+                    except SelectorError as e:
+                        raise _Bad(kp + ("selector",), f"expected a label selector, such as \"app={{.metadata.name}}\""
+                                                       f": {e}") from None
+                    selector = JsonPathTemplate(t["selector"], (("text", t["selector"]),))
+            phases = {}
+            pt = _expect_table(kp + ("phases",), t["phases"], f"mapping phase words to {_one_of(HEALTHS)}")
+            if not pt:
+                raise _Bad(kp + ("phases",), f"expected at least one `Phase = \"health\"` line, health one of "
+                                             f"{_one_of(HEALTHS)}")
+            for word, health in pt.items():
+                if health not in HEALTHS:
+                    raise _Bad(kp + ("phases", word), f"expected {_one_of(HEALTHS)}, got {_show(health)}")
+                phases[word] = health
+            tracks = []
+            if "tracks" in t:
+                tt = _expect_table(kp + ("tracks",), t["tracks"], 'mapping tracks to labels, e.g. canary = "deployment=canary"')
+                for track, sel in tt.items():
+                    tkp = kp + ("tracks", track)
+                    if track not in TRACKS:
+                        raise _Bad(tkp, f"expected a track: {_one_of(TRACKS)}; got {_show(track)}")
+                    if not isinstance(sel, str) or sel.count("=") != 1:
+                        raise _Bad(tkp, f"expected one label as KEY=VALUE, such as \"deployment=canary\", got {_show(sel)}")
+                    k, v = (x.strip() for x in sel.split("="))
+                    _label_key(tkp, k)
+                    if not _LABEL_VALUE.match(v) or not v:
+                        raise _Bad(tkp, f"expected a label value after '=', got {_show(v)}")
+                    tracks.append((track, k, v))
+            if (group, kind) in seen:
+                raise _Bad(kp + ("kind",), f"{kind} of {group} is mapped twice: here and in [crds.{seen[(group, kind)]}]")
+            seen[(group, kind)] = name
+            kinds.append(CustomKind(name, group, version, kind, plural, strategy, controller, paths, phases,
+                                    tuple(tracks), selector, step_base))
+        except _Bad as e:
+            bads.append(e)
+    return kinds, bads
 
 
 # ---- locating a key's line -----------------------------------------------------------------------
@@ -596,10 +718,15 @@ def load_config(path: str | os.PathLike | None = None) -> Settings:
         if m:
             raise ConfigError(f"{shown}:{m.group(2)}:{m.group(3)}: invalid TOML: {m.group(1)}") from None
         raise ConfigError(f"{shown}: invalid TOML: {e}") from None
+    def message(e: _Bad) -> str:
+        line = locate(text, e.keypath)
+        where = f"{shown}:{line}" if line else shown
+        return f"{where}: {_dotted(e.keypath)}: {e.message}"
+
     try:
         settings = _build(data)
     except _Bad as e:
-        line = locate(text, e.keypath)
-        where = f"{shown}:{line}" if line else shown
-        raise ConfigError(f"{where}: {_dotted(e.keypath)}: {e.message}") from None
-    return dataclasses.replace(settings, path=str(p))
+        raise ConfigError(message(e)) from None
+    crds, bads = _build_crds(data)
+    warnings = tuple(f"{message(e)}; this mapping is skipped" for e in bads)
+    return dataclasses.replace(settings, crds=tuple(crds), warnings=warnings, path=str(p))

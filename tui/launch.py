@@ -32,6 +32,10 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         settings = load_config(ns.config)
     except ConfigError as e:
         raise LaunchError(str(e)) from None
+    from tui.cli import say
+
+    for w in settings.warnings:  # a wrong [crds.<name>] mapping is skipped; the app says it again once drawn
+        say(f"lookout: {w}")
 
     demo = None
     kubeconfig = getattr(ns, "kubeconfig", None)
@@ -58,7 +62,7 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
         except DemoProcessError as e:
             demo.stop()
             raise LaunchError(f"the demo cluster did not start: {e}") from None
-        demo_target = scenario_target(sc)
+        demo_target = scenario_target(sc, settings.crds)
     else:
         demo_target = None
     prometheus_url = getattr(ns, "prometheus", None)
@@ -140,11 +144,31 @@ def start_demo_in_background(ns: argparse.Namespace):
     return demo.start()
 
 
-def scenario_target(sc):
-    """The demo scenario's workload as a Target, from its own manifests: no round trip needed."""
+def scenario_target(sc, crds=()):
+    """The demo scenario's workload as a Target, from its own manifests: no round trip needed. A scenario object of
+    an in-house CRD mapped in the config (`crds`, tui.rollout.custom) named like the app is the rollout: `lookout
+    demo --scenario veritas-switch-stuck --config examples/veritas-crds.toml` follows its VeritasEnvironment. A
+    Flagger Canary over the workload makes the rollout its two Deployments, as `--app NAME` resolves it."""
     from tui.rollout.target import Target, selector_string
 
+    for m in sc.manifests:
+        meta = m.get("metadata") or {}
+        ck = next((c for c in crds if c.kind == m.get("kind") and m.get("apiVersion") == f"{c.group}/{c.version}"),
+                  None)
+        if ck is not None and (meta.get("name") == sc.app or (meta.get("labels") or {}).get("app") == sc.app):
+            return Target(ck.kind, meta.get("name", ""), meta.get("namespace") or sc.namespace, ck.pod_selector(m))
     wl = sc.workload or {}
+    deployments = [m for m in sc.manifests if m.get("kind") == "Deployment"]
+    for m in sc.manifests:  # a Flagger Canary over the workload: one rollout, primary and canary (tui.rollout.flagger)
+        if m.get("kind") == "Canary" and str(m.get("apiVersion", "")).startswith("flagger.app/"):
+            from tui.rollout import flagger
+
+            c = {**m, "metadata": {"namespace": sc.namespace, **(m.get("metadata") or {})}}
+            if flagger.target_name(c) == wl.get("name") or (c["metadata"].get("name") == sc.app):
+                return Target("Label", c["metadata"].get("name", ""), c["metadata"]["namespace"],
+                              flagger.selector(c, [{**d, "metadata": {"namespace": sc.namespace,
+                                                                      **(d.get("metadata") or {})}}
+                                                   for d in deployments]))
     same_app = [m for m in sc.manifests if m.get("kind") == "Deployment"
                 and ((m.get("metadata") or {}).get("labels") or {}).get("app") == sc.app]
     if wl.get("kind") == "Deployment" and len(same_app) > 1:
@@ -186,7 +210,7 @@ def prepare_session(settings, *, kubeconfig, context, namespace, all_namespaces,
     kubeconfig_module.EXEC_INTERACTIVE = tty
     try:
         choice = asyncio.run(resolve_rollout(target, app_name=app_name, selector=selector,
-                                             all_namespaces=all_namespaces))
+                                             all_namespaces=all_namespaces, crds=getattr(settings, "crds", ())))
     finally:
         kubeconfig_module.EXEC_INTERACTIVE = False  # from here on the TUI owns the terminal
     return Session(target, choice, settings, read_only=read_only, demo=demo,

@@ -108,8 +108,9 @@ class SessionView(Protocol):
 
 
 async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | None,
-                          all_namespaces: bool) -> RolloutChoice:
-    """Reach the API server once and find the rollout to watch (exit 3 if unreachable, 4 if ambiguous)."""
+                          all_namespaces: bool, crds: tuple = ()) -> RolloutChoice:
+    """Reach the API server once and find the rollout to watch (exit 3 if unreachable, 4 if ambiguous).
+    `crds`: the in-house rollout kinds mapped in the config file (tui.rollout.custom.CustomKind)."""
     from tui.kube.client import ApiError, KubeClient, Unreachable
     from tui.kube.config import ExecPluginTimeout, KubeConfigError
     from tui.launch import EXIT_UNREACHABLE, EXIT_USAGE, ForbiddenTarget, LaunchError
@@ -155,10 +156,14 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
         deployments = await items(f"/apis/apps/v1{scope}/deployments", kind="deployments")
         canaries = await items(f"/apis/flagger.app/v1beta1{scope}/canaries", kind="canaries")  # 404: no Flagger
         forbidden.pop("canaries", None)  # not allowed to read Canaries: the Deployments are still watched
+        custom: list[tuple] = []
+        for ck in crds:  # a mapped CRD the cluster does not serve answers 404: none of it, not an error
+            custom += [(ck, o) for o in await items(ck.ref().path(namespace or None), kind=ck.store_key)]
         pods: list[dict] = []
+        bare = (app_name or "").rsplit("/", 1)[-1]
         if app_name and not any(
-            (o.get("metadata") or {}).get("name") == app_name for o in rollouts + deployments
-        ):
+            (o.get("metadata") or {}).get("name") == bare for o in rollouts + deployments + [o for _, o in custom]
+        ) and "/" not in app_name:
             for key in ("app", "app.kubernetes.io/name"):
                 pods += await items(f"/api/v1{scope}/pods", {"labelSelector": f"{key}={app_name}", "limit": 500},
                                     kind="pods")
@@ -166,7 +171,8 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
             pods = await items(f"/api/v1{scope}/pods", {"labelSelector": selector, "limit": 500}, kind="pods")
         where = f"in namespace {namespace}" if namespace else "in any namespace"
         try:
-            target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace, canaries)
+            target = resolve_target(app_name, selector, rollouts, deployments, pods, namespace, custom, crds,
+                                    canaries)
         except AmbiguousTarget as e:
             if app_name or selector:
                 raise LaunchError(str(e)) from None
@@ -182,7 +188,7 @@ async def resolve_rollout(kube_target, *, app_name: str | None, selector: str | 
         except BadSelector as e:
             raise LaunchError(str(e)) from None
         return RolloutChoice(target, target.namespace or (namespace or ""),
-                             candidates(rollouts, deployments, (), namespace, canaries), dict(forbidden))
+                             candidates(rollouts, deployments, (), namespace, custom, canaries), dict(forbidden))
     except Unreachable as e:
         raise LaunchError(str(e), EXIT_UNREACHABLE) from None
     finally:
@@ -214,6 +220,7 @@ class Session:
 
         self._candidates = CandidateMemory()
         self._step_clock = StepClock()  # how long the current rollout step has lasted (tui.rollout.progress)
+        self._phase_clock = StepClock()  # a mapped CRD's: how long in its current step and phase
         self._roles_cache: tuple | None = None
         self._canary_memo: tuple | None = None  # (key, the Flagger Canary or None): flagger_canary()
         from tui.network.monitor import NetworkMonitor
@@ -223,6 +230,8 @@ class Session:
         self.store = Store()
         self.conventions = _conventions(settings)
         self.resolver = TrackResolver(self.conventions, None)
+        if self.custom_kind is not None:
+            self.rebuild_resolver()
         self._tracker = FindingTracker(
             # `lookout status` judges one moment: it shows what holds now, with no wait to rise
             raise_after=_setting(settings, "findings", "raise_after", 5.0) if debounce else 0.0,
@@ -290,8 +299,21 @@ class Session:
             self._connection.error = down[0].error
         return self._connection
 
+    @property
+    def custom_kind(self):
+        """The config mapping (tui.rollout.custom.CustomKind) of the target's kind, when it is an in-house CRD."""
+        t = self.choice.target
+        if t is None or t.kind in ("Rollout", "Deployment", "Label"):
+            return None
+        from tui.rollout.custom import custom_kind_of
+
+        return custom_kind_of(getattr(self.settings, "crds", ()), t.kind)
+
     def workload(self) -> dict | None:
         t = self.choice.target
+        ck = self.custom_kind
+        if ck is not None:
+            return self.store.get(ck.store_key, t.namespace, t.name)
         if t is None or t.kind not in ("Rollout", "Deployment"):
             return None
         kind = "rollouts" if t.kind == "Rollout" else "deployments"
@@ -303,6 +325,11 @@ class Session:
         t = self.choice.target
         if t is None:
             return None
+        ck = self.custom_kind
+        if ck is not None:
+            from tui.rollout.custom import custom_summary
+
+            return custom_summary(t, ck, self.workload(), self.store.list("pods"))
         return rollout_summary(t, self.workload(), self.store.list("replicasets"))
 
     def findings(self):
@@ -582,8 +609,17 @@ class Session:
         return found
 
     def group_progress(self):
-        """A label target's Deployments (a manual canary or blue/green pair) for the rollout strip."""
+        """A label target's Deployments (a manual canary or blue/green pair), or a mapped in-house CRD
+        (tui.rollout.custom), for the rollout strip."""
         t = self.choice.target
+        ck = self.custom_kind
+        if ck is not None:
+            from tui.rollout.custom import custom_progress
+
+            wl = self.workload()
+            return custom_progress(ck, wl, self.store.list("pods"), track_of=self.resolver.track_of_labels,
+                                   step_for_s=self._phase_clock.observe((ck.read("step", wl or {}),
+                                                                        ck.read("phase", wl or {})), self.clock()))
         if t is None or t.kind != "Label" or self.flagger_canary() is not None:
             return None
         from tui.rollout.progress import group_progress
@@ -696,6 +732,15 @@ class Session:
         ]
         if t.kind == "Label":  # a Flagger Canary over the selected Deployments (tui.rollout.flagger)
             specs.append(("canaries", ns, None, None))
+        from tui.network.kinds import DESTINATIONRULES, HTTPROUTES, TRAFFICSPLITS, VIRTUALSERVICES
+        from tui.rollout.flagger import CANARIES
+
+        refs = dict(RESOURCES, httproutes=HTTPROUTES, virtualservices=VIRTUALSERVICES, canaries=CANARIES,
+                    destinationrules=DESTINATIONRULES, trafficsplits=TRAFFICSPLITS)
+        ck = self.custom_kind
+        if ck is not None:  # an in-house CRD mapped in the config file: its one object
+            refs[ck.store_key] = ck.ref()
+            specs.append((ck.store_key, ns, None, f"metadata.name={t.name}"))
         if t.kind == "Rollout":
             specs.append(("rollouts", ns, None, f"metadata.name={t.name}"))
             specs.append(("analysisruns", ns, None, None))  # a failed analysis says why the rollout aborted
@@ -705,13 +750,6 @@ class Session:
         specs.append(("configmaps", ns, None, None))
         specs.append(("secrets", ns, None, None))
         # what routes traffic: absent CRDs answer 404 and show as "not installed", never as errors
-        from tui.network.kinds import HTTPROUTES, VIRTUALSERVICES
-
-        from tui.network.kinds import DESTINATIONRULES, TRAFFICSPLITS
-        from tui.rollout.flagger import CANARIES
-
-        refs = dict(RESOURCES, httproutes=HTTPROUTES, virtualservices=VIRTUALSERVICES, canaries=CANARIES,
-                    destinationrules=DESTINATIONRULES, trafficsplits=TRAFFICSPLITS)
         for kind in ("ingresses", "networkpolicies", "httproutes", "virtualservices", "destinationrules",
                      "trafficsplits"):
             specs.append((kind, ns, None, None))
@@ -758,11 +796,14 @@ class Session:
                 raise LaunchError(str(e)) from None
         if namespace is not None and context is None:
             kube_target = _with_namespace(kube_target, namespace)
-        choice = await resolve_rollout(kube_target, app_name=rollout, selector=None, all_namespaces=False)
+        choice = await resolve_rollout(kube_target, app_name=rollout, selector=None, all_namespaces=False,
+                                       crds=getattr(self.settings, "crds", ()))
         await self.stop()
         self.kube_target, self.choice = kube_target, choice
         self.store.reset()
         self.resolver = type(self.resolver)(self.conventions, None)
+        if self.custom_kind is not None:
+            self.rebuild_resolver()
         self._tracker.reset()
         self.metrics = None
         self._candidates.reset()
@@ -816,7 +857,7 @@ class Session:
             return (ns, name) in self.store.objects.get("pods", {}) or name in self._gone_pods
         if kind == "ReplicaSet":
             return (ns, name) in self.store.objects.get("replicasets", {})
-        if kind in ("Rollout", "Deployment"):
+        if kind in ("Rollout", "Deployment") or kind == t.kind:  # t.kind: a mapped in-house CRD's own events
             return kind == t.kind and name == t.name
         if kind == "Canary":  # Flagger records everything on its Canary
             c = self.flagger_canary()
@@ -832,7 +873,9 @@ class Session:
                 self._gone_pods[d.key[1]] = None
                 if len(self._gone_pods) > 1000:
                     self._gone_pods.pop(next(iter(self._gone_pods)))
-        if any(d.kind in ("rollouts", "deployments", "replicasets", "canaries") for d in deltas):
+        ck = self.custom_kind
+        if any(d.kind in ("rollouts", "deployments", "replicasets", "canaries")
+               or (ck is not None and d.kind == ck.store_key) for d in deltas):
             self.rebuild_resolver()
 
     def rebuild_resolver(self) -> None:
@@ -857,6 +900,13 @@ class Session:
             sel = t.pod_selector()
             versions = version_tracks([d for (ns, _), d in self.store.objects.get("deployments", {}).items()
                                        if not t.namespace or ns == t.namespace], sel.matches)
+        ck = self.custom_kind
+        if ck is not None:  # an in-house CRD: its mapping's track labels first
+            from tui.rollout.custom import custom_conventions
+
+            self.resolver = TrackResolver(custom_conventions(ck, self.conventions), None, workload_kind=t.kind)
+            self.resolver.strategy = ck.strategy
+            return
         self.resolver = TrackResolver(conventions, workload, replicasets=rss,
                                       workload_kind=getattr(t, "kind", None), versions=versions)
 

@@ -34,11 +34,17 @@ def add_status_arguments(p: argparse.ArgumentParser) -> None:
     """Every flag of `lookout status`, the app's connection flags included."""
     from tui.cli import add_cluster_group
 
-    add_cluster_group(p, "the rollout")
+    g = add_cluster_group(p, "the rollout")
+    g.add_argument("-A", "--all-namespaces", action="store_true",
+                   help="with no --app or -l: list every rollout of every namespace, one line each (strategy, phase, "
+                        "health, step, weight, ready), read from the workloads' own status; with --app: look for it "
+                        "in every namespace")
     w = p.add_argument_group("what to judge")
     sel = w.add_mutually_exclusive_group()
     sel.add_argument("--app", metavar="NAME",
-                     help="a Rollout or Deployment name, else an app / app.kubernetes.io/name label value")
+                     help="a Rollout, mapped in-house CRD ([crds] in the config) or Deployment name, else an app / "
+                          "app.kubernetes.io/name label value; KIND/NAME (rollout/checkout, veritascanary/pay) "
+                          "names the kind too")
     sel.add_argument("-l", "--selector", metavar="SELECTOR", help="label selector of the rollout's pods")
     m = p.add_argument_group("metrics and output")
     m.add_argument("--prometheus", metavar="URL",
@@ -89,16 +95,36 @@ def run_status(ns: argparse.Namespace) -> int:
         settings = load_config(getattr(ns, "config", None))
     except ConfigError as e:
         return fail(str(e), EXIT_USAGE)
+    for w in settings.warnings:  # a wrong [crds.<name>] mapping: skipped, said, the rest goes on
+        say(f"lookout status: {clean_line(w)}")
     namespace = getattr(ns, "namespace", None) or settings.defaults.namespace
     try:
         target = load_target(getattr(ns, "kubeconfig", None), getattr(ns, "context", None), namespace)
     except KubeConfigError as e:
         return fail(str(e), EXIT_USAGE)
     progress = Progress()
+    all_ns = bool(getattr(ns, "all_namespaces", False))
+    if all_ns and not getattr(ns, "app", None) and not getattr(ns, "selector", None):
+        try:  # the overview: workloads only, no pods (10,000 pods cost a list each; the workloads say enough)
+            rows = run_bounded(overview(target, settings), deadline)
+        except ForbiddenTarget as e:
+            return fail(str(e), EXIT_HOLD)
+        except LaunchError as e:
+            return fail(str(e), e.code)
+        except KubeConfigError as e:
+            return fail(str(e), EXIT_USAGE)
+        except TimeoutError:
+            return fail(f"no answer within the {deadline:g} s deadline (--deadline)", EXIT_UNREACHABLE)
+        except KeyboardInterrupt:
+            return 130
+        print(json.dumps(_sanitised({"rollouts": rows, "exit_code": 0}), indent=2) if as_json
+              else render_overview(rows))
+        return 0
     try:
         report = run_bounded(collect(target, settings, app=getattr(ns, "app", None),
                                      selector=getattr(ns, "selector", None), prometheus=prom, wait=wait,
-                                     kubeconfig=getattr(ns, "kubeconfig", None), progress=progress), deadline)
+                                     kubeconfig=getattr(ns, "kubeconfig", None), progress=progress,
+                                     all_namespaces=all_ns), deadline)
     except ForbiddenTarget as e:
         return fail(str(e), EXIT_HOLD)
     except LaunchError as e:
@@ -150,9 +176,40 @@ def run_bounded(coro, deadline: float):
             loop.close()
 
 
+async def overview(kube_target, settings) -> list[dict]:
+    """Every rollout of every namespace as the picker lists them (tui.rollout.target.candidates): Argo Rollouts,
+    mapped in-house CRDs, manual canaries and blue/green pairs as one line each, then the other Deployments."""
+    from tui.session import resolve_rollout
+
+    choice = await resolve_rollout(kube_target, app_name=None, selector=None, all_namespaces=True,
+                                   crds=getattr(settings, "crds", ()))
+    return [{"namespace": c.namespace, "name": c.name, "kind": "app" if c.members else c.kind,
+             "strategy": c.strategy or None, "phase": c.phase or None, "health": c.health or None,
+             "step": c.step or None, "weight": int(c.weight) if c.weight else None, "ready": c.ready or None,
+             "members": list(c.members)} for c in choice.candidates if c.kind != "Label" or c.members]
+
+
+def render_overview(rows: list[dict]) -> str:
+    """`kubectl argo rollouts list rollouts -A` columns, the health symbol beside the controller's word."""
+    from tui.rollout.target import Candidate
+
+    head = ["NAMESPACE", "NAME", "KIND", "STRATEGY", "STATUS", "STEP", "WEIGHT", "READY", "MEMBERS"]
+    table = [head]
+    for r in rows:
+        sym = Candidate("", "", "", "", phase=r["phase"] or "", health=r["health"] or "").symbol
+        table.append([clean_ident(r["namespace"]), clean_ident(r["name"]), clean_ident(r["kind"]),
+                      r["strategy"] or "-", f"{sym} {clean_line(r['phase'] or 'Unknown')}", r["step"] or "-",
+                      f"{r['weight']}%" if r["weight"] is not None else "-", r["ready"] or "-",
+                      " + ".join(clean_ident(m) for m in r["members"]) or "-"])
+    if len(table) == 1:
+        return "no rollouts found in any namespace"
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
+
+
 async def collect(kube_target, settings, *, app: str | None, selector: str | None, prometheus: str | None,
-                  wait: float, kubeconfig: str | None = None, clock=time.time, progress: Progress | None = None
-                  ) -> dict:
+                  wait: float, kubeconfig: str | None = None, clock=time.time, progress: Progress | None = None,
+                  all_namespaces: bool = False) -> dict:
     """Watch the rollout for `wait` seconds (at least two scrapes for direct scrape) and build the report from the
     session's one assessment, exactly as the app shows it."""
     from tui.launch import EXIT_UNREACHABLE as UNREACHABLE, LaunchError
@@ -160,7 +217,8 @@ async def collect(kube_target, settings, *, app: str | None, selector: str | Non
     from tui.session import Session, resolve_rollout
 
     progress = progress or Progress()
-    choice = await resolve_rollout(kube_target, app_name=app, selector=selector, all_namespaces=False)
+    choice = await resolve_rollout(kube_target, app_name=app, selector=selector, all_namespaces=all_namespaces,
+                                   crds=getattr(settings, "crds", ()))
     progress.step = "waiting for the first lists"
     if choice.target is None:
         names = ", ".join(f"{c.kind}/{c.name}" for c in choice.candidates[:8])
@@ -296,6 +354,9 @@ def progress_report(p) -> dict | None:
                                        for m in run.metrics]}
                           for run in p.analyses],
         "flagger": _flagger_report(getattr(p, "flagger", None)),
+        # an in-house CRD followed through a [crds.<name>] mapping (tui.rollout.custom)
+        "health": p.health or None, "switch_progress": p.switch_progress, "conditions": list(p.conditions),
+        "message": p.message or None,
     }
 
 

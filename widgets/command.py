@@ -1,5 +1,5 @@
-"""`:` the k9s-style command bar: `:pods`, `:events`, `:metrics`, `:dns`, `:ns NAME`, `:ctx NAME`, `:rollout NAME`,
-`:q`."""
+"""`:` the k9s-style command bar: `:pods`, `:events`, `:metrics`, `:dns`, `:progress`, `:ns NAME`, `:ctx NAME`,
+`:rollout NAME`, `:q`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input
 
-COMMANDS = ("pods", "events", "metrics", "dns", "ns", "ctx", "context", "rollout", "q", "quit", "help")
+COMMANDS = ("pods", "events", "metrics", "dns", "progress", "ns", "ctx", "context", "rollout", "q", "quit", "help")
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,12 @@ def parse_command(text: str) -> Command | str:
     arg = arg.strip() or None
     aliases = {"po": "pods", "pod": "pods", "ev": "events", "event": "events", "namespace": "ns",
                "context": "ctx", "ro": "rollout", "quit": "q", "q!": "q", "compare": "metrics", "canary": "metrics",
-               "endpoints": "dns", "network": "dns", "svc": "dns", "services": "dns"}
+               "endpoints": "dns", "network": "dns", "svc": "dns", "services": "dns", "steps": "progress",
+               "strip": "progress"}
     verb = aliases.get(verb, verb)
     if verb not in COMMANDS:
-        return (f"unknown command :{verb} (try :pods, :events, :metrics, :dns, :ns NAME, :ctx NAME, :rollout NAME, "
-                ":q)")
+        return (f"unknown command :{verb} (try :pods, :events, :metrics, :dns, :progress, :ns NAME, :ctx NAME, "
+                ":rollout NAME, :q)")
     if verb in ("ns", "ctx") and not arg:
         return f":{verb} needs a name"
     if arg is not None and verb in ("ns", "ctx", "rollout"):
@@ -67,7 +68,8 @@ class CommandBar(Input):
         pass
 
     def __init__(self) -> None:
-        super().__init__(placeholder=":pods  :events  :metrics  :dns  :ns NAME  :ctx NAME  :rollout NAME  :q", id="command-bar")
+        super().__init__(placeholder=":pods  :events  :metrics  :dns  :progress  :ns NAME  :ctx NAME  :rollout NAME  :q",
+                         id="command-bar")
         self.cursor_blink = False  # deterministic screenshots
 
     def open(self) -> None:

@@ -32,10 +32,13 @@ class RolloutPicker(ModalScreen[Any]):
         for i, c in enumerate(self.candidates):
             t = Text(no_wrap=True, overflow="ellipsis")
             members = getattr(c, "members", ())
+            t.append(f"{getattr(c, 'symbol', '?')} ")
             t.append(f"{'app' if members else c.kind:<10} ", style="bold")
             t.append(clean_ident(f"{c.namespace}/{c.name}" if c.namespace else c.name))
             # one line per rollout, as `kubectl argo rollouts list`: strategy, phase, readiness, what it joins
             extra = " · ".join(x for x in (getattr(c, "strategy", ""), clean_line(getattr(c, "phase", "") or ""),
+                                           getattr(c, "step", "") and f"step {c.step}",
+                                           getattr(c, "weight", "") and f"weight {c.weight}%",
                                            getattr(c, "ready", "") and f"ready {c.ready}",
                                            members and " + ".join(clean_ident(m) for m in members)) if x)
             if extra:

@@ -18,6 +18,9 @@ PHASE_STYLE = {"Healthy": "green", "Progressing": "cyan", "Paused": "yellow", "D
                # Flagger's own words (tui.rollout.flagger.PHASE_SYMBOL)
                "Succeeded": "green", "Initialized": "green", "Failed": "bold red", "Waiting": "yellow",
                "WaitingPromotion": "yellow", "Promoting": "cyan", "Finalising": "cyan", "Initializing": "cyan"}
+# a mapped in-house CRD's own phase word may be any: its mapped health picks the style (tui.rollout.custom)
+HEALTH_STYLE = {"healthy": "green", "progressing": "cyan", "paused": "yellow", "degraded": "bold red",
+                "aborted": "bold red"}
 STEP_LOOK = {"done": ("✓", "green"), "current": ("▶", "bold"), "pending": ("·", "dim")}
 RUN_LOOK = {"Successful": ("✓", "green"), "Running": ("…", "cyan"), "Pending": ("…", "dim"),
             "Failed": ("✗", "bold red"), "Error": ("✗", "bold red"), "Inconclusive": ("!", "yellow")}
@@ -34,15 +37,31 @@ def _weight(p: Any) -> str | None:
     return f"weight {p.actual_weight}% (desired {p.desired_weight}%)"
 
 
+def _style(p: Any) -> str:
+    return PHASE_STYLE.get(p.phase) or HEALTH_STYLE.get(getattr(p, "health", ""), "bold")
+
+
+def _switch(p: Any, t: Text) -> None:
+    if getattr(p, "switch_progress", None) is not None:
+        t.append(f" · switch {p.switch_progress}%")
+
+
+def _in_what(p: Any) -> str:
+    """What the time is counted in: the step, or a mapped CRD's phase when it has no steps."""
+    return "step" if p.step_count or not getattr(p, "health", "") else "phase"
+
+
 def _replicas(p: Any, short: bool) -> str:
+    if getattr(p, "health", ""):  # a mapped CRD: no replica counts of its own, its pods
+        return f"{p.ready}/{p.desired} pods ready"
     if short:
         return f"{p.ready}/{p.desired} ready"
     return f"replicas desired {p.desired} · updated {p.updated} · ready {p.ready} · available {p.available}"
 
 
 def _head(p: Any, t: Text, short: bool) -> None:
-    t.append(f"{p.symbol} ", style=PHASE_STYLE.get(p.phase, ""))
-    t.append(p.phase, style=PHASE_STYLE.get(p.phase, "bold"))
+    t.append(f"{p.symbol} ", style=_style(p))
+    t.append(p.phase, style=_style(p))
     if p.step_text:
         t.append(f" · step {p.step_text}")
         cur = next((s for s in p.steps if s.state == "current"), None)
@@ -53,6 +72,7 @@ def _head(p: Any, t: Text, short: bool) -> None:
     w = _weight(p)
     if w:
         t.append(f" · {w}")
+    _switch(p, t)
     if p.roles and p.strategy == "bluegreen":
         t.append(f" · {p.roles}")
 
@@ -99,22 +119,38 @@ def _short_step(s: Any) -> str:
 
 
 class RolloutStrip(_TextStatic):
-    """Argo Rollouts ‖ Paused · step 2/6 · pause 20s · 18s left · weight 10% · 5/5 ready · analysis ✓"""
+    """Argo Rollouts ‖ Paused · step 2/6 · pause 20s · 18s left · weight 10% · 5/5 ready · analysis ✓
+
+    Focusable (a click, or `:progress`) and zoomable like a pane: zoomed, it shows everything, every step, revision,
+    condition and analysis metric, at any terminal size."""
+
+    can_focus = True
+    ALLOW_MAXIMIZE = True
+    _progress: Any = None
+    _compact = False
 
     def set_progress(self, progress: Any, *, compact: bool) -> None:
+        self._progress, self._compact = progress, compact
         if progress is None:
             if self.display:
                 self.display = False
             return
         if not self.display:
             self.display = True
-        self.show(self.render_compact(progress) if compact else self.render_full(progress))
+        if self.has_class("-maximized"):
+            self.show(self.render_full(progress, max_lines=None))
+        else:
+            self.show(self.render_compact(progress) if compact else self.render_full(progress))
+
+    def redraw(self) -> None:
+        """After a zoom or unzoom: the same progress in the form that now fits."""
+        self.set_progress(self._progress, compact=self._compact)
 
     @staticmethod
     def render_compact(p: Any) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f"{p.symbol} ", style=PHASE_STYLE.get(p.phase, ""))
-        t.append(p.phase, style=PHASE_STYLE.get(p.phase, "bold"))
+        t.append(f"{p.symbol} ", style=_style(p))
+        t.append(p.phase, style=_style(p))
         if p.step_text:
             t.append(f" · step {p.step_text}")
             cur = next((s for s in p.steps if s.state == "current"), None)
@@ -128,26 +164,42 @@ class RolloutStrip(_TextStatic):
         w = _weight(p)
         if w:
             t.append(f" · {w}")
+        _switch(p, t)
         if p.roles and p.strategy == "bluegreen":
             t.append(f" · {p.roles}")
         _analysis_short(p, t)
         _flagger_short(p, t)
+        if getattr(p, "health", "") in ("degraded", "aborted", "unknown") and p.message:
+            t.append(f" · {p.message}", style="yellow")
         t.append(f" · {_replicas(p, True)}")
         if p.step_for_s is not None and not p.complete:
-            t.append(f" · {fmt_seconds(p.step_for_s)} in step", style="dim")
+            t.append(f" · {fmt_seconds(p.step_for_s)} in {_in_what(p)}", style="dim")
+        if getattr(p, "health", "") in ("progressing", "paused") and p.message:  # "Waiting for approval ..."
+            t.append(f" · {p.message}", style="yellow" if p.health == "paused" else "dim")
         return t
 
     @staticmethod
-    def render_full(p: Any) -> Text:
+    def render_full(p: Any, max_lines: int | None = MAX_FULL_LINES) -> Text:
         lines: list[Text] = []
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f"{p.controller} ", style="bold")
         t.append(f"{p.strategy} · ", style="dim")
         _head(p, t, False)
         if p.step_for_s is not None and not p.complete:
-            t.append(f" · {fmt_seconds(p.step_for_s)} in this step", style="dim")
+            t.append(f" · {fmt_seconds(p.step_for_s)} in this {_in_what(p)}", style="dim")
         lines.append(t)
-        if p.steps:
+        if p.steps and max_lines is None:  # zoomed: the whole step list, one step a line, the current one marked
+            for s in p.steps:
+                symbol, style = STEP_LOOK.get(s.state, ("?", ""))
+                t = Text(no_wrap=True, overflow="ellipsis")
+                t.append(f"{symbol} step {s.index + 1}/{len(p.steps)} ", style=style)
+                t.append(s.text, style=style)
+                if s.state == "current" and p.pause:
+                    pause = p.pause.removeprefix(s.text).lstrip(" ·")  # "pause 1m30s" is said already
+                    if pause:
+                        t.append(f" · {pause}", style="yellow" if p.pause_kind != "step" else "")
+                lines.append(t)
+        elif p.steps:
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append("steps ", style="dim")
             for i, s in enumerate(p.steps):
@@ -157,16 +209,19 @@ class RolloutStrip(_TextStatic):
                 t.append(f"{symbol}{_short_step(s)}", style=style)
             lines.append(t)
         lines.append(Text(_replicas(p, False), no_wrap=True, overflow="ellipsis"))
-        for r in p.revisions[:4]:
+        for r in p.revisions[: 4 if max_lines else None]:
             t = Text(no_wrap=True, overflow="ellipsis")
+            custom = bool(getattr(p, "health", ""))  # a mapped CRD: one line per track, from its pods
             if p.kind == "Label":  # a manual rollout: each Deployment is a track
                 t.append(f"{r.replicasets[0]} ", style="bold")
+            elif custom:
+                t.append("track ", style="dim")
             else:
                 t.append(f"rev {r.revision} ", style="bold")
             t.append(f"{r.role:<8}", style="cyan" if r.role in ("canary", "preview", "new") else "")
             t.append(f" {r.ready}/{r.desired} ready  ")
             t.append(", ".join(r.images))
-            if p.kind != "Label":
+            if p.kind != "Label" and not custom:
                 t.append(f"  {' '.join(r.replicasets)}", style="dim")
             lines.append(t)
         fs = getattr(p, "flagger", None)
@@ -179,6 +234,19 @@ class RolloutStrip(_TextStatic):
             for ctype, status, reason, message in fs.conditions:
                 t.append(f" · {ctype} {status}" + (f" {reason}" if reason else "") + (f": {message}" if message else ""))
             lines.append(t)
+        for c in getattr(p, "conditions", ())[: 3 if max_lines else None]:
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append("condition ", style="dim")
+            t.append(c, style="" if "=True" in c.split(" ", 1)[0] else "yellow")
+            lines.append(t)
+        if max_lines is None:  # zoomed: the earlier AnalysisRuns too, one line each
+            for old in p.analyses[:-1]:
+                symbol, style = RUN_LOOK.get(old.phase, ("?", ""))
+                t = Text(no_wrap=True, overflow="ellipsis")
+                t.append("analysis ", style="dim")
+                t.append(f"{old.name} ")
+                t.append(f"{symbol} {old.phase}", style=style)
+                lines.append(t)
         run = p.analysis
         if run is not None:
             symbol, style = RUN_LOOK.get(run.phase, ("?", ""))
@@ -196,7 +264,7 @@ class RolloutStrip(_TextStatic):
                 t.append(m.text())
                 lines.append(t)
         out = Text(no_wrap=True, overflow="ellipsis")
-        for i, line in enumerate(lines[:MAX_FULL_LINES]):
+        for i, line in enumerate(lines[:max_lines]):
             if i:
                 out.append("\n")
             out.append_text(line)

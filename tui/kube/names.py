@@ -33,9 +33,20 @@ def check_namespace(value: str, what: str = "namespace") -> str:
     return value
 
 
+_KIND_WORD = re.compile(r"[A-Za-z][-A-Za-z0-9]*(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
 def check_app(value: str, what: str = "--app") -> str:
     """A Rollout/Deployment name (RFC 1123 subdomain, 253 characters) or an `app` label value (63 characters:
-    letters, digits, '-', '_', '.', starting and ending with a letter or digit)."""
+    letters, digits, '-', '_', '.', starting and ending with a letter or digit), optionally as KIND/NAME
+    (`rollout/checkout`, `veritascanary/checkout`: a kind, its plural or a [crds] mapping's name)."""
+    if isinstance(value, str) and value.count("/") == 1:
+        word, _, name = value.partition("/")
+        if not _KIND_WORD.fullmatch(word) or len(word) > 253:
+            raise InvalidName(f"{what} '{_shown(value)}': '{_shown(word)}' is not a kind (expected KIND/NAME such as "
+                              "rollout/checkout)")
+        check_app(name, what)
+        return value
     ok = isinstance(value, str) and value and (
         (len(value) <= 63 and _LABEL_VALUE.fullmatch(value))
         or (len(value) <= 253 and _DNS_SUBDOMAIN.fullmatch(value)))

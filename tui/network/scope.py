@@ -121,6 +121,10 @@ class NetworkScope:
             if not tpl or not self._is_app(labels):
                 continue
             track = self.resolver.track_of_labels(labels)
+            if track is None:  # a Deployment's or Rollout's template has no pod-template hash: its pods' track is
+                # its own, so a rule does not report one cause twice, from the pods and again from the template
+                track = next((self.track_of(p) for p in self.pods
+                              if labels.items() <= (_meta(p).get("labels") or {}).items()), None)
             out.setdefault(track, (f"{kind}/{_meta(w).get('name', '')}", tpl))
         return out
 

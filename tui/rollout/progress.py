@@ -126,6 +126,11 @@ class Progress:
     roles: str = ""  # "active green · preview blue"
     analyses: tuple[AnalysisView, ...] = ()
     flagger: object | None = None  # tui.rollout.flagger.FlaggerStatus: a Flagger Canary's own status
+    # a CRD followed through a config mapping (tui.rollout.custom): its mapped health, switch progress, conditions
+    health: str = ""  # healthy | progressing | paused | degraded | aborted | unknown; "" for Argo / Deployments
+    switch_progress: int | None = None  # percent of a blue/green switch done
+    conditions: tuple[str, ...] = ()  # "Type=Status Reason: message", the ones not True first
+    message: str = ""  # what the mapped CRD says of its state (its message path, else its first condition)
 
     @property
     def step_text(self) -> str | None:

@@ -78,6 +78,15 @@ class Candidate:
     ready: str = ""  # "3/4" (ready/desired), "" when unknown
     phase: str = ""  # the controller's word, read from the workloads' own status: Healthy, Progressing, ...
     members: tuple[str, ...] = ()  # a manual rollout: the Deployments it joins ("checkout-canary", ...)
+    step: str = ""  # "2/6" for an Argo canary (or a mapped CRD) under way, as `kubectl argo rollouts list` shows it
+    weight: str = ""  # "20" (percent) for a canary
+    health: str = ""  # healthy | progressing | paused | degraded | aborted | scaled-down | unknown
+
+    @property
+    def symbol(self) -> str:
+        """The strip's one vocabulary (tui.rollout.progress.PHASE_SYMBOL) for the overview's health column."""
+        return {"healthy": "✓", "progressing": "…", "paused": "‖", "degraded": "!", "aborted": "✗",
+                "scaled-down": "-"}.get(self.health or HEALTH_OF_PHASE.get(self.phase, ""), "?")
 
     def target(self) -> Target:
         return Target(self.kind, self.name, self.namespace, self.selector)
@@ -127,12 +136,28 @@ def _strategy(obj: dict) -> str:
     return "rolling"
 
 
+HEALTH_OF_PHASE = {"Healthy": "healthy", "Progressing": "progressing", "Paused": "paused", "Degraded": "degraded",
+                   "Aborted": "aborted", "ScaledDown": "scaled-down"}
+
+
 def _candidate(kind: str, obj: dict, deployments: Iterable[dict] = ()) -> Candidate:
     st = obj.get("status") or {}
     desired = (obj.get("spec") or {}).get("replicas", 1)
+    phase = _workload_phase(kind, obj)
+    step = weight = ""
+    canary = ((obj.get("spec") or {}).get("strategy") or {}).get("canary")
+    if kind == "Rollout" and isinstance(canary, dict):  # as `kubectl argo rollouts list`: STEP and SET-WEIGHT
+        steps = canary.get("steps") or []
+        if steps and st.get("currentStepIndex") is not None:
+            step = f"{min(_int(st.get('currentStepIndex')), len(steps))}/{len(steps)}"
+        w = canary_weight(canary, st)
+        weight = "" if w is None else str(w)
+        if st.get("abort") and phase == "Degraded":
+            phase = "Aborted"
     return Candidate(kind, _meta(obj).get("name", ""), _meta(obj).get("namespace", ""),
                      _workload_selector(obj, deployments), _strategy(obj),
-                     f"{st.get('readyReplicas', 0) or 0}/{desired}", _workload_phase(kind, obj))
+                     f"{st.get('readyReplicas', 0) or 0}/{desired}", phase, step=step, weight=weight,
+                     health=HEALTH_OF_PHASE.get(phase, "unknown"))
 
 
 def _workload_phase(kind: str, obj: dict) -> str:
@@ -211,7 +236,8 @@ class AppGroup:
         live = [p for p in phases if p != "ScaledDown"] or phases
         phase = min(live, key=lambda p: PHASE_RANK.get(p, 3))
         return Candidate("Label", self.app, self.namespace, self.selector, self.strategy, f"{ready}/{desired}", phase,
-                         tuple(sorted(_meta(d).get("name", "") for d in self.deployments)))
+                         tuple(sorted(_meta(d).get("name", "") for d in self.deployments)),
+                         health=HEALTH_OF_PHASE.get(phase, "unknown"))
 
 
 def app_groups(deployments: Iterable[dict], namespace: str | None = None) -> list[AppGroup]:
@@ -239,10 +265,14 @@ def app_groups(deployments: Iterable[dict], namespace: str | None = None) -> lis
 
 
 def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iterable[dict] = (),
-               namespace: str | None = None, canaries: Iterable[dict] = ()) -> list[Candidate]:
-    """Everything worth watching, for the picker: Rollouts, then Deployments, then app labels of pods
-    that no listed workload covers; each group sorted by namespace and name. A Flagger Canary is one
-    rollout over its two Deployments (tui.rollout.flagger)."""
+               namespace: str | None = None, custom: Iterable[tuple] = (),
+               canaries: Iterable[dict] = ()) -> list[Candidate]:
+    """Everything worth watching, for the picker: Rollouts, Flagger Canaries (one rollout over their two
+    Deployments, tui.rollout.flagger) and mapped in-house CRDs (`custom`: (CustomKind, object) pairs,
+    tui.rollout.custom), then Deployments, then app labels of pods that no listed workload covers; each group
+    sorted by namespace and name."""
+    from tui.rollout.custom import custom_candidate
+
     rollouts = [r for r in rollouts if _ns_ok(r, namespace)]
     deployments = [d for d in deployments if _ns_ok(d, namespace)]
     # Deployments that only lend their template to a Rollout (workloadRef) are not separate targets.
@@ -254,6 +284,7 @@ def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iter
     for c in (c for c in canaries if _ns_ok(c, namespace)):
         out.append(flagger.candidate(c, deployments))
         lent |= {(_meta(c).get("namespace", ""), n) for n in flagger.member_names(c)}
+    out += [custom_candidate(ck, o) for ck, o in custom if _ns_ok(o, namespace)]
     groups = app_groups([d for d in deployments if (_meta(d).get("namespace", ""), _meta(d).get("name")) not in lent])
     grouped = {(g.namespace, _meta(d).get("name")) for g in groups for d in g.deployments}
     out += [g.candidate() for g in groups]
@@ -274,19 +305,41 @@ def candidates(rollouts: Iterable[dict], deployments: Iterable[dict], pods: Iter
                 break
     out += [Candidate("Label", v, ns, f"{k}={v}", "", "") for (ns, k, v) in labels]
     order = {"Rollout": 0, "Deployment": 1, "Label": 2}
-    out.sort(key=lambda c: (0 if c.members else order[c.kind], c.namespace, c.name))
+    out.sort(key=lambda c: (0 if c.members else order.get(c.kind, 0), c.namespace, c.name))
     return out
 
 
 def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[dict], deployments: Iterable[dict],
-                   pods: Iterable[dict] = (), namespace: str | None = None, canaries: Iterable[dict] = ()) -> Target:
+                   pods: Iterable[dict] = (), namespace: str | None = None, custom: Iterable[tuple] = (),
+                   custom_kinds: Iterable = (), canaries: Iterable[dict] = ()) -> Target:
     """Resolve `--app NAME` / `-l SELECTOR` (or neither) against what the cluster has.
 
-    `namespace` None means all namespaces (-A). NAME is a Rollout's name, else a Deployment's, else
-    an `app` / `app.kubernetes.io/name` label value of pods. Neither given: the only Rollout (or the
-    only Deployment when there are no Rollouts), else AmbiguousTarget with the candidates.
+    `namespace` None means all namespaces (-A). NAME is a Rollout's name, else a mapped in-house CRD's
+    (`custom`: (CustomKind, object) pairs), else a Deployment's, else an `app` / `app.kubernetes.io/name` label
+    value of pods; `KIND/NAME` (`rollout/checkout`, `veritascanary/checkout`) names the kind too. Neither given:
+    the only Rollout or mapped CRD (or the only Deployment when there are none), else AmbiguousTarget with the
+    candidates. `custom_kinds`: every mapped kind, those with no object too (so KIND/NAME knows them).
     """
-    rollouts, deployments, pods, canaries = list(rollouts), list(deployments), list(pods), list(canaries)
+    canaries = list(canaries)
+    rollouts, deployments, pods, custom = list(rollouts), list(deployments), list(pods), list(custom)
+    custom_kinds = list(custom_kinds) + [ck for ck, _ in custom]
+    if name and "/" in name:
+        word, name = name.split("/", 1)
+        word = word.lower()
+        if word in ("rollout", "rollouts", "ro", "rollouts.argoproj.io"):
+            deployments, custom = [], []
+        elif word in ("deployment", "deployments", "deploy", "deployments.apps"):
+            rollouts, custom = [], []
+        else:
+            kind = next((ck.kind for ck in custom_kinds if word in ck.names()), None)
+            if kind is None:
+                raise TargetNotFound(f"no kind {word!r} is known: expected rollout/NAME, deployment/NAME or a kind "
+                                     f"mapped in the config file's [crds] tables")
+            custom = [(ck, o) for ck, o in custom if word in ck.names()]
+            if not any(_meta(o).get("name") == name and _ns_ok(o, namespace) for _, o in custom):
+                where = f" in namespace {namespace}" if namespace is not None else ""
+                raise TargetNotFound(f"no {kind} named {name!r}{where}")
+            rollouts, deployments = [], []
     if selector:
         sel = parse_selector(selector)  # raises BadSelector
         nss = {_meta(p).get("namespace", "") for p in pods if _ns_ok(p, namespace) and sel.matches(_meta(p).get("labels"))}
@@ -294,9 +347,9 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
         return Target("Label", name or sel.text, ns, sel.text)
 
     if not name:
-        cands = candidates(rollouts, deployments, pods, namespace, canaries)
-        workloads = [c for c in cands if c.kind == "Rollout"] or [c for c in cands if c.kind == "Deployment"
-                                                                    or c.members]
+        cands = candidates(rollouts, deployments, pods, namespace, custom, canaries)
+        workloads = [c for c in cands if c.kind not in ("Deployment", "Label")] or [
+            c for c in cands if c.kind == "Deployment" or c.members]
         if len(workloads) == 1:
             return workloads[0].target()
         if not cands:
@@ -305,6 +358,15 @@ def resolve_target(name: str | None, selector: str | None, rollouts: Iterable[di
         raise AmbiguousTarget(f"several rollouts to watch; pick one with --app NAME: {_names(cands)}", cands)
 
     rollout_hits = [o for o in rollouts if _meta(o).get("name") == name and _ns_ok(o, namespace)]
+    custom_hits = [(ck, o) for ck, o in custom if _meta(o).get("name") == name and _ns_ok(o, namespace)]
+    if custom_hits and not rollout_hits:  # a CRD the user mapped is what they mean, not the Deployments under it
+        if len(custom_hits) == 1:
+            ck, o = custom_hits[0]
+            return Target(ck.kind, name, _meta(o).get("namespace", ""), ck.pod_selector(o))
+        from tui.rollout.custom import custom_candidate
+
+        cands = [custom_candidate(ck, o) for ck, o in custom_hits]
+        raise AmbiguousTarget(f"{name!r} is several objects; say which with KIND/NAME or -n: {_names(cands)}", cands)
     if not rollout_hits:  # Flagger: NAME and NAME-primary with a Canary NAME are one rollout, both tracks
         from tui.rollout import flagger
 
