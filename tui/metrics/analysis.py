@@ -421,15 +421,16 @@ def decide(candidate: TrackFigures | None, baseline: TrackFigures | None, *, thr
     q_err, q_p99 = promql.get("error_ratio"), promql.get("latency_p99_s")
     w = fmt_duration(subject.window_s) if subject.window_s else "the window"
 
-    # -- latency: seed 002 rolls back when latency > 500 ms
-    if p99 is not None and not math.isnan(p99) and p99 > p99_rb:
+    # -- latency: seed 002 rolls back when latency > 500 ms, judged over enough requests (like the error rate): the
+    # p99 of a handful of requests is their slowest one, not the track's latency
+    enough = n is not None and n >= settings.min_requests
+    if p99 is not None and not math.isnan(p99) and p99 > p99_rb and enough:
         reasons.append(Reason(
             "latency-above-rollback",
             f"{who} p99 latency {fmt_seconds_latency(p99)} > {thresholds.p99_rollback_ms:g} ms (rollback criterion)",
             (("track", who), ("latency_p99_s", round(p99, 6)), ("threshold_s", p99_rb)), q_p99, "rollback"))
 
     # -- error rate: > 5 % held for error_rate_rollback_for seconds of wall time
-    enough = n is not None and n >= settings.min_requests
     if er is not None and not math.isnan(er) and er > rb_ratio and enough:
         held = history.held_for(who, "error_ratio", lambda v: v > rb_ratio, now)
         need = thresholds.error_rate_rollback_for
@@ -482,7 +483,7 @@ def decide(candidate: TrackFigures | None, baseline: TrackFigures | None, *, thr
                      ("requests", _r(n)), ("baseline_requests", _r(baseline.requests))), q_err, "hold"))
 
     # -- latency success criterion and comparison
-    if p99 is not None and not math.isnan(p99) and p99_ok < p99 <= p99_rb:
+    if p99 is not None and not math.isnan(p99) and p99_ok < p99 and (p99 <= p99_rb or not enough):
         reasons.append(Reason(
             "latency-above-success",
             f"{who} p99 latency {fmt_seconds_latency(p99)} > {thresholds.p99_ok_ms:g} ms success criterion",
