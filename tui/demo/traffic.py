@@ -9,8 +9,10 @@ starts its counters from zero, as a real process does.
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -26,6 +28,7 @@ ERROR_CODES = (("500", 0.7), ("503", 0.3))
 CODES = tuple(c for c, _ in OK_CODES) + tuple(c for c, _ in ERROR_CODES)
 HANDLER = "/api/v1/checkout"
 MI = 1024 * 1024
+HISTORY_SAMPLES = 1800  # 30 minutes of once-a-second totals
 
 # layout of one accumulator vector
 _N_REQ = len(METHODS) * len(CODES)
@@ -73,6 +76,7 @@ class PodTraffic:
     mark: list[float] | None = None  # the track's totals when the pod joined the endpoints; None = not served
     jitter: float = 1.0
     mem_growth: float = 0.0  # bytes per second (a leaking or OOM-bound process)
+    accrues_since: float | None = None  # wall time its counters last started following the track totals
 
 
 class _Families:
@@ -92,6 +96,8 @@ class TrafficModel:
         self.pods: dict[tuple[str, str], PodTraffic] = {}
         self.served: set[tuple[str, str]] = set()
         self.last = now
+        # the track totals once a second (wall time), for counter increases over a window (PromQL ranges)
+        self.history: deque[tuple[float, dict[str, list[float]]]] = deque(maxlen=HISTORY_SAMPLES)
 
     # ---------------------------------------------------------------- model inputs
     def profile(self, track: str | None) -> TrafficProfile:
@@ -119,14 +125,15 @@ class TrafficModel:
             return
         self.last = now
         r = self.per_pod_rps() * dt
-        if r <= 0:
-            return
-        for key, tot in self.totals.items():
-            vec = self._vec.get(key)
-            if vec is None:
-                vec = self._vec[key] = per_request_vector(self.profile(key or None))
-            for i in range(_LEN):
-                tot[i] += r * vec[i]
+        if r > 0:
+            for key, tot in self.totals.items():
+                vec = self._vec.get(key)
+                if vec is None:
+                    vec = self._vec[key] = per_request_vector(self.profile(key or None))
+                for i in range(_LEN):
+                    tot[i] += r * vec[i]
+        if not self.history or now - self.history[-1][0] >= 1.0:
+            self.history.append((now, {k: list(v) for k, v in self.totals.items()}))
 
     def set_profile(self, track: str, prof: TrafficProfile, now: float) -> None:
         if self.profiles.get(track) == prof:
@@ -169,6 +176,7 @@ class TrafficModel:
         pt.track = track
         if pt.mark is not None:
             pt.mark = list(self._totals(track))
+            pt.accrues_since = now
 
     def set_served(self, served: set, now: float) -> None:
         """The ready endpoints of the traffic Service changed: the rate per pod and who accrues change."""
@@ -184,6 +192,7 @@ class TrafficModel:
             pt = self.pods.get(key)
             if pt is not None:
                 pt.mark = list(self._totals(pt.track))
+                pt.accrues_since = now
         self.served = set(served)
 
     def restart(self, key, now: float) -> None:
@@ -196,6 +205,7 @@ class TrafficModel:
         pt.started = now
         if pt.mark is not None:
             pt.mark = list(self._totals(pt.track))
+            pt.accrues_since = now
 
     def counters(self, key, now: float) -> list[float] | None:
         pt = self.pods.get(key)
@@ -208,6 +218,50 @@ class TrafficModel:
             for i in range(_LEN):
                 out[i] += tot[i] - pt.mark[i]
         return out
+
+    # ---------------------------------------------------------------- increases over a window
+    def _totals_at(self, track: str | None, t: float) -> list[float]:
+        """The track totals at wall time `t`, interpolated between the once-a-second samples."""
+        key = track or ""
+        now_tot = self._totals(track)
+        pts = [(ts, tots.get(key)) for ts, tots in self.history]
+        pts = [(ts, v) for ts, v in pts if v is not None] + [(self.last, now_tot)]
+        times = [ts for ts, _ in pts]
+        i = bisect.bisect_right(times, t)
+        if i == 0:
+            return list(pts[0][1])
+        if i >= len(pts):
+            return list(now_tot)
+        (t0, a), (t1, b) = pts[i - 1], pts[i]
+        f = 0.0 if t1 <= t0 else (t - t0) / (t1 - t0)
+        return [x + (y - x) * f for x, y in zip(a, b)]
+
+    def increase(self, key, window: float, now: float) -> list[float] | None:
+        """What the pod's counters grew by over the last `window` wall seconds (None: no such pod).
+
+        A pod not served now counts nothing; one that joined (or restarted) inside the window counts from then.
+        """
+        pt = self.pods.get(key)
+        if pt is None:
+            return None
+        self.advance(now)
+        if pt.mark is None:
+            return [0.0] * _LEN
+        start = max(now - window, pt.accrues_since if pt.accrues_since is not None else now - window)
+        then = self._totals_at(pt.track, start)
+        cur = self._totals(pt.track)
+        return [max(0.0, c - t) for c, t in zip(cur, then)]
+
+    def window_stats(self, keys, window: float, now: float) -> "WindowStats":
+        """Requests, 5xx and the latency histogram of these pods over the last `window` wall seconds: what
+        `sum(rate(http_requests_total{...}[window]))` and friends would say (for the demo's analysis controllers)."""
+        tot = [0.0] * _LEN
+        for k in keys:
+            inc = self.increase(k, window, now)
+            if inc is not None:
+                for i in range(_LEN):
+                    tot[i] += inc[i]
+        return WindowStats(tot, window)
 
     def pod_rps(self, key) -> float:
         return self.per_pod_rps() if key in self.served else 0.0
@@ -264,6 +318,93 @@ class TrafficModel:
                                   "Start time of the process since unix epoch in seconds.")
         start.add_metric([], round(pt.started, 3))
         return generate_latest(_Families([req, hist, cpu, mem, start])).decode()
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Counter increases of some pods over a window (see TrafficModel.window_stats)."""
+
+    vector: list[float]
+    window: float
+
+    @property
+    def requests(self) -> float:
+        return self.vector[_COUNT]
+
+    @property
+    def errors(self) -> float:
+        """5xx responses."""
+        return sum(self.vector[i] for i in series_indexes(code_prefix="5"))
+
+    def error_rate(self) -> float:
+        """The 5xx share of requests (NaN with no requests, as 0/0 is in PromQL)."""
+        return self.errors / self.requests if self.requests > 0 else math.nan
+
+    def latency_quantile(self, q: float) -> float:
+        """histogram_quantile(q, ...) over the window's buckets (NaN with no requests)."""
+        buckets = [(b, self.vector[_B0 + j]) for j, b in enumerate(BUCKETS)] + [(math.inf, self.vector[_COUNT])]
+        return bucket_quantile(q, buckets)
+
+
+def series_indexes(code_prefix: str = "") -> list[int]:
+    """Indexes of the http_requests_total series (method x code) whose code starts with `code_prefix`."""
+    out, i = [], 0
+    for _m, _ in METHODS:
+        for code in CODES:
+            if code.startswith(code_prefix):
+                out.append(i)
+            i += 1
+    return out
+
+
+def request_series() -> list[tuple[int, str, str]]:
+    """(index, method, code) of each http_requests_total series in an accumulator vector."""
+    out, i = [], 0
+    for m, _ in METHODS:
+        for code in CODES:
+            out.append((i, m, code))
+            i += 1
+    return out
+
+
+BUCKET_INDEX = _B0
+COUNT_INDEX = _COUNT
+SUM_INDEX = _SUM
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Prometheus' bucketQuantile (promql/quantile.go): linear interpolation inside the bucket holding the rank."""
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    buckets = sorted(buckets)
+    if not buckets or not math.isinf(buckets[-1][0]):
+        return math.nan
+    mono, top = [], 0.0  # ensureMonotonic
+    for ub, c in buckets:
+        top = max(top, c)
+        mono.append((ub, top))
+    buckets = mono
+    if len(buckets) < 2:
+        return math.nan
+    observations = buckets[-1][1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    b = next(i for i, (_, c) in enumerate(buckets) if c >= rank)
+    if b == len(buckets) - 1:
+        return buckets[-2][0]
+    if b == 0 and buckets[0][0] <= 0:
+        return buckets[0][0]
+    start, end, count = 0.0, buckets[b][0], buckets[b][1]
+    if b > 0:
+        start = buckets[b - 1][0]
+        count -= buckets[b - 1][1]
+        rank -= buckets[b - 1][1]
+    return start + (end - start) * (rank / count) if count > 0 else start
 
 
 def _fmt_le(b: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tui.demo.state import StateError
 from typing import TYPE_CHECKING
+from tui.demo.controllers.analysis import Analysis
 from tui.demo.controllers.base import Recorder, controller_of, pod_ready
 from tui.demo.controllers.deployment import Deployments
 from tui.demo.controllers.endpoints import Services, _SvcCache
@@ -14,7 +15,7 @@ from tui.demo.controllers.rollout import Rollouts
 if TYPE_CHECKING:  # pragma: no cover
     from tui.demo.sim import Simulation  # noqa: F401
 
-class Controllers(ReplicaSets, Deployments, Rollouts, Services):
+class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis):
     """All simulated controllers over one ClusterState; `reconcile()` works until nothing is dirty."""
 
     WORKLOADS = ("deployments", "replicasets", "rollouts")
@@ -24,7 +25,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
         self.state = sim.state
         self.events = Recorder(sim)
         self.kubelet = Kubelet(self)
-        self.dirty: dict[str, set] = {r: set() for r in ("deployments", "replicasets", "rollouts", "services", "pods")}
+        self.dirty: dict[str, set] = {r: set() for r in ("deployments", "replicasets", "rollouts", "services", "pods",
+                                                          "analysisruns")}
         self.new_pods: list[dict] = []
         self.owned: dict[str, set[tuple[str, str, str]]] = {}  # controller uid -> {(res, ns, name)}
         self.svc_by_ns: dict[str, set[str]] = {}
@@ -102,6 +104,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
                 self.dirty["services"].add((ns, svc))
                 if res == "endpointslices" and (ns, name) not in self._own_deletes:
                     self.svc_cache.pop((ns, svc), None)  # someone deleted our slice: rebuild it
+        elif res == "analysisruns":
+            if etype != "DELETED":
+                self.dirty["analysisruns"].add((ns, name))
         elif res in ("configmaps", "secrets"):
             pass  # the kubelet re-reads them on its next retry, as a real one does
         self.sim.wake()
@@ -124,7 +129,7 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
 
     def prime(self) -> None:
         """Objects that existed before we subscribed (a restored cluster) enter the indexes as if just added."""
-        for res in ("replicasets", "deployments", "rollouts", "services", "pods"):
+        for res in ("replicasets", "deployments", "rollouts", "services", "pods", "analysisruns"):
             for o in self.state.list(res)[0]:
                 self.on_change("ADDED", res, o, None)
         self.workloads.prime()
@@ -157,7 +162,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services):
                     if p is not None:
                         self.kubelet.pod_changed(p, None)
             for res, fn in (("rollouts", self.reconcile_rollout), ("deployments", self.reconcile_deployment),
-                            ("replicasets", self.reconcile_replicaset), ("services", self.reconcile_service)):
+                            ("replicasets", self.reconcile_replicaset), ("services", self.reconcile_service),
+                            ("analysisruns", self.reconcile_analysisrun)):
                 if self.dirty[res]:
                     busy = True
                     keys, self.dirty[res] = self.dirty[res], set()

@@ -99,15 +99,18 @@ class Rollouts:
                 st.pop("pauseConditions", None)
                 st["controllerPause"] = False
                 weight = 0
+                self.end_canary_analysis(ro, st)
             elif abort:
                 self.scale_rs(ro, canary, 0, component=comp)
                 self.scale_rs(ro, stable, replicas, component=comp)
+                why = f"Rollout aborted update to revision {revision}" + (
+                    f": {self.abort_message(ro)}" if self.abort_message(ro) else "")
                 if not st.get("abortedAt"):
                     st["abortedAt"] = now
-                    ev.emit(ro, "RolloutAborted", f"Rollout aborted update to revision {revision}", type="Warning",
-                            component=comp)
+                    ev.emit(ro, "RolloutAborted", why, type="Warning", component=comp)
                 phase = "Degraded"
-                message = f"RolloutAborted: Rollout aborted update to revision {revision}"
+                message = f"RolloutAborted: {why}"
+                self.end_canary_analysis(ro, st)
                 st.pop("pauseConditions", None)
                 st["controllerPause"] = False
                 weight = 0
@@ -116,7 +119,8 @@ class Rollouts:
                     idx = len(steps)
                     st.pop("pauseConditions", None)
                 weight = next((int(s["setWeight"]) for s in reversed(steps[:idx]) if "setWeight" in s), 0)
-                while idx < len(steps):
+                self.background_analysis(ro, st, idx, steps, h, stable_h, revision, now)
+                while idx < len(steps) and not st.get("abort"):
                     step = steps[idx]
                     if "setWeight" in step:
                         weight = int(step["setWeight"])
@@ -157,10 +161,13 @@ class Rollouts:
                             self.sim.schedule(left + 0.01, lambda: self.dirty["rollouts"].add((ns, name)),
                                               dedupe=("pause", meta["uid"], idx))
                         break
-                    # analysis, experiment, setCanaryScale...: not simulated, they pass
+                    if "analysis" in step and self.step_analysis(ro, st, idx, step, h, stable_h, revision,
+                                                                 now) != "next":
+                        break
+                    # experiment, setCanaryScale...: not simulated, they pass
                     ev.emit(ro, "RolloutStepCompleted", f"Rollout step {idx + 1}/{len(steps)} completed", component=comp)
                     idx += 1
-                if idx >= len(steps):
+                if idx >= len(steps) and not st.get("abort"):
                     weight = 100
                     self.scale_rs(ro, canary, replicas, component=comp)
                     if avail(canary) >= replicas:
@@ -189,7 +196,7 @@ class Rollouts:
                 if paused_manual:
                     phase, message = "Paused", "manually paused"
                 elif st.get("pauseConditions"):
-                    phase, message = "Paused", "CanaryPauseStep"
+                    phase, message = "Paused", st["pauseConditions"][0].get("reason") or "CanaryPauseStep"
                 elif st.get("stableRS") == h and avail(canary) >= replicas and not any(
                         reps(r) for r in others + ([stable] if stable is not canary else [])):
                     phase, message = "Healthy", ""
@@ -197,6 +204,7 @@ class Rollouts:
                     phase = "Progressing"
                     message = ("more replicas need to be updated" if avail(canary) < reps(canary)
                                else "updated replicas are still becoming available")
+        self.analysis_status_into(ro, st)
         self._rollout_status(ro, st, conds, phase, message, replicas, h, byhash, now)
 
     def _bluegreen(self, ro, st, bg, replicas, h, stable_h, cur, stable, reps, avail, abort, now, revision):
@@ -224,12 +232,14 @@ class Rollouts:
             self.scale_rs(ro, stable, replicas, component=comp)
             if active:
                 self._set_service_hash(ns, active, stable_h, name)
+            why = f"Rollout aborted update to revision {revision}" + (
+                f": {self.abort_message(ro)}" if self.abort_message(ro) else "")
             if not st.get("abortedAt"):
                 st["abortedAt"] = now
-                self.events.emit(ro, "RolloutAborted", f"Rollout aborted update to revision {revision}",
-                                 type="Warning", component=comp)
+                self.events.emit(ro, "RolloutAborted", why, type="Warning", component=comp)
             st.pop("pauseConditions", None)
-            return "Degraded", f"RolloutAborted: Rollout aborted update to revision {revision}"
+            self.terminate_run(self._current_run(ro, "pre"))
+            return "Degraded", f"RolloutAborted: {why}"
         want = int(bg.get("previewReplicaCount") or replicas)
         self.scale_rs(ro, cur, want, component=comp)
         self.scale_rs(ro, stable, replicas, component=comp)
@@ -242,6 +252,12 @@ class Rollouts:
         if avail(cur) < want:
             return "Progressing", "more replicas need to be updated" if reps(cur) < want else \
                 "updated replicas are still becoming available"
+        if not self.prepromotion_analysis(ro, st, h, stable_h, revision, now):
+            if st.get("abort"):
+                return "Progressing", "active service cutover pending"
+            if st.get("pauseConditions"):
+                return "Paused", st["pauseConditions"][0].get("reason") or "InconclusiveAnalysisRun"
+            return "Progressing", "active service cutover pending"
         key = (ro["metadata"]["uid"], -1)
         promote = False
         if not auto or st.get("pauseConditions") or st.get("controllerPause"):
