@@ -81,6 +81,7 @@ class Simulation:
         self.logs = LogBook(seed, clock, self._traffic_view)
         self.ctl = Controllers(self)
         self._dns_initial: dict | None = None
+        self._served_by: dict[str, set] = {}  # traffic Service -> its ready endpoints, when there are several
 
     # ================================================================ lifecycle
     async def start(self, *, background: bool = True) -> None:
@@ -411,8 +412,13 @@ class Simulation:
             pt.mem_growth = 440 * 1024 * 1024 / max(oom_after / max(self.speed, 1e-9), 0.1)
 
     def served_changed(self, ns: str, svc: str, keys: set) -> None:
-        if ns == self.scenario.namespace and svc == self.scenario.traffic_service:
-            self.traffic.set_served(keys, self.clock())
+        sc = self.scenario
+        if ns == sc.namespace and (svc == sc.traffic_service or svc in sc.also_served):
+            if not sc.also_served:
+                self.traffic.set_served(keys, self.clock())
+                return
+            self._served_by[svc] = set(keys)
+            self.traffic.set_served(set().union(*self._served_by.values()), self.clock())
 
     def _traffic_view(self, ns: str, pod: str) -> TrafficView:
         key = (ns, pod)
