@@ -23,6 +23,7 @@ SCENARIOS = (
     "canary-no-traffic",
     "metrics-missing",
     "network-faults",
+    "argo-bluegreen-analysis",
 )
 
 MAIN_EPILOG = """\
