@@ -403,3 +403,131 @@ def _wait(fn, what: str, timeout: float = 30.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not within {timeout}s")
         time.sleep(0.2)
+
+
+# ================================================================ background analysis, inconclusive, retry, dry-run
+
+BACKGROUND = SCENARIO.replace("""            - analysis:
+                templates: [{templateName: error-rate}]
+                args: [{name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}]
+            - setWeight: 50""", """            - pause: {duration: 120s}
+            - setWeight: 50
+          analysis:
+            startingStep: 1
+            templates: [{templateName: error-rate}]
+            args: [{name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}]""")
+
+
+async def _play_text(text: str, seconds: float, seed: int = 1):
+    state = ClusterState()
+    sim = Simulation(state, scenario=parse_scenario(text), seed=seed, clock=ManualClock())
+    await sim.start(background=False)
+    sim.advance(seconds)
+    return sim, state
+
+
+async def test_background_analysis_runs_from_its_starting_step_and_aborts():
+    """rollout/analysis.go reconcileBackgroundAnalysisRun: one run (no step infix, rollout-type Background) from
+    startingStep; its failure aborts the Rollout with "Background analysis phase error/failed"."""
+    sim, state = await _play_text(BACKGROUND.replace("CANARY_ERRORS", "0.2"), 60)
+    ro = state.get("rollouts", "demo", "web")
+    h = ro["status"]["currentPodHash"]
+    run = state.get("analysisruns", "demo", f"web-{h}-2")
+    assert run["metadata"]["labels"]["rollout-type"] == "Background"
+    assert "rollouts.argoproj.io/canary-step-index" not in run["metadata"]["labels"]
+    assert run["status"]["phase"] == "Failed"
+    assert ro["status"]["message"].startswith(
+        "RolloutAborted: Rollout aborted update to revision 2: Background analysis phase error/failed: "
+        'Metric "error-rate" assessed Failed due to failed (2) > failureLimit (1)')
+
+
+async def test_background_analysis_is_terminated_when_the_rollout_completes():
+    """reconcileAnalysisRuns cancels the current runs once fully promoted (`{"spec":{"terminate":true}}`); a
+    terminated run ends Successful with "Run Terminated" (assessRunStatus, TestTerminateAnalysisRun)."""
+    text = BACKGROUND.replace("CANARY_ERRORS", "0.001").replace("          count: 4\n", "")  # runs until cancelled
+    sim, state = await _play_text(text, 30)
+    ro = state.get("rollouts", "demo", "web")
+    h = ro["status"]["currentPodHash"]
+    assert state.get("analysisruns", "demo", f"web-{h}-2")["status"]["phase"] == "Running"
+    sim._rollout_action("promote", {"name": "web", "full": True})
+    sim.advance(20)
+    run = state.get("analysisruns", "demo", f"web-{h}-2")
+    assert run["spec"]["terminate"] is True
+    assert run["status"]["phase"] == "Successful" and run["status"]["message"] == "Run Terminated"
+    assert state.get("rollouts", "demo", "web")["status"]["phase"] == "Healthy"
+
+
+INCONCLUSIVE = SCENARIO.replace(
+    'successCondition: "len(result) == 0 || isNaN(result[0]) || result[0] < 0.05"',
+    'successCondition: "len(result) == 0 || isNaN(result[0]) || result[0] < 0.05"\n'
+    '          failureCondition: "len(result) > 0 && result[0] > 0.5"')
+
+
+async def test_inconclusive_step_analysis_pauses_and_promote_runs_it_again():
+    """TestAssessMetricStatusInconclusiveLimit through the Rollout: between the conditions the measurement is
+    Inconclusive, the run ends Inconclusive and the Rollout pauses (InconclusiveAnalysisRun); promote (pause
+    conditions cleared) makes needsNewAnalysisRun start another run, `.1` after the collision counter."""
+    sim, state = await _play_text(INCONCLUSIVE.replace("CANARY_ERRORS", "0.2"), 40)
+    ro = state.get("rollouts", "demo", "web")
+    h = ro["status"]["currentPodHash"]
+    run = state.get("analysisruns", "demo", f"web-{h}-2-1")
+    assert run["status"]["phase"] == "Inconclusive"
+    assert run["status"]["message"] == 'Metric "error-rate" assessed Inconclusive due to inconclusive (1) > ' \
+                                       "inconclusiveLimit (0)"
+    assert [p["reason"] for p in ro["status"]["pauseConditions"]] == ["InconclusiveAnalysisRun"]
+    assert ro["status"]["phase"] == "Paused" and ro["status"]["message"] == "InconclusiveAnalysisRun"
+    assert sim._rollout_action("promote", {"name": "web"})
+    sim.advance(1)
+    assert state.get("analysisruns", "demo", f"web-{h}-2-1.1") is not None
+
+
+async def test_retry_after_a_failed_step_analysis_runs_it_again():
+    """`kubectl argo rollouts retry` (`{"status":{"abort":false}}`): the steps start over and the analysis step gets
+    a new run (CreateWithCollisionCounter names it `.1`)."""
+    sim, state = await _play(0.12, 60)
+    h = state.get("rollouts", "demo", "web")["status"]["currentPodHash"]
+    assert state.get("analysisruns", "demo", f"web-{h}-2-1")["status"]["phase"] == "Failed"
+    sim._rollout_action("retry", {"name": "web"})
+    sim.advance(15)
+    again = state.get("analysisruns", "demo", f"web-{h}-2-1.1")
+    assert again is not None and again["metadata"]["labels"]["rollout-type"] == "Step"
+
+
+DRYRUN = SCENARIO.replace("    spec:\n      args: [{name: canary-hash}]",
+                          "    spec:\n      dryRun: [{metricName: error-rate}]\n      args: [{name: canary-hash}]")
+
+
+async def test_dry_run_metric_failures_do_not_fail_the_run():
+    """TestAssessRunStatusErrorMessageAnalysisPhaseFailInDryRunMode: a dry-run metric's failure is recorded on the
+    metric ("Metric assessed Failed due to ...") and the dryRunSummary; the run and the Rollout go on."""
+    st = ClusterState()
+    sim = Simulation(st, scenario=parse_scenario(DRYRUN.replace("CANARY_ERRORS", "0.12")), seed=1, clock=ManualClock())
+    await sim.start(background=False)
+    sim.advance(60)
+    h = st.get("rollouts", "demo", "web")["status"]["currentPodHash"]
+    run = st.get("analysisruns", "demo", f"web-{h}-2-1")
+    assert run["spec"]["dryRun"] == [{"metricName": "error-rate"}]
+    mr = run["status"]["metricResults"][0]
+    assert mr["dryRun"] is True and mr["phase"] == "Failed"
+    assert mr["message"] == "Metric assessed Failed due to failed (2) > failureLimit (1)"
+    assert run["status"]["phase"] == "Successful"
+    assert run["status"]["dryRunSummary"] == {"count": 1, "failed": 1}
+    assert st.get("rollouts", "demo", "web")["status"]["currentStepIndex"] >= 2
+
+
+async def test_unknown_query_is_an_error_measurement_until_the_consecutive_error_limit():
+    """A query the demo cannot evaluate is an Error measurement with the reason, retried every 10 s
+    (DefaultErrorRetryInterval); consecutiveErrors (5) > consecutiveErrorLimit (4) ends the run in Error
+    (TestAssessMetricStatusConsecutiveErrors) and the message quotes the reason (TestAssessRunStatusErrorMessageFromProvider)."""
+    text = SCENARIO.replace("http_requests_total", "istio_requests_total").replace("CANARY_ERRORS", "0.01")
+    sim, state = await _play_text(text, 70)
+    h = state.get("rollouts", "demo", "web")["status"]["currentPodHash"]
+    run = state.get("analysisruns", "demo", f"web-{h}-2-1")
+    mr = run["status"]["metricResults"][0]
+    assert mr["error"] == 5 and mr["consecutiveError"] == 5 and "count" not in mr
+    reason = 'the demo\'s traffic model has no metric "istio_requests_total"'
+    assert all(m["phase"] == "Error" and m["message"].startswith(reason) for m in mr["measurements"])
+    assert run["status"]["phase"] == "Error"
+    assert run["status"]["message"].startswith(
+        'Metric "error-rate" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4): '
+        f'"Error Message: {reason}')

@@ -318,7 +318,7 @@ class Analysis:
             res["error"] += 1
             res["consecutiveError"] += 1
             res["consecutiveSuccess"] = 0
-        for k in ("successful", "failed", "inconclusive", "error", "consecutiveError", "consecutiveSuccess"):
+        for k in ("count", "successful", "failed", "inconclusive", "error", "consecutiveError", "consecutiveSuccess"):
             if not res[k]:
                 del res[k]  # omitempty, as Argo's JSON has it
 
@@ -370,7 +370,8 @@ class Analysis:
                         res["message"] = f"Metric assessed {mphase} due to {message}"
                     dsum[{"Error": "error", "Failed": "failed", "Inconclusive": "inconclusive"}.get(
                         phase, "successful")] += 1
-            for k in ("successful", "failed", "inconclusive", "error", "consecutiveError", "consecutiveSuccess"):
+            for k in ("count", "successful", "failed", "inconclusive", "error", "consecutiveError",
+                      "consecutiveSuccess"):
                 if not res.get(k):
                     res.pop(k, None)
         st["runSummary"] = {k: v for k, v in summary.items() if v}
