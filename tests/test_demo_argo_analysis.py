@@ -531,3 +531,49 @@ async def test_unknown_query_is_an_error_measurement_until_the_consecutive_error
     assert run["status"]["message"].startswith(
         'Metric "error-rate" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4): '
         f'"Error Message: {reason}')
+
+
+def _bluegreen_post(green_errors: float) -> str:
+    from tui.demo.scenario import load_scenario
+    text = open(load_scenario("argo-bluegreen-analysis").path).read()
+    text = text.replace("prePromotionAnalysis:", "postPromotionAnalysis:").replace(
+        "green: {error_rate: 0.09,", f"green: {{error_rate: {green_errors},").replace(
+        "name: argo-bluegreen-analysis", "name: unit")
+    return text
+
+
+async def test_bluegreen_post_promotion_analysis_failure_switches_active_back():
+    """rollout/analysis.go reconcilePostPromotionAnalysisRun (`-post`, rollout-type PostPromotion) and
+    setPauseOrAbortForBlueGreen: after the switch the new ReplicaSet is not stable until the run passes
+    ("waiting for analysis to complete"); its failure aborts and the active Service goes back to the stable hash."""
+    state = ClusterState()
+    sim = Simulation(state, scenario=parse_scenario(_bluegreen_post(0.09)), seed=7, clock=ManualClock())
+    await sim.start(background=False)
+    sim.advance(15)
+    ro = state.get("rollouts", "demo", "checkout")
+    h, stable = ro["status"]["currentPodHash"], ro["status"]["stableRS"]
+    assert h != stable
+    assert ro["status"]["phase"] == "Progressing" and ro["status"]["message"] == "waiting for analysis to complete"
+    assert state.get("services", "demo", "checkout-active")["spec"]["selector"]["rollouts-pod-template-hash"] == h
+    sim.advance(40)
+    ro = state.get("rollouts", "demo", "checkout")
+    run = state.get("analysisruns", "demo", f"checkout-{h}-2-post")
+    assert run["metadata"]["labels"]["rollout-type"] == "PostPromotion" and run["status"]["phase"] == "Failed"
+    assert ro["status"]["stableRS"] == stable
+    assert ro["status"]["message"].startswith("RolloutAborted: Rollout aborted update to revision 2: Blue/green "
+                                              "post-promotion analysis phase error/failed: ")
+    assert state.get("services", "demo", "checkout-active")["spec"]["selector"][
+        "rollouts-pod-template-hash"] == stable
+
+
+async def test_bluegreen_post_promotion_analysis_success_completes():
+    """completedPostPromotionAnalysis: a Successful post-promotion run makes the new ReplicaSet stable."""
+    state = ClusterState()
+    sim = Simulation(state, scenario=parse_scenario(_bluegreen_post(0.001)), seed=7, clock=ManualClock())
+    await sim.start(background=False)
+    sim.advance(70)
+    ro = state.get("rollouts", "demo", "checkout")
+    h = ro["status"]["currentPodHash"]
+    assert state.get("analysisruns", "demo", f"checkout-{h}-2-post")["status"]["phase"] == "Successful"
+    assert ro["status"]["stableRS"] == h and ro["status"]["phase"] == "Healthy"
+    assert ro["status"]["blueGreen"]["postPromotionAnalysisRunStatus"]["status"] == "Successful"

@@ -630,6 +630,37 @@ class Analysis:
             self._abort(ro, st, msg, current)
         return False
 
+    def postpromotion_analysis(self, ro: dict, st: dict, h: str, stable_h: str, revision: str, now: str) -> bool:
+        """Blue/green postPromotionAnalysis, once the active Service serves the new ReplicaSet: True once it passed;
+        Failed/Error aborts (the active Service goes back to stable), Inconclusive pauses."""
+        bg = ((ro.get("spec") or {}).get("strategy") or {}).get("blueGreen") or {}
+        ana = bg.get("postPromotionAnalysis")
+        current = self._current_run(ro, "post")
+        if current is not None and (current["metadata"].get("labels") or {}).get(ARGO_HASH) != h:
+            self.terminate_run(current)
+            current = None
+        if not ana or not ana.get("templates"):
+            return True
+        if any(p.get("reason") == "InconclusiveAnalysisRun" for p in st.get("pauseConditions") or ()):
+            return False
+        if self._needs_new_run(ro, st, current):
+            labels = {ARGO_HASH: h, "rollout-type": "PostPromotion"}
+            current = self.create_run(ro, ana, "post", labels, h, stable_h, revision)
+            self._set_current(ro, "post", current)
+            return False
+        self._set_current(ro, "post", current)
+        phase = (current.get("status") or {}).get("phase")
+        if phase == "Successful":
+            return True
+        if phase == "Inconclusive":
+            self._pause_inconclusive(st, now)
+        elif phase in ("Error", "Failed"):
+            msg = "Blue/green post-promotion analysis phase error/failed"
+            if (current.get("status") or {}).get("message"):
+                msg += ": " + current["status"]["message"]
+            self._abort(ro, st, msg, current)
+        return False
+
     # ---------------------------------------------------------------- creating runs
     def _template(self, ns: str, ref: dict) -> tuple[str, dict]:
         name = ref.get("templateName") or ""

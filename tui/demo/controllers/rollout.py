@@ -232,6 +232,7 @@ class Rollouts:
             self.scale_rs(ro, stable, replicas, component=comp)
             if active:
                 self._set_service_hash(ns, active, stable_h, name)
+                bgst["activeSelector"] = stable_h
             why = f"Rollout aborted update to revision {revision}" + (
                 f": {self.abort_message(ro)}" if self.abort_message(ro) else "")
             if not st.get("abortedAt"):
@@ -239,7 +240,21 @@ class Rollouts:
                 self.events.emit(ro, "RolloutAborted", why, type="Warning", component=comp)
             st.pop("pauseConditions", None)
             self.terminate_run(self._current_run(ro, "pre"))
+            self.terminate_run(self._current_run(ro, "post"))
             return "Degraded", f"RolloutAborted: {why}"
+        if bg.get("postPromotionAnalysis") and bgst.get("activeSelector") == h:
+            # promoted: the new ReplicaSet serves, but becomes stable only once post-promotion analysis passes
+            self.scale_rs(ro, cur, replicas, component=comp)
+            self.scale_rs(ro, stable, replicas, component=comp)
+            for svc in (active, preview):
+                if svc:
+                    self._set_service_hash(ns, svc, h, name)
+            bgst["previewSelector"] = h
+            if not self.postpromotion_analysis(ro, st, h, stable_h, revision, now):
+                if st.get("pauseConditions"):
+                    return "Paused", st["pauseConditions"][0].get("reason") or "InconclusiveAnalysisRun"
+                return "Progressing", "waiting for analysis to complete"
+            return self._bluegreen_complete(ro, st, bgst, replicas, h, stable, delay, revision)
         want = int(bg.get("previewReplicaCount") or replicas)
         self.scale_rs(ro, cur, want, component=comp)
         self.scale_rs(ro, stable, replicas, component=comp)
@@ -284,6 +299,19 @@ class Rollouts:
             self._set_service_hash(ns, active, h, name)
             self.events.emit(ro, "SwitchService", f"Switched selector for service '{active}' from '{old_sel}' to '{h}'",
                              component=comp)
+        if bg.get("postPromotionAnalysis"):
+            bgst["activeSelector"] = h
+            st["controllerPause"] = False
+            st.pop("pauseConditions", None)
+            st.pop("promoteFull", None)
+            self.dirty["rollouts"].add((ns, name))
+            return "Progressing", "waiting for analysis to complete"
+        return self._bluegreen_complete(ro, st, bgst, replicas, h, stable, delay, revision)
+
+    def _bluegreen_complete(self, ro, st, bgst, replicas, h, stable, delay, revision):
+        """The new ReplicaSet becomes stable; the old one scales down after scaleDownDelaySeconds."""
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        comp = "rollouts-controller"
         st["stableRS"] = h
         st["controllerPause"] = False
         st.pop("pauseConditions", None)
