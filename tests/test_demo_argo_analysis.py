@@ -577,3 +577,56 @@ async def test_bluegreen_post_promotion_analysis_success_completes():
     assert state.get("analysisruns", "demo", f"checkout-{h}-2-post")["status"]["phase"] == "Successful"
     assert ro["status"]["stableRS"] == h and ro["status"]["phase"] == "Healthy"
     assert ro["status"]["blueGreen"]["postPromotionAnalysisRunStatus"]["status"] == "Successful"
+
+
+# ================================================================ experiments
+
+EXPERIMENT = SCENARIO.replace("""            - analysis:
+                templates: [{templateName: error-rate}]
+                args: [{name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}]""", """            - experiment:
+                duration: 30s
+                templates: [{name: canary, specRef: canary, replicas: 2}]
+                analyses:
+                  - name: error-rate
+                    templateName: error-rate
+                    args: [{name: canary-hash, valueFrom: {podTemplateHashValue: Latest}}]""")
+
+
+async def test_experiment_step_runs_its_templates_for_the_duration_and_passes():
+    """rollout/experiment.go GetExperimentFromTemplate (`<rollout>-<hash>-<revision>-<step>`, templates from the
+    canary ReplicaSet) and experiments/experiment.go: a ReplicaSet per template (`<experiment>-<template>`), an
+    AnalysisRun per analysis (`<experiment>-<analysis>`), availableAt, Successful after the duration; the step
+    completes and the template ReplicaSet scales to zero."""
+    sim, state = await _play_text(EXPERIMENT.replace("CANARY_ERRORS", "0.01"), 20)
+    ro = state.get("rollouts", "demo", "web")
+    h = ro["status"]["currentPodHash"]
+    name = f"web-{h}-2-1"
+    ex = state.get("experiments.argoproj.io", "demo", name)
+    assert ex["metadata"]["ownerReferences"][0]["kind"] == "Rollout"
+    assert ex["status"]["phase"] == "Running" and ex["status"]["availableAt"]
+    ts = ex["status"]["templateStatuses"][0]
+    assert (ts["name"], ts["status"], ts["availableReplicas"]) == ("canary", "Running", 2)
+    rs = state.get("replicasets", "demo", f"{name}-canary")
+    assert rs["metadata"]["ownerReferences"][0]["kind"] == "Experiment" and rs["spec"]["replicas"] == 2
+    run = state.get("analysisruns", "demo", f"{name}-error-rate")
+    assert run["metadata"]["ownerReferences"][0]["kind"] == "Experiment"
+    assert ex["status"]["analysisRuns"][0]["analysisRun"] == f"{name}-error-rate"
+    sim.advance(40)
+    ex = state.get("experiments.argoproj.io", "demo", name)
+    assert ex["status"]["phase"] == "Successful", ex["status"]
+    assert state.get("replicasets", "demo", f"{name}-canary")["spec"]["replicas"] == 0
+    assert state.get("rollouts", "demo", "web")["status"]["currentStepIndex"] >= 2
+
+
+async def test_experiment_analysis_failure_aborts_the_rollout():
+    """rollout/experiment.go reconcileExperiments: a Failed experiment aborts with "Experiment analysis phase is
+    error/failed: ..." (its message is the failed analysis run's)."""
+    sim, state = await _play_text(EXPERIMENT.replace("CANARY_ERRORS", "0.2"), 45)
+    ro = state.get("rollouts", "demo", "web")
+    h = ro["status"]["currentPodHash"]
+    ex = state.get("experiments.argoproj.io", "demo", f"web-{h}-2-1")
+    assert ex["status"]["phase"] == "Failed"
+    assert ex["status"]["message"] == 'Metric "error-rate" assessed Failed due to failed (2) > failureLimit (1)'
+    assert ro["status"]["message"] == (
+        "RolloutAborted: Rollout aborted update to revision 2: Experiment analysis phase is error/failed: "
+        'Metric "error-rate" assessed Failed due to failed (2) > failureLimit (1)')

@@ -687,66 +687,58 @@ class Analysis:
             seen[key] = t
             self._templates(ns, (t.get("spec") or {}).get("templates") or [], seen)
 
-    def create_run(self, ro: dict, analysis: dict, infix: str, labels: dict, h: str, stable_h: str,
-                   revision: str) -> dict | None:
-        """newAnalysisRunFromRollout + CreateWithCollisionCounter; None (and a Warning event) when it cannot."""
-        ns, rname = self._ar_key(ro)
-        try:
-            seen: dict = {}
-            self._templates(ns, analysis.get("templates") or [], seen)
-            ordered = [t for (s, _), t in seen.items() if s == "ns"] + [t for (s, _), t in seen.items()
-                                                                          if s == "cluster"]
-            metrics, targs, dry, keep = [], [], [], []
-            names = set()
-            for t in ordered:
-                ts = t.get("spec") or {}
-                for m in ts.get("metrics") or ():
-                    if m.get("name") in names:
-                        raise AnalysisSpecError(f"two metrics have the same name '{m.get('name')}'")
-                    names.add(m.get("name"))
-                    metrics.append(m)
-                for a in ts.get("args") or ():
-                    prev = next((x for x in targs if x.get("name") == a.get("name")), None)
-                    if prev is None:
-                        targs.append(dict(a))
-                    elif prev.get("value") is not None and a.get("value") is not None and \
-                            prev["value"] != a["value"]:
-                        raise AnalysisSpecError(f"Argument `{a['name']}` specified multiple times with different "
-                                                f"values: '{prev['value']}', '{a['value']}'")
-                    elif prev.get("value") is None:
-                        prev.clear()
-                        prev.update(a)
-                dry.extend(ts.get("dryRun") or ())
-                keep.extend(ts.get("measurementRetention") or ())
-            incoming = self._rollout_args(ro, analysis.get("args") or [], h, stable_h)
-            for a in incoming:
-                x = next((t for t in targs if t.get("name") == a["name"]), None)
-                if x is not None:
-                    x["value"] = a["value"]
-                    x.pop("valueFrom", None)
-            for a in targs:
-                if a.get("value") is None and a.get("valueFrom") is None:
-                    raise AnalysisSpecError(f"args.{a.get('name')} was not resolved")
-        except AnalysisSpecError as e:
-            self.events.emit(ro, "AnalysisRunError", f"Cannot create the AnalysisRun: {e}", type="Warning",
-                             component=COMP)
-            return None
-        name = "-".join([rname, h, str(revision)] + ([infix] if infix else []))
-        run_labels = dict(labels)
+    def build_run(self, ns: str, analysis: dict, incoming_args: list[dict]) -> dict:
+        """NewAnalysisRunFromTemplates: the templates flattened (metrics, args, dryRun, measurementRetention) and the
+        incoming args merged (MergeArgs); AnalysisSpecError when a template is missing or an arg unresolved."""
+        seen: dict = {}
+        self._templates(ns, analysis.get("templates") or [], seen)
+        ordered = [t for (s, _), t in seen.items() if s == "ns"] + [t for (s, _), t in seen.items() if s == "cluster"]
+        metrics, targs, dry, keep = [], [], [], []
+        names = set()
+        for t in ordered:
+            ts = t.get("spec") or {}
+            for m in ts.get("metrics") or ():
+                if m.get("name") in names:
+                    raise AnalysisSpecError(f"two metrics have the same name '{m.get('name')}'")
+                names.add(m.get("name"))
+                metrics.append(m)
+            for a in ts.get("args") or ():
+                prev = next((x for x in targs if x.get("name") == a.get("name")), None)
+                if prev is None:
+                    targs.append(dict(a))
+                elif prev.get("value") is not None and a.get("value") is not None and prev["value"] != a["value"]:
+                    raise AnalysisSpecError(f"Argument `{a['name']}` specified multiple times with different "
+                                            f"values: '{prev['value']}', '{a['value']}'")
+                elif prev.get("value") is None:
+                    prev.clear()
+                    prev.update(a)
+            dry.extend(ts.get("dryRun") or ())
+            keep.extend(ts.get("measurementRetention") or ())
+        for a in incoming_args:
+            x = next((t for t in targs if t.get("name") == a.get("name")), None)
+            if x is not None and a.get("value") is not None:
+                x["value"] = a["value"]
+                x.pop("valueFrom", None)
+        for a in targs:
+            if a.get("value") is None and a.get("valueFrom") is None:
+                raise AnalysisSpecError(f"args.{a.get('name')} was not resolved")
         arm = analysis.get("analysisRunMetadata") or {}
-        run_labels.update(arm.get("labels") or {})
-        run_labels.update(((ro.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
-        ann = {"rollout.argoproj.io/revision": str(revision)} | dict(arm.get("annotations") or {})
         spec = {"metrics": metrics, "args": targs}
         if dry or analysis.get("dryRun"):
             spec["dryRun"] = list(analysis.get("dryRun") or []) + dry
         if keep or analysis.get("measurementRetention"):
             spec["measurementRetention"] = list(analysis.get("measurementRetention") or []) + keep
-        run = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
-               "metadata": {"name": name, "namespace": ns, "labels": run_labels, "annotations": ann,
-                            "ownerReferences": [owner_ref(ro)]},
-               "spec": spec}
-        base, n = name, 1
+        return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+                "metadata": {"labels": dict(arm.get("labels") or {}),
+                             "annotations": dict(arm.get("annotations") or {})},
+                "spec": spec}
+
+    def create_with_collision(self, run: dict, owner: dict) -> dict | None:
+        """CreateWithCollisionCounter: an existing run that is ours, equal and not completed is reused; otherwise the
+        name gets `.1`, `.2`, ..."""
+        ns = run["metadata"]["namespace"]
+        spec = run["spec"]
+        base, n = run["metadata"]["name"], 1
         while True:
             try:
                 made = self.state.create(orjson_clone(run))
@@ -755,17 +747,36 @@ class Analysis:
                 have = self.state.get("analysisruns", ns, run["metadata"]["name"])
                 same = have is not None and json.dumps({k: (have.get("spec") or {}).get(k) for k in spec},
                                                        sort_keys=True) == json.dumps(spec, sort_keys=True)
-                mine = have is not None and any(r.get("uid") == ro["metadata"].get("uid")
+                mine = have is not None and any(r.get("uid") == owner["metadata"].get("uid")
                                                 for r in have["metadata"].get("ownerReferences") or ())
                 if have is not None and same and mine and (have.get("status") or {}).get("phase") not in COMPLETED:
                     return have
                 run["metadata"]["name"] = f"{base}.{n}"
                 n += 1
             except StateError as e:
-                self.sim.note_error(f"analysisrun {ns}/{name}: {e.message}")
+                self.sim.note_error(f"analysisrun {ns}/{base}: {e.message}")
                 return None
         self.dirty["analysisruns"].add((ns, made["metadata"]["name"]))
         return made
+
+    def create_run(self, ro: dict, analysis: dict, infix: str, labels: dict, h: str, stable_h: str,
+                   revision: str) -> dict | None:
+        """newAnalysisRunFromRollout + CreateWithCollisionCounter; None (and a Warning event) when it cannot."""
+        ns, rname = self._ar_key(ro)
+        try:
+            run = self.build_run(ns, analysis, self._rollout_args(ro, analysis.get("args") or [], h, stable_h))
+        except AnalysisSpecError as e:
+            self.events.emit(ro, "AnalysisRunError", f"Cannot create the AnalysisRun: {e}", type="Warning",
+                             component=COMP)
+            return None
+        md = run["metadata"]
+        md["name"] = "-".join([rname, h, str(revision)] + ([infix] if infix else []))
+        md["namespace"] = ns
+        md["labels"] = dict(labels) | md["labels"] | (
+            ((ro.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+        md["annotations"] = {"rollout.argoproj.io/revision": str(revision)} | md["annotations"]
+        md["ownerReferences"] = [owner_ref(ro)]
+        return self.create_with_collision(run, ro)
 
     def _rollout_args(self, ro: dict, args: list, h: str, stable_h: str) -> list[dict]:
         """BuildArgumentsForRolloutAnalysisRun: value, or valueFrom podTemplateHashValue (Stable/Latest) / fieldRef."""

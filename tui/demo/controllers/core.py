@@ -8,6 +8,7 @@ from tui.demo.controllers.analysis import Analysis
 from tui.demo.controllers.base import Recorder, controller_of, pod_ready
 from tui.demo.controllers.deployment import Deployments
 from tui.demo.controllers.endpoints import Services, _SvcCache
+from tui.demo.controllers.experiment import EXPERIMENTS, Experiments
 from tui.demo.controllers.kubelet import Kubelet
 from tui.demo.controllers.replicaset import ReplicaSets
 from tui.demo.controllers.rollout import Rollouts
@@ -15,7 +16,7 @@ from tui.demo.controllers.rollout import Rollouts
 if TYPE_CHECKING:  # pragma: no cover
     from tui.demo.sim import Simulation  # noqa: F401
 
-class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis):
+class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis, Experiments):
     """All simulated controllers over one ClusterState; `reconcile()` works until nothing is dirty."""
 
     WORKLOADS = ("deployments", "replicasets", "rollouts")
@@ -26,7 +27,7 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis):
         self.events = Recorder(sim)
         self.kubelet = Kubelet(self)
         self.dirty: dict[str, set] = {r: set() for r in ("deployments", "replicasets", "rollouts", "services", "pods",
-                                                          "analysisruns")}
+                                                          "analysisruns", "experiments")}
         self.new_pods: list[dict] = []
         self.owned: dict[str, set[tuple[str, str, str]]] = {}  # controller uid -> {(res, ns, name)}
         self.svc_by_ns: dict[str, set[str]] = {}
@@ -63,8 +64,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis):
                     self.owned.setdefault(ref["uid"], set()).add((res, ns, name))
             for r in (ref, old_ref):
                 if r:
-                    kind_res = {"ReplicaSet": "replicasets", "Deployment": "deployments", "Rollout": "rollouts"}.get(
-                        r.get("kind"))
+                    kind_res = {"ReplicaSet": "replicasets", "Deployment": "deployments", "Rollout": "rollouts",
+                                "Experiment": "experiments"}.get(r.get("kind"))
                     if kind_res:
                         self.dirty[kind_res].add((ns, r.get("name")))
         if res == "pods":
@@ -107,6 +108,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis):
         elif res == "analysisruns":
             if etype != "DELETED":
                 self.dirty["analysisruns"].add((ns, name))
+        elif res == EXPERIMENTS:
+            if etype != "DELETED":
+                self.dirty["experiments"].add((ns, name))
         elif res in ("configmaps", "secrets"):
             pass  # the kubelet re-reads them on its next retry, as a real one does
         self.sim.wake()
@@ -129,7 +133,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis):
 
     def prime(self) -> None:
         """Objects that existed before we subscribed (a restored cluster) enter the indexes as if just added."""
-        for res in ("replicasets", "deployments", "rollouts", "services", "pods", "analysisruns"):
+        for res in ("replicasets", "deployments", "rollouts", "services", "pods", "analysisruns", EXPERIMENTS):
+            if res == EXPERIMENTS and res not in self.state.kinds:
+                continue
             for o in self.state.list(res)[0]:
                 self.on_change("ADDED", res, o, None)
         self.workloads.prime()
@@ -163,12 +169,13 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Analysis):
                         self.kubelet.pod_changed(p, None)
             for res, fn in (("rollouts", self.reconcile_rollout), ("deployments", self.reconcile_deployment),
                             ("replicasets", self.reconcile_replicaset), ("services", self.reconcile_service),
-                            ("analysisruns", self.reconcile_analysisrun)):
+                            ("analysisruns", self.reconcile_analysisrun),
+                            ("experiments", self.reconcile_experiment)):
                 if self.dirty[res]:
                     busy = True
                     keys, self.dirty[res] = self.dirty[res], set()
                     for ns, name in sorted(keys):
-                        obj = self.state.get(res, ns, name)
+                        obj = self.state.get(EXPERIMENTS if res == "experiments" else res, ns, name)
                         if obj is not None:
                             try:
                                 fn(obj)

@@ -100,6 +100,7 @@ class Rollouts:
                 st["controllerPause"] = False
                 weight = 0
                 self.end_canary_analysis(ro, st)
+                self.end_experiments(ro)
             elif abort:
                 self.scale_rs(ro, canary, 0, component=comp)
                 self.scale_rs(ro, stable, replicas, component=comp)
@@ -111,6 +112,7 @@ class Rollouts:
                 phase = "Degraded"
                 message = f"RolloutAborted: {why}"
                 self.end_canary_analysis(ro, st)
+                self.end_experiments(ro)
                 st.pop("pauseConditions", None)
                 st["controllerPause"] = False
                 weight = 0
@@ -164,7 +166,10 @@ class Rollouts:
                     if "analysis" in step and self.step_analysis(ro, st, idx, step, h, stable_h, revision,
                                                                  now) != "next":
                         break
-                    # experiment, setCanaryScale...: not simulated, they pass
+                    if "experiment" in step and self.step_experiment(ro, st, idx, step, h, stable_h, revision,
+                                                                     byhash, now) != "next":
+                        break
+                    # setCanaryScale...: not simulated, it passes
                     ev.emit(ro, "RolloutStepCompleted", f"Rollout step {idx + 1}/{len(steps)} completed", component=comp)
                     idx += 1
                 if idx >= len(steps) and not st.get("abort"):
