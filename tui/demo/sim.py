@@ -82,6 +82,7 @@ class Simulation:
         self.ctl = Controllers(self)
         self._dns_initial: dict | None = None
         self._served_by: dict[str, set] = {}  # traffic Service -> its ready endpoints, when there are several
+        self.prometheus_url: str | None = None  # `--with-prometheus`: the analysis controller queries it
 
     # ================================================================ lifecycle
     async def start(self, *, background: bool = True) -> None:

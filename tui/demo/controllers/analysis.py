@@ -238,6 +238,18 @@ class Analysis:
                 continue
             last_t = mem["last"].get((ns, name, mname))
             ms = (res or {}).get("measurements") or []
+            if ms and not ms[-1].get("finishedAt"):
+                # an in-flight measurement (a query to the real Prometheus): complete it when its answer is in
+                if not self._resume(ns, name, m, res, ms[-1], now):
+                    wake.append(t + 0.2)
+                    continue
+                mem["last"][(ns, name, mname)] = t
+                ec = effective_count(m)
+                if not (ec is not None and res.get("count", 0) >= ec):
+                    iv = ERROR_RETRY_INTERVAL if ms[-1]["phase"] == "Error" else parse_duration(m.get("interval"))
+                    if iv is not None:
+                        wake.append(t + iv)
+                continue
             if not ms:
                 delay = parse_duration(m.get("initialDelay")) or 0.0
                 if t - started < delay:
@@ -268,10 +280,13 @@ class Analysis:
                     res["metadata"] = {"ResolvedPrometheusQuery": q}
                 st["metricResults"].append(res)
                 results[mname] = res
-            meas = self.measure(ns, m, now)
+            meas = self.measure(ns, m, now, key=(ns, name, mname))
+            res.setdefault("measurements", []).append(meas)
+            if not meas.get("finishedAt"):
+                wake.append(t + 0.2)
+                continue
             mem["last"][(ns, name, mname)] = t
             self._count(res, meas)
-            res.setdefault("measurements", []).append(meas)
             if len(res["measurements"]) > MEASUREMENT_HISTORY_LIMIT:
                 res["measurements"] = res["measurements"][-MEASUREMENT_HISTORY_LIMIT:]
             ec = effective_count(m)
@@ -400,12 +415,19 @@ class Analysis:
         self.state.mutate("analysisruns", ns, name, lambda o: o.__setitem__("status", st))
 
     # ---------------------------------------------------------------- measurements
-    def measure(self, ns: str, metric: dict, now: str) -> dict:
-        """One measurement (provider.Run): phase, value, startedAt/finishedAt, message on Error."""
+    def measure(self, ns: str, metric: dict, now: str, key: tuple | None = None) -> dict:
+        """One measurement (provider.Run): phase, value, startedAt/finishedAt, message on Error. With the real
+        Prometheus (`lookout demo --with-prometheus`) the query runs in a thread and the measurement stays in
+        flight (no finishedAt) until `_resume` completes it."""
         meas = {"phase": "Running", "startedAt": now}
         prov = metric.get("provider") or {}
         if "prometheus" in prov:
             q = (prov["prometheus"] or {}).get("query") or ""
+            url = getattr(self.sim, "prometheus_url", None)
+            if url and key is not None:
+                from tui.demo.prometheus import query_pool, query_prometheus  # noqa: PLC0415
+                self._ar_mem().setdefault("inflight", {})[key] = query_pool().submit(query_prometheus, url, q)
+                return meas
             try:
                 if (prov["prometheus"] or {}).get("rangeQuery"):
                     raise QueryError("the demo cannot evaluate rangeQuery")
@@ -413,21 +435,48 @@ class Analysis:
             except QueryError as e:
                 meas.update(phase="Error", message=str(e), finishedAt=now)
                 return meas
-            if isinstance(value, float):
-                result, text = value, format_value(value)
-            else:
-                result = [v for _, v in value]
-                text = "[" + ",".join(format_value(v) for v in result) + "]"
-            phase, err = evaluate_result(result, metric.get("successCondition"), metric.get("failureCondition"))
-            meas["value"] = text
-            meas["phase"] = phase
-            if err:
-                meas["message"] = err
-            meas["finishedAt"] = now
-            return meas
+            return self._measured(meas, metric, value, now)
         name = next(iter(prov), "none")
         meas.update(phase="Error", message=f'provider "{name}" not simulated by the demo cluster', finishedAt=now)
         return meas
+
+    @staticmethod
+    def _measured(meas: dict, metric: dict, value, now: str) -> dict:
+        """processResponse: a scalar is its value, a vector the list of its samples ("[v1,v2]")."""
+        if isinstance(value, float):
+            result, text = value, format_value(value)
+        else:
+            result = [v for _, v in value]
+            text = "[" + ",".join(format_value(v) for v in result) + "]"
+        phase, err = evaluate_result(result, metric.get("successCondition"), metric.get("failureCondition"))
+        meas["value"] = text
+        meas["phase"] = phase
+        if err:
+            meas["message"] = err
+        meas["finishedAt"] = now
+        return meas
+
+    def _resume(self, ns: str, name: str, metric: dict, res: dict, meas: dict, now: str) -> bool:
+        """Complete an in-flight measurement once its query answered (True), counting it."""
+        fut = self._ar_mem().setdefault("inflight", {}).get((ns, name, metric.get("name")))
+        if fut is None:  # lost (a restarted cluster): measure again
+            new = self.measure(ns, metric, now, key=(ns, name, metric.get("name")))
+            meas.clear()
+            meas.update(new)
+            if not meas.get("finishedAt"):
+                return False
+        elif not fut.done():
+            return False
+        else:
+            del self._ar_mem()["inflight"][(ns, name, metric.get("name"))]
+            try:
+                value = fut.result()
+            except QueryError as e:
+                meas.update(phase="Error", message=str(e), finishedAt=now)
+            else:
+                self._measured(meas, metric, value, now)
+        self._count(res, meas)
+        return True
 
     def _pod_series(self, ns: str, window: float | None):
         """(labels, counters or increase over `window`) of each pod in `ns` whose /metrics answers."""
