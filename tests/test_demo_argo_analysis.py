@@ -630,3 +630,20 @@ async def test_experiment_analysis_failure_aborts_the_rollout():
     assert ro["status"]["message"] == (
         "RolloutAborted: Rollout aborted update to revision 2: Experiment analysis phase is error/failed: "
         'Metric "error-rate" assessed Failed due to failed (2) > failureLimit (1)')
+
+
+async def test_rollout_events_and_measurement_retention():
+    """emitAnalysisRunStatusChanges (rollout/analysis.go): the Rollout's events "Step Analysis Run '<name>' Status New:
+    'Failed' Previous: 'Running'"; measurementRetention (GetMeasurementRetentionMetrics) keeps the last N measurements
+    where Argo's default keeps 10."""
+    text = SCENARIO.replace("CANARY_ERRORS", "0.01").replace(
+        "    spec:\n      args: [{name: canary-hash}]",
+        "    spec:\n      measurementRetention: [{metricName: error, limit: 2}]\n      args: [{name: canary-hash}]")
+    sim, state = await _play_text(text, 60)
+    h = state.get("rollouts", "demo", "web")["status"]["currentPodHash"]
+    run = state.get("analysisruns", "demo", f"web-{h}-2-1")
+    mr = run["status"]["metricResults"][0]
+    assert mr["count"] == 4 and len(mr["measurements"]) == 2
+    msgs = [e["message"] for e in state.list("events", "demo")[0] if e["involvedObject"]["kind"] == "Rollout"]
+    assert f"Step Analysis Run 'web-{h}-2-1' Status New: 'Running' Previous: 'NoPreviousStatus'" in msgs
+    assert f"Step Analysis Run 'web-{h}-2-1' Status New: 'Successful' Previous: 'Running'" in msgs

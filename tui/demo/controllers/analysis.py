@@ -32,6 +32,7 @@ ORDER = ("Successful", "Running", "Pending", "Inconclusive", "Error", "Failed") 
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 ERROR_RETRY_INTERVAL = 10.0  # DefaultErrorRetryInterval
 MEASUREMENT_HISTORY_LIMIT = 10  # DefaultMeasurementHistoryLimit
+RUN_TYPES = {"step": "Step", "background": "Background", "pre": "PrePromotion", "post": "PostPromotion"}
 RUN_KINDS = {"step": "currentStepAnalysisRunStatus", "background": "currentBackgroundAnalysisRunStatus",
              "pre": "prePromotionAnalysisRunStatus", "post": "postPromotionAnalysisRunStatus"}
 
@@ -149,6 +150,20 @@ def dry_run_metrics(run_spec: dict, metrics: list[dict]) -> set[str]:
     return out
 
 
+def retention_limits(run_spec: dict, metrics: list[dict]) -> dict[str, int]:
+    """GetMeasurementRetentionMetrics: metric name -> how many measurements to keep (a rule's regex and limit)."""
+    out = {}
+    for i, d in enumerate(run_spec.get("measurementRetention") or ()):
+        pat = d.get("metricName") or ""
+        hit = [m["name"] for m in metrics if re.search(pat, m.get("name") or "")]
+        if not hit:
+            raise AnalysisSpecError(f"measurementRetention[{i}]: Rule didn't match any metric name(s)")
+        for n in hit:
+            if _int(d.get("limit"), 0) > 0:
+                out[n] = _int(d.get("limit"), 0)
+    return out
+
+
 def resolve_args(text: str, args: list[dict]) -> str:
     """templateutil.ResolveQuotedArgs over a JSON-encoded metric: `{{args.NAME}}` (an unknown one is an error)."""
     values = {}
@@ -219,6 +234,7 @@ class Analysis:
                 except AnalysisSpecError as e:
                     raise AnalysisSpecError(f"metrics[{i}]: {e}") from None
             dry = dry_run_metrics(spec, metrics)
+            keep_limits = retention_limits(spec, metrics)
         except AnalysisSpecError as e:
             return self._run_done(run, st, "Error", f"Analysis spec invalid: {e}", now)
         results = {r.get("name"): r for r in st["metricResults"]}
@@ -238,7 +254,7 @@ class Analysis:
                 continue
             last_t = mem["last"].get((ns, name, mname))
             ms = (res or {}).get("measurements") or []
-            if ms and not ms[-1].get("finishedAt"):
+            if ms and not ms[-1].get("finishedAt") and ms[-1].get("phase") not in COMPLETED:
                 # an in-flight measurement (a query to the real Prometheus): complete it when its answer is in
                 if not self._resume(ns, name, m, res, ms[-1], now):
                     wake.append(t + 0.2)
@@ -287,8 +303,9 @@ class Analysis:
                 continue
             mem["last"][(ns, name, mname)] = t
             self._count(res, meas)
-            if len(res["measurements"]) > MEASUREMENT_HISTORY_LIMIT:
-                res["measurements"] = res["measurements"][-MEASUREMENT_HISTORY_LIMIT:]
+            limit = keep_limits.get(mname) or MEASUREMENT_HISTORY_LIMIT
+            if len(res["measurements"]) > limit:
+                res["measurements"] = res["measurements"][-limit:]
             ec = effective_count(m)
             if not (ec is not None and res.get("count", 0) >= ec):
                 iv = ERROR_RETRY_INTERVAL if meas["phase"] == "Error" else parse_duration(m.get("interval"))
@@ -535,6 +552,14 @@ class Analysis:
             val = {"name": run["metadata"]["name"], "status": rs.get("phase") or ""}
             if rs.get("message"):
                 val["message"] = rs["message"]
+            prev = ((ro.get("status") or {}).get(sect_name) or {}).get(field)
+            if val["status"] and (prev is None or (prev.get("name") == val["name"]
+                                                   and prev.get("status") != val["status"])):
+                # emitAnalysisRunStatusChanges
+                self.events.emit(ro, "AnalysisRun" + val["status"],
+                                 f"{RUN_TYPES[kind]} Analysis Run '{val['name']}' Status New: '{val['status']}' "
+                                 f"Previous: '{(prev or {}).get('status') or 'NoPreviousStatus'}'",
+                                 type="Warning" if val["status"] in ("Failed", "Error") else "Normal", component=COMP)
             sect[field] = val
 
     def abort_message(self, ro: dict) -> str:
