@@ -647,3 +647,34 @@ async def test_rollout_events_and_measurement_retention():
     msgs = [e["message"] for e in state.list("events", "demo")[0] if e["involvedObject"]["kind"] == "Rollout"]
     assert f"Step Analysis Run 'web-{h}-2-1' Status New: 'Running' Previous: 'NoPreviousStatus'" in msgs
     assert f"Step Analysis Run 'web-{h}-2-1' Status New: 'Successful' Previous: 'Running'" in msgs
+
+
+@pytest.mark.kubectl
+def test_argo_experiment_with_analysis_example_with_kubectl(cluster, tmp_path_factory):
+    """examples/experiment-with-analysis.yaml (experiments/experiment_test.go TestSuccessAfterDurationPasses' shape):
+    a ReplicaSet per template (`<experiment>-<template>`, owned by the Experiment), availableAt once both run, an
+    AnalysisRun per analysis (`<experiment>-<analysis>`); the analyses use the `job` provider the demo does not run,
+    so they end in Error and the Experiment takes the worst analysis' phase and message (calculateStatus)."""
+    ns = "argo-experiment"
+    k = Kubectl(versioned_kubectl("1.33"), cluster.kubeconfig_path, str(tmp_path_factory.mktemp("home")),
+                namespace=ns)
+    k.run("create", "namespace", ns, namespace=None)
+    r = k.run("apply", "-f", os.path.join(FIX, "analysis-templates.yaml"),
+              "-f", os.path.join(FIX, "experiment-with-analysis.yaml"))
+    assert "experiment.argoproj.io/experiment-with-analysis created" in r.out, r
+
+    def done():
+        ex = json.loads(k.run("get", "experiment", "experiment-with-analysis", "-o", "json").out)
+        return ex if (ex.get("status") or {}).get("phase") in ("Error", "Failed", "Successful") else None
+    ex = _wait(done, "the Experiment completed", timeout=40)
+    st = ex["status"]
+    assert st["availableAt"] and [t["name"] for t in st["templateStatuses"]] == ["purple", "orange"]
+    assert st["phase"] == "Error"
+    assert st["message"].startswith('Metric "random-fail" assessed Error due to consecutiveErrors (5) > '
+                                    "consecutiveErrorLimit (4)")
+    assert [a["analysisRun"] for a in st["analysisRuns"]] == ["experiment-with-analysis-random-fail",
+                                                             "experiment-with-analysis-pass"]
+    rs = json.loads(k.run("get", "rs", "experiment-with-analysis-purple", "-o", "json").out)
+    assert rs["metadata"]["ownerReferences"][0]["kind"] == "Experiment"
+    _wait(lambda: json.loads(k.run("get", "rs", "experiment-with-analysis-purple", "-o", "json").out)["spec"][
+        "replicas"] == 0, "the template ReplicaSet scaled down")
