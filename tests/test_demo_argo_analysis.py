@@ -678,3 +678,34 @@ def test_argo_experiment_with_analysis_example_with_kubectl(cluster, tmp_path_fa
     assert rs["metadata"]["ownerReferences"][0]["kind"] == "Experiment"
     _wait(lambda: json.loads(k.run("get", "rs", "experiment-with-analysis-purple", "-o", "json").out)["spec"][
         "replicas"] == 0, "the template ReplicaSet scaled down")
+
+
+def test_traffic_window_stats_for_the_analysis_controllers():
+    """tui/demo/traffic.py `TrafficModel.window_stats` (for the Argo and Flagger controllers): requests, 5xx share and a
+    latency quantile of some pods over a window, from the same counters /metrics serves; a pod that joined inside the
+    window counts from then."""
+    from tui.demo.scenario import TrafficProfile
+    from tui.demo.traffic import TrafficModel
+
+    tm = TrafficModel(100.0, {"canary": TrafficProfile(error_rate=0.1, p50=0.04, p99=0.2),
+                              "stable": TrafficProfile(error_rate=0.0, p50=0.02, p99=0.05)}, now=1000.0)
+    tm.add_pod(("demo", "c"), "canary", 1000.0)
+    tm.add_pod(("demo", "s"), "stable", 1000.0)
+    tm.set_served({("demo", "c"), ("demo", "s")}, 1000.0)
+    for t in range(1001, 1061):
+        tm.advance(float(t))
+    w = tm.window_stats([("demo", "c")], 30.0, 1060.0)
+    assert w.requests == pytest.approx(50 * 30)
+    assert w.error_rate() == pytest.approx(0.1)
+    assert 0.025 <= w.latency_quantile(0.5) <= 0.05
+    tm.set_profile("canary", TrafficProfile(error_rate=0.3, p50=0.04, p99=0.2), 1060.0)
+    for t in range(1061, 1071):
+        tm.advance(float(t))
+    # 20 s at 10 % then 10 s at 30 %
+    assert tm.window_stats([("demo", "c")], 30.0, 1070.0).error_rate() == pytest.approx((20 * 0.1 + 10 * 0.3) / 30)
+    tm.add_pod(("demo", "n"), "canary", 1070.0)
+    tm.set_served({("demo", "c"), ("demo", "s"), ("demo", "n")}, 1070.0)
+    for t in range(1071, 1076):
+        tm.advance(float(t))
+    assert tm.window_stats([("demo", "n")], 30.0, 1075.0).requests == pytest.approx(100 / 3 * 5, rel=0.01)
+    assert math.isnan(tm.window_stats([], 30.0, 1070.0).error_rate())
