@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from kubectl_support import Kubectl, cluster, on_loop, state, versioned_kubectl  # noqa: F401
+from kubectl_support import Kubectl, cluster, versioned_kubectl  # noqa: F401 - cluster: the fixture
 from tui.demo.controllers.analysis import assess_metric, failure_inconclusive_or_error, resolve_args
 from tui.demo.exprlang import ExprError, eval_condition, evaluate_result
 from tui.demo.promql import QueryError, evaluate as promql, format_value
@@ -178,7 +178,8 @@ def test_promql_error_rate_and_quantile_over_the_model():
          'sum(rate(http_requests_total{rollouts_pod_template_hash="canary1"}[1m]))')
     out = promql(q, _pods)
     assert [v for _, v in out] == [pytest.approx(0.1)]
-    p50 = promql('histogram_quantile(0.5, sum(rate(http_request_duration_seconds_bucket{app="web",pod="web-c-1"}[5m])) by (le))',
+    p50 = promql('histogram_quantile(0.5, sum(rate('
+                 'http_request_duration_seconds_bucket{app="web",pod="web-c-1"}[5m])) by (le))',
                  _pods)
     assert [v for _, v in p50] == [pytest.approx(0.1)]
     assert promql('sum(rate(http_requests_total{rollouts_pod_template_hash="nope"}[1m]))', _pods) == []
@@ -518,7 +519,8 @@ async def test_dry_run_metric_failures_do_not_fail_the_run():
 async def test_unknown_query_is_an_error_measurement_until_the_consecutive_error_limit():
     """A query the demo cannot evaluate is an Error measurement with the reason, retried every 10 s
     (DefaultErrorRetryInterval); consecutiveErrors (5) > consecutiveErrorLimit (4) ends the run in Error
-    (TestAssessMetricStatusConsecutiveErrors) and the message quotes the reason (TestAssessRunStatusErrorMessageFromProvider)."""
+    (TestAssessMetricStatusConsecutiveErrors) and the message quotes the reason
+    (TestAssessRunStatusErrorMessageFromProvider)."""
     text = SCENARIO.replace("http_requests_total", "istio_requests_total").replace("CANARY_ERRORS", "0.01")
     sim, state = await _play_text(text, 70)
     h = state.get("rollouts", "demo", "web")["status"]["currentPodHash"]

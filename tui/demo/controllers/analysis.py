@@ -103,7 +103,8 @@ def failure_inconclusive_or_error(metric: dict, result: dict) -> tuple[str, str]
         phase, message = "Inconclusive", f"inconclusive ({result.get('inconclusive', 0)}) > inconclusiveLimit ({il})"
     cel = _int(metric.get("consecutiveErrorLimit"), DEFAULT_CONSECUTIVE_ERROR_LIMIT)
     if result.get("consecutiveError", 0) > cel:
-        phase, message = "Error", f"consecutiveErrors ({result.get('consecutiveError', 0)}) > consecutiveErrorLimit ({cel})"
+        n = result.get("consecutiveError", 0)
+        phase, message = "Error", f"consecutiveErrors ({n}) > consecutiveErrorLimit ({cel})"
     return phase, message
 
 
