@@ -24,9 +24,11 @@ RUNNING_ANALYSIS = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "AnalysisRun",
     "metadata": {"name": "checkout-error-rate-1", "namespace": "demo", "labels": {"app": "checkout"}},
-    "spec": {"metrics": [{"name": "error-rate", "failureLimit": 2, "successCondition": "result[0] < 0.05",
+    # `interval` without `count`: metrics that run until the rollout ends, so the demo's analysis controller (Argo's
+    # rules) keeps the run Running and measures again only one interval later
+    "spec": {"metrics": [{"name": "error-rate", "interval": "5m", "failureLimit": 2, "successCondition": "result[0] < 0.05",
                           "provider": {"prometheus": {"address": "http://prometheus:9090", "query": "q"}}},
-                         {"name": "p99", "inconclusiveLimit": 1, "successCondition": "result[0] < 0.5",
+                         {"name": "p99", "interval": "5m", "inconclusiveLimit": 1, "successCondition": "result[0] < 0.5",
                           "failureCondition": "result[0] > 1.0",
                           "provider": {"prometheus": {"address": "http://prometheus:9090", "query": "q"}}}]},
     "status": {"phase": "Running", "metricResults": [

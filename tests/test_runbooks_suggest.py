@@ -18,6 +18,7 @@ CASES = {
     "canary-no-traffic": (30, "canary-no-traffic", "selects"),
     "metrics-missing": (30, "metrics-not-reporting", "/metrics"),
     "network-faults": (30, "canary-no-traffic", "canary"),
+    "argo-bluegreen-analysis": (45, "unexpected-rollback", "aborted"),
 }
 CATALOG = load_catalog(include_user_dir=False)
 

@@ -29,6 +29,7 @@ SCENARIOS = (
     "flagger-podinfo",
     "argo-istio",
     "argo-nginx",
+    "argo-bluegreen-analysis",
 )
 
 MAIN_EPILOG = """\
@@ -151,7 +152,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
                        help="more runbook files or folders, overriding built-ins by id")
         o.add_argument("--with-prometheus", action="store_true",
                        help="also start a real Prometheus (the `prometheus` binary) on 127.0.0.1 scraping the "
-                            "demo pods, and read canary vs stable from it")
+                            "demo pods, and read canary vs stable from it (the demo's Argo analysis asks it too)")
         o.add_argument("--prometheus", metavar="URL", help=argparse.SUPPRESS)
         _add_incident_options(o)
         o.add_argument("--dns-server", metavar="HOST[:PORT]",

@@ -68,10 +68,15 @@ def run_app(command: str, ns: argparse.Namespace) -> int:
     prometheus_url = getattr(ns, "prometheus", None)
     prom = None
     if demo is not None and getattr(ns, "with_prometheus", False):
-        from tui.demo.prometheus import PrometheusError, start_for_kubeconfig
+        from tui.demo.prometheus import PrometheusError, start_for_kubeconfig, tell_demo_cluster
 
         try:
             prom = start_for_kubeconfig(kubeconfig, namespace)
+            try:
+                tell_demo_cluster(kubeconfig, prom.url)  # its Argo analysis measures from this Prometheus
+            except PrometheusError:
+                prom.stop()
+                raise
         except PrometheusError as e:
             demo.stop()
             raise LaunchError(f"--with-prometheus: {e}") from None

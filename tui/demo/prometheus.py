@@ -270,3 +270,73 @@ def start_for_kubeconfig(kubeconfig: str, namespace: str, *, context: str | None
     threading.Thread(target=loop.run_forever, name="lookout-demo-prometheus-targets", daemon=True).start()
     prom._follow = asyncio.run_coroutine_threadsafe(prom.follow_pods(target, [namespace]), loop)
     return prom
+
+
+# ---------------------------------------------------------------- the demo's analysis controller asks it
+
+_POOL = None
+
+
+def query_pool():
+    """Two threads for the demo analysis controller's queries (a query never blocks the API server's loop)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lookout-demo-analysis")
+    return _POOL
+
+
+def query_prometheus(url: str, query: str, timeout: float = 10.0):
+    """An instant query, answered as Argo's provider reads it: a float for a scalar, [(labels, value)] for a vector;
+    QueryError for an error answer ("bad_data: ...", as the Go client words it), a matrix or no answer."""
+    import json
+    import urllib.error
+    import urllib.parse
+
+    from tui.demo.promql import QueryError
+
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/query?" + urllib.parse.urlencode({"query": query}),
+                                    timeout=timeout) as r:
+            doc = json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        try:
+            doc = json.loads(e.read())
+        except ValueError:
+            raise QueryError(f"server_error: server error: {e.code}") from None
+    except (OSError, ValueError) as e:
+        raise QueryError(f"Post \"{url}/api/v1/query\": {e}") from None
+    if doc.get("status") != "success":
+        raise QueryError(f"{doc.get('errorType', 'error')}: {doc.get('error', '')}")
+    data = doc.get("data") or {}
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        return float(result[1])
+    if kind == "vector":
+        return sorted(((s.get("metric") or {}, float(s["value"][1])) for s in result or ()),
+                      key=lambda x: sorted(x[0].items()))
+    raise QueryError("Prometheus metric type not supported")
+
+
+def tell_demo_cluster(kubeconfig: str, url: str, *, context: str | None = None) -> None:
+    """Point the demo cluster's analysis controller at this Prometheus (`POST /lookout/v1/prometheus?url=`)."""
+    import base64
+    import ssl
+    import urllib.parse
+
+    with open(kubeconfig, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f)
+    ctx_name = context or cfg.get("current-context")
+    ctx = next(c["context"] for c in cfg["contexts"] if c["name"] == ctx_name)
+    cluster = next(c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"])
+    user = next(u["user"] for u in cfg["users"] if u["name"] == ctx["user"])
+    sslctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    req = urllib.request.Request(f"{cluster['server'].rstrip('/')}/lookout/v1/prometheus?"
+                                 + urllib.parse.urlencode({"url": url}), method="POST", data=b"",
+                                 headers={"Authorization": f"Bearer {user['token']}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=sslctx) as r:
+            r.read()
+    except OSError as e:
+        raise PrometheusError(f"the demo cluster did not take the Prometheus URL: {e}") from None

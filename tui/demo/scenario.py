@@ -105,6 +105,7 @@ class Scenario:
     manifests: list[dict]
     timeline: list[Step]
     crds: tuple[str, ...] = ()
+    also_served: tuple[str, ...] = ()  # more Services whose ready endpoints share `rps` (a preview's smoke traffic)
 
     def track_of(self, labels: dict, images: list[str]) -> str | None:
         for t in self.tracks:
@@ -273,7 +274,10 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
                 kw[k] = tuple(x)
         images[str(img)] = ImageBehaviour(**kw)
 
-    tr = c.mapping(d.get("traffic"), ("traffic",), {"service", "rps", "tracks"})
+    tr = c.mapping(d.get("traffic"), ("traffic",), {"service", "also_served", "rps", "tracks"})
+    also = tr.get("also_served") or []
+    if not isinstance(also, list) or not all(isinstance(x, str) for x in also):
+        c.fail(("traffic", "also_served"), "expected a list of Service names")
     total_rps = c.number(tr.get("rps", 50), ("traffic", "rps"), 0.0)
     profiles: dict[str, TrafficProfile] = {}
     track_names = {t.name for t in tracks}
@@ -321,7 +325,7 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
     return Scenario(name=name, path=path, plays=str(d.get("plays", "")), description=str(d.get("description", "")),
                     namespace=ns, app=app, workload=workload, tracks=tracks, settings=settings, images=images,
                     traffic_service=tr.get("service"), total_rps=total_rps, profiles=profiles, dns=dns,
-                    manifests=manifests, timeline=steps, crds=tuple(crds))
+                    manifests=manifests, timeline=steps, crds=tuple(crds), also_served=tuple(also))
 
 
 def scenario_crds(names) -> list[dict]:

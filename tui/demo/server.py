@@ -7,6 +7,7 @@ Control API (same bearer token as the Kubernetes API, JSON answers):
     POST /lookout/v1/resume        resume it
     POST /lookout/v1/step          advance it one step (while paused)
     POST /lookout/v1/speed?x=2     compress the timeline x times (x > 0)
+    POST /lookout/v1/prometheus?url=U  the analysis controller asks this Prometheus (empty url: the traffic model)
     GET  /lookout/v1/counters      requests and bytes sent, per client (User-Agent) and per kind of request
                                    (discovery, openapi, list, get, watch, write, log, proxy, metrics, control)
 
@@ -526,6 +527,11 @@ class ApiServer:
             r = sim.step()
             if asyncio.iscoroutine(r):
                 await r
+        elif what == "prometheus":
+            url = request.query.get("url", "")
+            if url and not url.startswith(("http://", "https://")):
+                raise BadRequest("prometheus needs ?url=http://HOST:PORT (or an empty url to stop using it)")
+            sim.prometheus_url = url or None
         elif what == "speed":
             try:
                 x = float(request.query.get("x", ""))

@@ -82,6 +82,8 @@ class Simulation:
         self.ctl = Controllers(self)
         self._dns_initial: dict | None = None
         self.mesh_routes: dict[tuple[str, str], dict[str, int]] = {}  # (ns, Service) -> {backend Service: weight}
+        self._served_by: dict[str, set] = {}  # traffic Service -> its ready endpoints, when there are several
+        self.prometheus_url: str | None = None  # `--with-prometheus`: the analysis controller queries it
 
     # ================================================================ lifecycle
     async def start(self, *, background: bool = True) -> None:
@@ -418,10 +420,15 @@ class Simulation:
             pt.mem_growth = 440 * 1024 * 1024 / max(oom_after / max(self.speed, 1e-9), 0.1)
 
     def served_changed(self, ns: str, svc: str, keys: set) -> None:
-        if ns != self.scenario.namespace:
+        sc = self.scenario
+        if ns != sc.namespace:
             return
-        if svc == self.scenario.traffic_service:
-            self.traffic.set_served(keys, self.clock())
+        if svc == sc.traffic_service or svc in sc.also_served:
+            if not sc.also_served:
+                self.traffic.set_served(keys, self.clock())
+            else:  # a preview's smoke traffic: the Services' endpoints share `rps`
+                self._served_by[svc] = set(keys)
+                self.traffic.set_served(set().union(*self._served_by.values()), self.clock())
         if self._routed:
             self.routing_changed(ns)
 

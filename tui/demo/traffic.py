@@ -13,8 +13,10 @@ its pods, and the running totals are kept per (track, group).
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -30,6 +32,7 @@ ERROR_CODES = (("500", 0.7), ("503", 0.3))
 CODES = tuple(c for c, _ in OK_CODES) + tuple(c for c, _ in ERROR_CODES)
 HANDLER = "/api/v1/checkout"
 MI = 1024 * 1024
+HISTORY_SAMPLES = 1800  # 30 minutes of once-a-second totals
 
 # layout of one accumulator vector
 _N_REQ = len(METHODS) * len(CODES)
@@ -78,6 +81,7 @@ class PodTraffic:
     group: str = ""  # the routed group it is served in ("" = the traffic Service, evenly)
     jitter: float = 1.0
     mem_growth: float = 0.0  # bytes per second (a leaking or OOM-bound process)
+    accrues_since: float | None = None  # wall time its counters last started following the track totals
 
 
 class _Families:
@@ -100,6 +104,8 @@ class TrafficModel:
         self.endpoints: set[tuple[str, str]] = set()  # the traffic Service's ready endpoints (set_served)
         self.groups: tuple | None = None  # ((group, weight, frozenset(pod keys)), ...) from a traffic router
         self.group_rate: dict[str, float] = {}  # per-pod rps in each routed group
+        # the track totals once a second (wall time), for counter increases over a window (PromQL ranges)
+        self.history: deque[tuple[float, dict[str, list[float]]]] = deque(maxlen=HISTORY_SAMPLES)
 
     # ---------------------------------------------------------------- model inputs
     def profile(self, track: str | None) -> TrafficProfile:
@@ -138,6 +144,8 @@ class TrafficModel:
                 vec = self._vec[track] = per_request_vector(self.profile(track or None))
             for i in range(_LEN):
                 tot[i] += r * vec[i]
+        if not self.history or now - self.history[-1][0] >= 1.0:
+            self.history.append((now, {k: list(v) for k, v in self.totals.items()}))
 
     def set_profile(self, track: str, prof: TrafficProfile, now: float) -> None:
         if self.profiles.get(track) == prof:
@@ -184,6 +192,7 @@ class TrafficModel:
         pt.track = track
         if pt.mark is not None:
             pt.mark = list(self._totals(track, pt.group))
+            pt.accrues_since = now
 
     def set_served(self, served: set, now: float) -> None:
         """The ready endpoints of the traffic Service changed: the rate per pod and who accrues change."""
@@ -201,6 +210,7 @@ class TrafficModel:
             if pt is not None:
                 pt.group = ""
                 pt.mark = list(self._totals(pt.track))
+                pt.accrues_since = now
         self.served = set(served)
 
     def set_groups(self, groups: list[tuple[str, float, set]] | None, now: float) -> None:
@@ -232,6 +242,7 @@ class TrafficModel:
             if g is not None and pt.mark is None:
                 pt.group = g
                 pt.mark = list(self._totals(pt.track, g))
+                pt.accrues_since = now
         self.groups = frozen
         self.group_rate = rate
         self.served = set(want)
@@ -246,6 +257,7 @@ class TrafficModel:
         pt.started = now
         if pt.mark is not None:
             pt.mark = list(self._totals(pt.track, pt.group))
+            pt.accrues_since = now
 
     def counters(self, key, now: float) -> list[float] | None:
         pt = self.pods.get(key)
@@ -258,6 +270,51 @@ class TrafficModel:
             for i in range(_LEN):
                 out[i] += tot[i] - pt.mark[i]
         return out
+
+    # ---------------------------------------------------------------- increases over a window
+    def _totals_at(self, track: str | None, group: str, t: float) -> list[float]:
+        """The totals of a track (in a routed group) at wall time `t`, interpolated between the once-a-second
+        samples."""
+        key = (track or "", group)
+        now_tot = self._totals(track, group)
+        pts = [(ts, tots.get(key)) for ts, tots in self.history]
+        pts = [(ts, v) for ts, v in pts if v is not None] + [(self.last, now_tot)]
+        times = [ts for ts, _ in pts]
+        i = bisect.bisect_right(times, t)
+        if i == 0:
+            return list(pts[0][1])
+        if i >= len(pts):
+            return list(now_tot)
+        (t0, a), (t1, b) = pts[i - 1], pts[i]
+        f = 0.0 if t1 <= t0 else (t - t0) / (t1 - t0)
+        return [x + (y - x) * f for x, y in zip(a, b)]
+
+    def increase(self, key, window: float, now: float) -> list[float] | None:
+        """What the pod's counters grew by over the last `window` wall seconds (None: no such pod).
+
+        A pod not served now counts nothing; one that joined (or restarted) inside the window counts from then.
+        """
+        pt = self.pods.get(key)
+        if pt is None:
+            return None
+        self.advance(now)
+        if pt.mark is None:
+            return [0.0] * _LEN
+        start = max(now - window, pt.accrues_since if pt.accrues_since is not None else now - window)
+        then = self._totals_at(pt.track, pt.group, start)
+        cur = self._totals(pt.track, pt.group)
+        return [max(0.0, c - t) for c, t in zip(cur, then)]
+
+    def window_stats(self, keys, window: float, now: float) -> "WindowStats":
+        """Requests, 5xx and the latency histogram of these pods over the last `window` wall seconds: what
+        `sum(rate(http_requests_total{...}[window]))` and friends would say (for the demo's analysis controllers)."""
+        tot = [0.0] * _LEN
+        for k in keys:
+            inc = self.increase(k, window, now)
+            if inc is not None:
+                for i in range(_LEN):
+                    tot[i] += inc[i]
+        return WindowStats(tot, window)
 
     def pod_rps(self, key) -> float:
         if key not in self.served:
@@ -324,6 +381,91 @@ def _whole(x: float) -> int:
     expectation grows, and a bucket holding 2.997 of 3 requests is 3, not 2 (flooring each cumulative bucket
     apart from the count put a phantom request in +Inf, a p99 of seconds for a pod that served three)."""
     return math.floor(x + 0.5)
+@dataclass(frozen=True)
+class WindowStats:
+    """Counter increases of some pods over a window (see TrafficModel.window_stats)."""
+
+    vector: list[float]
+    window: float
+
+    @property
+    def requests(self) -> float:
+        return self.vector[_COUNT]
+
+    @property
+    def errors(self) -> float:
+        """5xx responses."""
+        return sum(self.vector[i] for i in series_indexes(code_prefix="5"))
+
+    def error_rate(self) -> float:
+        """The 5xx share of requests (NaN with no requests, as 0/0 is in PromQL)."""
+        return self.errors / self.requests if self.requests > 0 else math.nan
+
+    def latency_quantile(self, q: float) -> float:
+        """histogram_quantile(q, ...) over the window's buckets (NaN with no requests)."""
+        buckets = [(b, self.vector[_B0 + j]) for j, b in enumerate(BUCKETS)] + [(math.inf, self.vector[_COUNT])]
+        return bucket_quantile(q, buckets)
+
+
+def series_indexes(code_prefix: str = "") -> list[int]:
+    """Indexes of the http_requests_total series (method x code) whose code starts with `code_prefix`."""
+    out, i = [], 0
+    for _m, _ in METHODS:
+        for code in CODES:
+            if code.startswith(code_prefix):
+                out.append(i)
+            i += 1
+    return out
+
+
+def request_series() -> list[tuple[int, str, str]]:
+    """(index, method, code) of each http_requests_total series in an accumulator vector."""
+    out, i = [], 0
+    for m, _ in METHODS:
+        for code in CODES:
+            out.append((i, m, code))
+            i += 1
+    return out
+
+
+BUCKET_INDEX = _B0
+COUNT_INDEX = _COUNT
+SUM_INDEX = _SUM
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Prometheus' bucketQuantile (promql/quantile.go): linear interpolation inside the bucket holding the rank."""
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    buckets = sorted(buckets)
+    if not buckets or not math.isinf(buckets[-1][0]):
+        return math.nan
+    mono, top = [], 0.0  # ensureMonotonic
+    for ub, c in buckets:
+        top = max(top, c)
+        mono.append((ub, top))
+    buckets = mono
+    if len(buckets) < 2:
+        return math.nan
+    observations = buckets[-1][1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    b = next(i for i, (_, c) in enumerate(buckets) if c >= rank)
+    if b == len(buckets) - 1:
+        return buckets[-2][0]
+    if b == 0 and buckets[0][0] <= 0:
+        return buckets[0][0]
+    start, end, count = 0.0, buckets[b][0], buckets[b][1]
+    if b > 0:
+        start = buckets[b - 1][0]
+        count -= buckets[b - 1][1]
+        rank -= buckets[b - 1][1]
+    return start + (end - start) * (rank / count) if count > 0 else start
 
 
 def _fmt_le(b: float) -> str:

@@ -7,8 +7,9 @@ lifecycle times run on scenario time (compressed by the speed); every timestamp 
 
 - base.py: names, hashes, selectors, conditions, times, the event recorder (shared by all)
 - core.py: `Controllers`, the change feed and the reconcile loop, combining the controllers below
-- kubelet.py: pods' lifecycle; replicaset.py, deployment.py, rollout.py (Argo), endpoints.py (Endpoints and
-  EndpointSlices), workloads.py (StatefulSet, DaemonSet, Job), flagger.py (Flagger's Canary scheduler)
+- kubelet.py: pods' lifecycle; replicaset.py, deployment.py, rollout.py (Argo), analysis.py (Argo's AnalysisRuns,
+  measured from the traffic model), experiment.py (Argo Experiments), endpoints.py (Endpoints and EndpointSlices),
+  workloads.py (StatefulSet, DaemonSet, Job), flagger.py (Flagger's Canary scheduler), veritas.py (seed 001's CRDs)
 """
 
 from tui.demo.controllers.base import (ARGO_HASH, BEHAVIOUR_ANNOTATION, CHANGED_AT, CRASH_MESSAGE_ANNOTATION,

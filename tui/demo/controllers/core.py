@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from tui.demo.state import StateError
 from typing import TYPE_CHECKING
+from tui.demo.controllers.analysis import Analysis
 from tui.demo.controllers.base import Recorder, controller_of, pod_ready
 from tui.demo.controllers.deployment import Deployments
 from tui.demo.controllers.endpoints import Services, _SvcCache
 from tui.demo.controllers.flagger import CANARIES, Flagger
+from tui.demo.controllers.experiment import EXPERIMENTS, Experiments
 from tui.demo.controllers.kubelet import Kubelet
 from tui.demo.controllers.replicaset import ReplicaSets
 from tui.demo.controllers.rollout import Rollouts
@@ -16,7 +18,7 @@ from tui.demo.controllers.veritas import Veritas
 if TYPE_CHECKING:  # pragma: no cover
     from tui.demo.sim import Simulation  # noqa: F401
 
-class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger):
+class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger, Analysis, Experiments):
     """All simulated controllers over one ClusterState; `reconcile()` works until nothing is dirty."""
 
     WORKLOADS = ("deployments", "replicasets", "rollouts")
@@ -27,7 +29,7 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
         self.events = Recorder(sim)
         self.kubelet = Kubelet(self)
         self.dirty: dict[str, set] = {r: set() for r in ("deployments", "replicasets", "rollouts", "services", "pods",
-                                                         CANARIES)}
+                                                         CANARIES, "analysisruns", "experiments")}
         self.new_pods: list[dict] = []
         self.owned: dict[str, set[tuple[str, str, str]]] = {}  # controller uid -> {(res, ns, name)}
         self.svc_by_ns: dict[str, set[str]] = {}
@@ -75,8 +77,8 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
                     self.owned.setdefault(ref["uid"], set()).add((res, ns, name))
             for r in (ref, old_ref):
                 if r:
-                    kind_res = {"ReplicaSet": "replicasets", "Deployment": "deployments", "Rollout": "rollouts"}.get(
-                        r.get("kind"))
+                    kind_res = {"ReplicaSet": "replicasets", "Deployment": "deployments", "Rollout": "rollouts",
+                                "Experiment": "experiments"}.get(r.get("kind"))
                     if kind_res:
                         self.dirty[kind_res].add((ns, r.get("name")))
         if res == "pods":
@@ -126,6 +128,12 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
         elif res in ("virtualservices", "ingresses", "destinationrules.networking.istio.io",
                      "trafficsplits.split.smi-spec.io"):
             self.sim.routing_changed(ns)  # the traffic model follows the router's weights
+        elif res == "analysisruns":
+            if etype != "DELETED":
+                self.dirty["analysisruns"].add((ns, name))
+        elif res == EXPERIMENTS:
+            if etype != "DELETED":
+                self.dirty["experiments"].add((ns, name))
         elif res in ("configmaps", "secrets"):
             pass  # the kubelet re-reads them on its next retry, as a real one does
         self.sim.wake()
@@ -148,7 +156,9 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
 
     def prime(self) -> None:
         """Objects that existed before we subscribed (a restored cluster) enter the indexes as if just added."""
-        for res in ("replicasets", "deployments", "rollouts", "services", "pods"):
+        for res in ("replicasets", "deployments", "rollouts", "services", "pods", "analysisruns", EXPERIMENTS):
+            if res == EXPERIMENTS and res not in self.state.kinds:
+                continue
             for o in self.state.list(res)[0]:
                 self.on_change("ADDED", res, o, None)
         if CANARIES in self.state.kinds:
@@ -188,12 +198,13 @@ class Controllers(ReplicaSets, Deployments, Rollouts, Services, Veritas, Flagger
                         self.kubelet.pod_changed(p, None)
             for res, fn in (("rollouts", self.reconcile_rollout), ("deployments", self.reconcile_deployment),
                             ("replicasets", self.reconcile_replicaset), ("services", self.reconcile_service),
-                            (CANARIES, self.reconcile_canary)):
+                            (CANARIES, self.reconcile_canary), ("analysisruns", self.reconcile_analysisrun),
+                            ("experiments", self.reconcile_experiment)):
                 if self.dirty[res]:
                     busy = True
                     keys, self.dirty[res] = self.dirty[res], set()
                     for ns, name in sorted(keys):
-                        obj = self.state.get(res, ns, name)
+                        obj = self.state.get(EXPERIMENTS if res == "experiments" else res, ns, name)
                         if obj is not None:
                             try:
                                 fn(obj)

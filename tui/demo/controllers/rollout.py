@@ -143,6 +143,8 @@ class Rollouts:
                 st.pop("pauseConditions", None)
                 st["controllerPause"] = False
                 weight = 0
+                self.end_canary_analysis(ro, st)
+                self.end_experiments(ro)
             elif abort:
                 if is_routed and canaryscale.abort_scale_down_delay(ro) is None:
                     pass  # abortScaleDownDelaySeconds: 0 leaves the canary up
@@ -151,12 +153,15 @@ class Rollouts:
                 else:
                     self.scale_rs(ro, canary, 0, component=comp)
                 self.scale_rs(ro, stable, replicas, component=comp)
+                why = f"Rollout aborted update to revision {revision}" + (
+                    f": {self.abort_message(ro)}" if self.abort_message(ro) else "")
                 if not st.get("abortedAt"):
                     st["abortedAt"] = now
-                    ev.emit(ro, "RolloutAborted", f"Rollout aborted update to revision {revision}", type="Warning",
-                            component=comp)
+                    ev.emit(ro, "RolloutAborted", why, type="Warning", component=comp)
                 phase = "Degraded"
-                message = f"RolloutAborted: Rollout aborted update to revision {revision}"
+                message = f"RolloutAborted: {why}"
+                self.end_canary_analysis(ro, st)
+                self.end_experiments(ro)
                 st.pop("pauseConditions", None)
                 st["controllerPause"] = False
                 weight = 0
@@ -165,7 +170,8 @@ class Rollouts:
                     idx = len(steps)
                     st.pop("pauseConditions", None)
                 weight = next((int(s["setWeight"]) for s in reversed(steps[:idx]) if "setWeight" in s), 0)
-                while idx < len(steps):
+                self.background_analysis(ro, st, idx, steps, h, stable_h, revision, now)
+                while idx < len(steps) and not st.get("abort"):
                     step = steps[idx]
                     if "setWeight" in step or "setCanaryScale" in step:
                         if "setWeight" in step:
@@ -204,13 +210,19 @@ class Rollouts:
                             self.sim.schedule(left + 0.01, lambda: self.dirty["rollouts"].add((ns, name)),
                                               dedupe=("pause", meta["uid"], idx))
                         break
-                    # analysis, experiment...: not simulated, they pass
+                    if "analysis" in step and self.step_analysis(ro, st, idx, step, h, stable_h, revision,
+                                                                 now) != "next":
+                        break
+                    if "experiment" in step and self.step_experiment(ro, st, idx, step, h, stable_h, revision,
+                                                                     byhash, now) != "next":
+                        break
                     ev.emit(ro, "RolloutStepCompleted", f"Rollout step {idx + 1}/{len(steps)} completed", component=comp)
                     idx += 1
                 if idx < len(steps):
-                    # between steps the counts of the last setWeight/setCanaryScale hold
-                    scale_to(idx)
-                else:
+                    if not st.get("abort"):
+                        # between steps the counts of the last setWeight/setCanaryScale hold
+                        scale_to(idx)
+                elif not st.get("abort"):
                     weight = 100
                     scale_to(idx)
                     if counts(canary).available >= replicas:
@@ -247,7 +259,7 @@ class Rollouts:
                 if paused_manual:
                     phase, message = "Paused", "manually paused"
                 elif st.get("pauseConditions"):
-                    phase, message = "Paused", "CanaryPauseStep"
+                    phase, message = "Paused", st["pauseConditions"][0].get("reason") or "CanaryPauseStep"
                 elif st.get("stableRS") == h and avail(canary) >= replicas and not any(
                         reps(r) for r in others + ([stable] if stable is not canary else [])):
                     phase, message = "Healthy", ""
@@ -256,6 +268,7 @@ class Rollouts:
                     message = ("more replicas need to be updated" if avail(canary) < reps(canary)
                                else "old replicas are pending termination" if st.get("stableRS") == h
                                else "updated replicas are still becoming available")
+        self.analysis_status_into(ro, st)
         self._rollout_status(ro, st, conds, phase, message, replicas, h, byhash, now)
         if spec.get("workloadRef"):
             self._scale_referenced_deployment(ro, st, revision, replicas)
@@ -285,12 +298,29 @@ class Rollouts:
             self.scale_rs(ro, stable, replicas, component=comp)
             if active:
                 self._set_service_hash(ns, active, stable_h, name)
+                bgst["activeSelector"] = stable_h
+            why = f"Rollout aborted update to revision {revision}" + (
+                f": {self.abort_message(ro)}" if self.abort_message(ro) else "")
             if not st.get("abortedAt"):
                 st["abortedAt"] = now
-                self.events.emit(ro, "RolloutAborted", f"Rollout aborted update to revision {revision}",
-                                 type="Warning", component=comp)
+                self.events.emit(ro, "RolloutAborted", why, type="Warning", component=comp)
             st.pop("pauseConditions", None)
-            return "Degraded", f"RolloutAborted: Rollout aborted update to revision {revision}"
+            self.terminate_run(self._current_run(ro, "pre"))
+            self.terminate_run(self._current_run(ro, "post"))
+            return "Degraded", f"RolloutAborted: {why}"
+        if bg.get("postPromotionAnalysis") and bgst.get("activeSelector") == h:
+            # promoted: the new ReplicaSet serves, but becomes stable only once post-promotion analysis passes
+            self.scale_rs(ro, cur, replicas, component=comp)
+            self.scale_rs(ro, stable, replicas, component=comp)
+            for svc in (active, preview):
+                if svc:
+                    self._set_service_hash(ns, svc, h, name)
+            bgst["previewSelector"] = h
+            if not self.postpromotion_analysis(ro, st, h, stable_h, revision, now):
+                if st.get("pauseConditions"):
+                    return "Paused", st["pauseConditions"][0].get("reason") or "InconclusiveAnalysisRun"
+                return "Progressing", "waiting for analysis to complete"
+            return self._bluegreen_complete(ro, st, bgst, replicas, h, stable, delay, revision)
         want = int(bg.get("previewReplicaCount") or replicas)
         self.scale_rs(ro, cur, want, component=comp)
         self.scale_rs(ro, stable, replicas, component=comp)
@@ -303,6 +333,12 @@ class Rollouts:
         if avail(cur) < want:
             return "Progressing", "more replicas need to be updated" if reps(cur) < want else \
                 "updated replicas are still becoming available"
+        if not self.prepromotion_analysis(ro, st, h, stable_h, revision, now):
+            if st.get("abort"):
+                return "Progressing", "active service cutover pending"
+            if st.get("pauseConditions"):
+                return "Paused", st["pauseConditions"][0].get("reason") or "InconclusiveAnalysisRun"
+            return "Progressing", "active service cutover pending"
         key = (ro["metadata"]["uid"], -1)
         promote = False
         if not auto or st.get("pauseConditions") or st.get("controllerPause"):
@@ -329,6 +365,19 @@ class Rollouts:
             self._set_service_hash(ns, active, h, name)
             self.events.emit(ro, "SwitchService", f"Switched selector for service '{active}' from '{old_sel}' to '{h}'",
                              component=comp)
+        if bg.get("postPromotionAnalysis"):
+            bgst["activeSelector"] = h
+            st["controllerPause"] = False
+            st.pop("pauseConditions", None)
+            st.pop("promoteFull", None)
+            self.dirty["rollouts"].add((ns, name))
+            return "Progressing", "waiting for analysis to complete"
+        return self._bluegreen_complete(ro, st, bgst, replicas, h, stable, delay, revision)
+
+    def _bluegreen_complete(self, ro, st, bgst, replicas, h, stable, delay, revision):
+        """The new ReplicaSet becomes stable; the old one scales down after scaleDownDelaySeconds."""
+        ns, name = ro["metadata"]["namespace"], ro["metadata"]["name"]
+        comp = "rollouts-controller"
         st["stableRS"] = h
         st["controllerPause"] = False
         st.pop("pauseConditions", None)
