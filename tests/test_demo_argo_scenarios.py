@@ -123,6 +123,9 @@ async def test_dynamic_stable_scale_shrinks_the_stable_with_its_weight(tmp_path)
     sc["name"] = "argo-istio-dynamic"
     ro = next(m for m in sc["manifests"] if m["kind"] == "Rollout")
     ro["spec"]["strategy"]["canary"]["dynamicStableScale"] = True
+    # the scale arithmetic alone: without the analysis step the canary's 9 % error rate fails (tested below)
+    ro["spec"]["strategy"]["canary"]["steps"] = [s for s in ro["spec"]["strategy"]["canary"]["steps"]
+                                                 if "analysis" not in s]
     path = tmp_path / "argo-istio-dynamic.yaml"
     path.write_text(yaml.safe_dump(sc, sort_keys=False))
     sim, state = await play(str(path))
@@ -130,6 +133,30 @@ async def test_dynamic_stable_scale_shrinks_the_stable_with_its_weight(tmp_path)
         sim.advance(25)
         assert story(state)[:5] == ("Paused", 1, (("1.4.2", 4), ("1.5.0", 1)), 20, (80, 20))
         sim.advance(30)
-        assert story(state)[:5] == ("Paused", 4, (("1.4.2", 3), ("1.5.0", 3)), 50, (50, 50))
+        assert story(state)[:5] == ("Paused", 3, (("1.4.2", 3), ("1.5.0", 3)), 50, (50, 50))
+    finally:
+        await sim.stop()
+
+
+async def test_argo_istio_analysis_is_measured_and_aborts_the_rollout():
+    """argo-istio's analysis step (the error-rate template, `result[0] < 0.05`) measures the canary's 5xx share
+    from the traffic the VirtualService sends it (9 %), fails, and the Rollout aborts as Argo's does
+    (rollout/analysis.go: a Failed step AnalysisRun aborts; the VirtualService goes back to 100/0)."""
+    sim, state = await play("argo-istio")
+    try:
+        for _ in range(240):
+            sim.advance(1.0)
+            if state.get("rollouts", NS, "checkout")["status"].get("abort"):
+                break
+        st = state.get("rollouts", NS, "checkout")["status"]
+        assert st.get("abort") and st["phase"] == "Degraded", st.get("phase")
+        runs = state.list("analysisruns", NS)[0]
+        assert len(runs) == 1 and runs[0]["status"]["phase"] == "Failed"
+        m = runs[0]["status"]["metricResults"][0]
+        vals = [float(x.strip("[]")) for x in (ms.get("value") for ms in m["measurements"]) if x and x != "[]"]
+        assert vals and all(0.05 < v < 0.15 for v in vals), m["measurements"]
+        assert "failureLimit" in runs[0]["status"].get("message", "") or m["phase"] == "Failed"
+        sim.advance(5)
+        assert story(state)[4] == (100, 0)  # all traffic back to stable
     finally:
         await sim.stop()
