@@ -421,3 +421,39 @@ def test_flagger_strip_and_header_snapshot(snap_compare, size):
             assert text.startswith("Flagger canary"), text
 
     assert snap_compare(_flagger_app(), terminal_size=SNAP_SIZES[size], run_before=settle)
+
+
+async def test_flagger_podinfo_scenario_is_followed_from_advance_to_rollback():
+    """The demo's Flagger (tui/demo/controllers/flagger.py) playing flagger-podinfo, watched as `lookout demo`
+    does: one rollout with the tracks primary (baseline) and canary, the weight stepping up, failed checks counted
+    towards the threshold, then Flagger's rollback read as ROLLBACK with `rollout-aborted`; never a verdict of
+    rollback from the canary's first handful of requests."""
+    from assessment_support import Player
+    from widgets.progress import RolloutStrip
+
+    p = await Player("flagger-podinfo").start()
+    try:
+        assert (p.target.kind, p.target.selector) == ("Label", "app in (podinfo,podinfo-primary)")
+        seen: dict[str, object] = {}
+        weights, checks = set(), set()
+        for t in range(5, 181, 5):
+            a = await p.play(t)
+            fs = a.progress.flagger if a.progress is not None else None
+            if fs is None:
+                continue
+            seen.setdefault(fs.phase, (t, a))
+            weights.add(fs.canary_weight)
+            checks.add(fs.failed_checks)
+            if fs.phase == "Progressing" and fs.failed_checks == 0:
+                assert a.decision != "rollback", (t, [(r.code, r.text) for r in a.verdict.reasons])
+        _, mid = seen["Progressing"]
+        assert (mid.roles.baseline, mid.roles.candidate) == ("primary", "canary")
+        assert {10, 20, 30} <= weights and max(checks) >= 4
+        t_fail, end = seen["Failed"]
+        assert end.outcome.state == "aborted" and end.decision == "rollback"
+        f = next(f for f in end.findings if f.code == "rollout-aborted")
+        assert f.severity == "critical" and "0/5" not in f.summary
+        strip = RolloutStrip.render_compact(end.progress).plain
+        assert "Failed" in strip and "✗ rolled back (threshold 5)" in strip and "✓ failed checks" not in strip
+    finally:
+        await p.stop()

@@ -95,6 +95,9 @@ def _analysis_short(p: Any, t: Text) -> None:
 
 
 def _flagger_checks(fs: Any, t: Text) -> None:
+    if fs.phase == "Failed" and not fs.failed_checks:  # Flagger resets the count as it rolls back: not a ✓ 0/N
+        t.append(f"✗ rolled back (threshold {fs.threshold})", style="bold red")
+        return
     bad = fs.failed_checks > 0
     t.append(f"{'!' if bad else '✓'} {fs.checks_text}",
              style=("bold red" if fs.failed_checks >= fs.threshold else "yellow") if bad else "green")
