@@ -396,8 +396,9 @@ def _flagger_app():
             sync = p.sync
 
             def sync_with_canary():
+                sync()  # the demo state's objects, then the hand-set Canary (not in the state: no controller runs it)
                 p.session.store.replace("canaries", [canary], scope=lambda k: k[0] == p.ns)
-                sync()
+                p.session.rebuild_resolver()
 
             p.sync = sync_with_canary
             await p.play(20)
