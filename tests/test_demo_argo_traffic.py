@@ -281,3 +281,34 @@ def test_basic_canary_example_uses_argo_surge_arithmetic(cluster, tmp_path_facto
     set_image(k, "rollout-canary", "argoproj/rollouts-demo:yellow")
     st = wait_for(lambda: paused_at(cluster, ns, "rollout-canary", 1), what="paused after setWeight 20")
     assert rs_by_hash(cluster, ns) == {old: (4, 4), st["currentPodHash"]: (1, 1)}
+
+
+def _selector(cluster, ns: str, svc: str) -> dict:
+    return ((get(cluster, "services", ns, svc) or {}).get("spec") or {}).get("selector") or {}
+
+
+def test_bluegreen_example_preview_then_promotion_switches_the_active_service(cluster, tmp_path_factory):
+    """examples/rollout-bluegreen.yaml (replicas 2, autoPromotionEnabled: false), as rollout/bluegreen.go and
+    rollout/service.go do it: the active and preview Services get the stable hash in their selectors; after an
+    update the preview Service selects the new ReplicaSet at once (reconcilePreviewService) while the active keeps
+    the old, the Rollout pauses before promotion (BlueGreenPause), and `kubectl argo rollouts promote` (the pause
+    conditions cleared) switches the active Service to the new hash and makes it stable."""
+    ns = "argo-bg"
+    k = kubectl_ns(cluster, tmp_path_factory, ns)
+    k.run("apply", "-f", fixture("rollout-bluegreen.yaml"))
+    old = wait_for(lambda: healthy(cluster, ns, "rollout-bluegreen"), what="Healthy")["stableRS"]
+    assert _selector(cluster, ns, "rollout-bluegreen-active").get(HASH) == old
+    set_image(k, "rollout-bluegreen", "argoproj/rollouts-demo:green")
+    st = wait_for(lambda: (lambda s: s.get("phase") == "Paused" and s.get("pauseConditions") and s)(
+        status(cluster, ns, "rollout-bluegreen")), what="paused before promotion")
+    new = st["currentPodHash"]
+    assert new != old and st["pauseConditions"][0]["reason"] == "BlueGreenPause"
+    assert _selector(cluster, ns, "rollout-bluegreen-preview").get(HASH) == new
+    assert _selector(cluster, ns, "rollout-bluegreen-active").get(HASH) == old
+    assert rs_by_hash(cluster, ns) == {old: (2, 2), new: (2, 2)}
+    k.run("patch", "rollout", "rollout-bluegreen", "--subresource=status", "--type", "merge",
+          "-p", json.dumps({"status": {"pauseConditions": None}}))
+    wait_for(lambda: _selector(cluster, ns, "rollout-bluegreen-active").get(HASH) == new, what="active switched")
+    st = wait_for(lambda: (lambda s: s.get("stableRS") == new and s)(status(cluster, ns, "rollout-bluegreen")),
+                  what="new ReplicaSet stable")
+    assert st["currentPodHash"] == new
