@@ -202,3 +202,18 @@ async def test_picker_shows_one_line_per_rollout_with_strategy_phase_and_members
     assert "canary · Healthy · ready 2/2 · a-canary + a-stable" in lines[0], lines
     assert "bluegreen · Healthy" in lines[1] and "b-blue + b-green" in lines[1]
     assert lines[2].startswith("✓ Deployment") and "ns/worker" in lines[2]
+
+
+async def test_manual_canary_scenario_with_a_deployment_named_like_the_app_is_one_rollout_with_two_tracks():
+    """manual-canary-named-app (Deployments myapp and myapp-canary behind one Service, the Kubernetes docs'
+    pattern) played as `lookout demo` follows it: the app, not the Deployment named like it; stable the baseline,
+    canary the candidate; the strip lists both halves as the canary grows."""
+    from assessment_support import played
+
+    p = await played("manual-canary-named-app", 60)
+    assert (p.target.kind, p.target.name, p.target.selector) == ("Label", "myapp", "app=myapp")
+    a = p.assessments[-1][1]
+    assert (a.roles.baseline, a.roles.candidate) == ("stable", "canary")
+    rows = {r.role: (r.ready, r.desired) for r in a.progress.revisions}
+    assert rows["stable"] == (3, 3) and rows["canary"][1] >= 2
+    assert a.decision == "promote" and not [f for f in a.findings if f.severity != "info"]
