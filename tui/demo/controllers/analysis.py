@@ -677,40 +677,22 @@ class Analysis:
     def prepromotion_analysis(self, ro: dict, st: dict, h: str, stable_h: str, revision: str, now: str) -> bool:
         """Blue/green prePromotionAnalysis: True once it passed (or there is none); it starts once the preview is
         saturated; Failed/Error aborts, Inconclusive pauses."""
-        bg = ((ro.get("spec") or {}).get("strategy") or {}).get("blueGreen") or {}
-        ana = bg.get("prePromotionAnalysis")
-        current = self._current_run(ro, "pre")
-        if current is not None and (current["metadata"].get("labels") or {}).get(ARGO_HASH) != h:
-            self.terminate_run(current)
-            current = None
-        if not ana or not ana.get("templates"):
-            return True
-        if any(p.get("reason") == "InconclusiveAnalysisRun" for p in st.get("pauseConditions") or ()):
-            return False
-        if self._needs_new_run(ro, st, current):
-            labels = {ARGO_HASH: h, "rollout-type": "PrePromotion"}
-            current = self.create_run(ro, ana, "pre", labels, h, stable_h, revision)
-            self._set_current(ro, "pre", current)
-            return False
-        self._set_current(ro, "pre", current)
-        phase = (current.get("status") or {}).get("phase")
-        if phase == "Successful":
-            return True
-        if phase == "Inconclusive":
-            self._pause_inconclusive(st, now)
-        elif phase in ("Error", "Failed"):
-            msg = "Blue/green pre-promotion analysis phase error/failed"
-            if (current.get("status") or {}).get("message"):
-                msg += ": " + current["status"]["message"]
-            self._abort(ro, st, msg, current)
-        return False
+        return self._promotion_analysis(ro, st, h, stable_h, revision, now, "pre")
 
     def postpromotion_analysis(self, ro: dict, st: dict, h: str, stable_h: str, revision: str, now: str) -> bool:
         """Blue/green postPromotionAnalysis, once the active Service serves the new ReplicaSet: True once it passed;
         Failed/Error aborts (the active Service goes back to stable), Inconclusive pauses."""
+        return self._promotion_analysis(ro, st, h, stable_h, revision, now, "post")
+
+    def _promotion_analysis(self, ro: dict, st: dict, h: str, stable_h: str, revision: str, now: str,
+                            which: str) -> bool:
+        """rollout/analysis.go reconcilePrePromotionAnalysisRun / reconcilePostPromotionAnalysisRun: one run per
+        new ReplicaSet hash (a newer hash terminates the old run)."""
+        field, rtype, words = {"pre": ("prePromotionAnalysis", "PrePromotion", "pre-promotion"),
+                               "post": ("postPromotionAnalysis", "PostPromotion", "post-promotion")}[which]
         bg = ((ro.get("spec") or {}).get("strategy") or {}).get("blueGreen") or {}
-        ana = bg.get("postPromotionAnalysis")
-        current = self._current_run(ro, "post")
+        ana = bg.get(field)
+        current = self._current_run(ro, which)
         if current is not None and (current["metadata"].get("labels") or {}).get(ARGO_HASH) != h:
             self.terminate_run(current)
             current = None
@@ -719,18 +701,18 @@ class Analysis:
         if any(p.get("reason") == "InconclusiveAnalysisRun" for p in st.get("pauseConditions") or ()):
             return False
         if self._needs_new_run(ro, st, current):
-            labels = {ARGO_HASH: h, "rollout-type": "PostPromotion"}
-            current = self.create_run(ro, ana, "post", labels, h, stable_h, revision)
-            self._set_current(ro, "post", current)
+            labels = {ARGO_HASH: h, "rollout-type": rtype}
+            current = self.create_run(ro, ana, which, labels, h, stable_h, revision)
+            self._set_current(ro, which, current)
             return False
-        self._set_current(ro, "post", current)
+        self._set_current(ro, which, current)
         phase = (current.get("status") or {}).get("phase")
         if phase == "Successful":
             return True
         if phase == "Inconclusive":
             self._pause_inconclusive(st, now)
         elif phase in ("Error", "Failed"):
-            msg = "Blue/green post-promotion analysis phase error/failed"
+            msg = f"Blue/green {words} analysis phase error/failed"
             if (current.get("status") or {}).get("message"):
                 msg += ": " + current["status"]["message"]
             self._abort(ro, st, msg, current)
