@@ -350,17 +350,17 @@ class TrafficModel:
         i = 0
         for method, _ in METHODS:
             for code in CODES:
-                n = _whole(c[i])
+                n = math.floor(c[i] + 1e-9)
                 if n > 0 or code == "200":
                     req.add_metric([HANDLER, method, code], n)
                 i += 1
         hist = HistogramMetricFamily("http_request_duration_seconds", "HTTP request latency in seconds.",
                                      labels=["handler"])
-        count = _whole(c[_COUNT])
+        count = math.floor(c[_COUNT] + 1e-9)
         buckets = []
         prev = 0
         for j, b in enumerate(BUCKETS):
-            n = min(count, max(prev, _whole(c[_B0 + j])))
+            n = min(count, max(prev, math.floor(c[_B0 + j] + 1e-9)))
             buckets.append((_fmt_le(b), n))
             prev = n
         buckets.append(("+Inf", count))
@@ -376,11 +376,6 @@ class TrafficModel:
         return generate_latest(_Families([req, hist, cpu, mem, start])).decode()
 
 
-def _whole(x: float) -> int:
-    """The model's expected (fractional) count as whole requests, rounded half up: still never decreasing as the
-    expectation grows, and a bucket holding 2.997 of 3 requests is 3, not 2 (flooring each cumulative bucket
-    apart from the count put a phantom request in +Inf, a p99 of seconds for a pod that served three)."""
-    return math.floor(x + 0.5)
 @dataclass(frozen=True)
 class WindowStats:
     """Counter increases of some pods over a window (see TrafficModel.window_stats)."""
