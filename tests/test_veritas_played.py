@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from assessment_support import Player
 from test_demo_veritas import canary_scenario
 from tui.config import load_config
@@ -211,3 +213,42 @@ async def test_a_canary_paused_by_hand_is_a_warning_and_a_planned_pause_is_not()
     assert ("rollout-paused", "info") in m.codes and ("rollout-paused", "warning") not in m.codes
     assert m.progress["pause"] == {"text": "paused (Paused, planned)", "kind": "step", "left_s": None}
     assert m.strip.startswith("‖ Paused · paused (Paused, planned) · weight 20%"), m.strip
+
+
+# ---- the strip of a CRD-driven rollout, snapshotted -----------------------------------------------------------
+
+SNAP_SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+
+
+def _switch_stuck_app():
+    """`lookout demo --scenario veritas-switch-stuck --config examples/veritas-crds.toml`, 60 s in: the
+    VeritasEnvironment stuck Switching at 50 %, green failing its health checks."""
+    import asyncio
+
+    from tui.app import LookoutApp
+
+    async def play():
+        p = await Player("veritas-switch-stuck", settings=load_config(EXAMPLE)).start()
+        try:
+            await p.play(60)
+        finally:
+            await p.stop()
+        return p
+
+    p = asyncio.new_event_loop().run_until_complete(play())
+    return LookoutApp(p.session, clock=p.session.clock, check_tty=False)
+
+
+
+@pytest.mark.parametrize("size", sorted(SNAP_SIZES))
+def test_veritas_switch_strip_snapshot(snap_compare, size):
+    async def settle(pilot):
+        await pilot.pause(0.3)
+        text = pilot.app.query_one("#rollout-strip")._last.plain
+        assert "Switching · switch 50% · active blue · preview green" in text, text
+        if size == "80x24":
+            assert len(text.split("\n")) == 1
+        else:
+            assert text.startswith("Veritas bluegreen"), text
+
+    assert snap_compare(_switch_stuck_app(), terminal_size=SNAP_SIZES[size], run_before=settle)
