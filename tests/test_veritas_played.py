@@ -252,3 +252,25 @@ def test_veritas_switch_strip_snapshot(snap_compare, size):
             assert text.startswith("Veritas bluegreen"), text
 
     assert snap_compare(_switch_stuck_app(), terminal_size=SNAP_SIZES[size], run_before=settle)
+
+
+async def test_a_switch_that_times_out_is_aborted():
+    """veritas-switch-stuck with a 30 s health-check timeout and green never fixed: the controller sends the
+    Service back to blue and says Failed; the shipped mapping reads it as `aborted` (the switch was undone): verdict
+    rollback with the controller's message, exit 1, the strip ✗ Failed at switch 0 % with blue still active."""
+    from tui.demo.scenario import load_scenario
+
+    sc = load_scenario("veritas-switch-stuck")
+    for m in sc.manifests:
+        if m["kind"] == "VeritasEnvironment":
+            m["spec"]["switch"]["healthCheck"]["timeout"] = "30s"
+    sc.timeline = [s for s in sc.timeline if s.action != "traffic"]
+    ms = await story(sc, 45)
+    assert when(ms, 30).progress["phase"] == "Switching" and when(ms, 30).a.exit_code != 1
+    m = ms[-1]
+    assert m.progress["phase"] == "Failed" and m.a.outcome.state == "aborted"
+    assert m.strip.startswith("✗ Failed · switch 0% · active blue · preview green"), m.strip
+    assert "switch to green did not pass its health check within 30s: veritas-spark back on blue" in m.strip
+    assert m.a.verdict.decision == "rollback" and m.a.verdict.reasons[0].code == "rollout-aborted"
+    assert "back on blue" in m.a.verdict.reasons[0].text
+    assert m.a.exit_code == 1 and m.report["rollout"]["outcome"] == "aborted"
