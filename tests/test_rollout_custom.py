@@ -454,6 +454,8 @@ def test_approval_and_planned_pause_paths_of_a_made_up_crd(tmp_path):
     assert look({"state": "Rolling", "gate": "manual-signoff"}) == (
         "approval", "waiting for approval (manual-signoff)", {("awaiting-approval", "info")})
     assert look({"state": "Holding", "gate": "manual-signoff"})[0] == "approval"  # paused for it: not by hand
+    obj = {"metadata": {"name": "cart"}, "spec": {"app": "cart"}, "status": {"state": "Rolling", "gate": "signoff"}}
+    assert [f.summary for f in progress_findings(custom_progress(ck, obj))] == ["cart is waiting for approval"]
     for no in ("false", "", 0, False):
         assert look({"state": "Rolling", "gate": no}) == ("", "", set()), no
     assert look({"state": "Holding", "holdPlanned": True}) == ("step", "paused (Holding, planned)",

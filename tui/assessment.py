@@ -447,9 +447,10 @@ def progress_findings(progress) -> list[Finding]:
                                                                        else " (a planned pause)"),
                                where + (("pause", progress.pause),), (ref,)))
         elif kind == "approval":  # a mapped CRD's `approval` path (tui.rollout.custom.custom_pause): as Flagger's gates
+            msg = clean_line(progress.message or "") if progress.message != progress.phase else ""
             out.append(Finding("awaiting-approval", "info", None,
-                               f"{progress.name} is waiting for approval" + (f": {clean_line(progress.message)}"
-                                                                             if progress.message else ""),
+                               f"{progress.name}: {msg}" if "approv" in msg.lower()  # its own words say it
+                               else f"{progress.name} is waiting for approval" + (f": {msg}" if msg else ""),
                                where + (("pause", progress.pause),), (ref,)))
         elif kind == "promotion":
             out.append(Finding("rollout-paused", "info", None,
