@@ -95,12 +95,13 @@ class Player:
         await self.sim.start(background=False)
         sc = self.sim.scenario
         self.ns = sc.namespace
-        self.target = scenario_target(sc)
+        self.target = scenario_target(sc, self.settings.crds)  # a mapped in-house CRD named like the app
         self.session = PlayedSession(Target(), RolloutChoice(self.target, self.ns), self.settings, demo=True,
                                      kubeconfig_path="/tmp/kubeconfig", clock=Clock(self.clock))
         self.session.player = self
         self.session.throttle_derived = False  # deterministic: no evaluation deferred by its wall-clock cost
-        for kind in KINDS:
+        ck = self.session.custom_kind
+        for kind in KINDS + ((ck.store_key,) if ck is not None else ()):
             self.session.store.set_health(SourceHealth(source=f"{kind}/{self.ns}", kind=kind, connected=True,
                                                        synced=True, last_event=self.clock()))
         self._metrics_parts()
@@ -130,9 +131,12 @@ class Player:
         """Make the session's store equal to the cluster's objects (what the informers would do)."""
         sel = self.target.pod_selector()
         store = self.session.store
-        for kind in KINDS:
+        ck = self.session.custom_kind  # an in-house CRD mapped in the config: its objects, keyed by plural.group
+        kinds = KINDS + ((ck.store_key,) if ck is not None else ())
+        state_kind = dict(STATE_KIND, **({ck.store_key: f"{ck.plural}.{ck.group}"} if ck is not None else {}))
+        for kind in kinds:
             try:
-                items = self.state.list(STATE_KIND.get(kind, kind), self.ns)[0]
+                items = self.state.list(state_kind.get(kind, kind), self.ns)[0]
             except Exception:  # a kind the demo does not serve
                 continue
             if kind in ("pods", "replicasets"):

@@ -265,7 +265,8 @@ def test_veritas_canary_and_environment_follow_their_status(bare):
 
     _status(k, "veritascanaries", "veritas-spark", {"phase": "Paused"})
     _, a, _ = _assess(cluster, EXAMPLE, "vcanary/veritas-spark".replace("vcanary", "veritascanary"))
-    assert a.outcome.state == "paused" and any(f.code == "rollout-paused" for f in a.findings)
+    assert a.outcome.state == "paused" and any(f.code == "rollout-paused" and f.severity == "warning"
+                                               for f in a.findings)  # spec.paused: by hand
 
     _status(k, "veritascanaries", "veritas-spark", {"phase": "RollingBack", "canaryWeight": 0, "conditions": [
         {"type": "AnalysisPassing", "status": "False", "reason": "ThresholdReached",
@@ -274,9 +275,9 @@ def test_veritas_canary_and_environment_follow_their_status(bare):
     assert a.outcome.state == "aborted" and a.verdict.decision == "rollback" and a.exit_code == 1
     assert "error rate 7.2% > 1%" in a.verdict.reasons[0].text
 
-    _status(k, "veritascanaries", "veritas-spark", {"phase": "Failed"})
+    _status(k, "veritascanaries", "veritas-spark", {"phase": "Failed"})  # Veritas' Failed follows its rollback
     _, a, _ = _assess(cluster, EXAMPLE, "veritas-spark")
-    assert a.outcome.state == "degraded" and a.cell("rollout").level == "degraded"
+    assert a.outcome.state == "aborted" and a.verdict.decision == "rollback"
 
     _status(k, "veritasenvironments", "gateway", {"phase": "Switching", "switchProgress": 40,
                                                   "activeEnvironment": "blue"})
@@ -427,3 +428,40 @@ def test_time_in_phase_counts_on_its_own_clock():
     now[0] += 80
     p = s.assess().progress
     assert p.step_for_s == 80 and "1m20s in phase" in RolloutStrip.render_compact(p).plain
+
+
+def test_approval_and_planned_pause_paths_of_a_made_up_crd(tmp_path):
+    """The `approval` and `planned_pause` paths, for any CRD (no code per controller): an approval awaited is
+    `awaiting-approval` (info) with the pause kind `approval` (the exit code holds at 2, tui.assessment); a paused
+    phase is planned when `planned_pause` says yes (`rollout-paused` info), else by hand (warning); a value that
+    reads as no (false, 0, empty, absent) is no."""
+    from tui.assessment import progress_findings
+    from tui.rollout.custom import custom_progress
+
+    p = tmp_path / "c.toml"
+    p.write_text(SHIPMENT_MAPPING.replace('conditions = "{.status.conditions}"',
+                                          'conditions = "{.status.conditions}"\n'
+                                          'approval = "{.status.gate}"\nplanned_pause = "{.status.holdPlanned}"'))
+    s = load_config(str(p))
+    assert s.warnings == ()
+    ck = s.crds[0]
+
+    def look(status):
+        obj = {"metadata": {"name": "cart"}, "spec": {"app": "cart"}, "status": status}
+        pr = custom_progress(ck, obj)
+        return pr.pause_kind, pr.pause, {(f.code, f.severity) for f in progress_findings(pr)}
+
+    assert look({"state": "Rolling", "gate": "manual-signoff"}) == (
+        "approval", "waiting for approval (manual-signoff)", {("awaiting-approval", "info")})
+    assert look({"state": "Holding", "gate": "manual-signoff"})[0] == "approval"  # paused for it: not by hand
+    obj = {"metadata": {"name": "cart"}, "spec": {"app": "cart"}, "status": {"state": "Rolling", "gate": "signoff"}}
+    assert [f.summary for f in progress_findings(custom_progress(ck, obj))] == ["cart is waiting for approval"]
+    for no in ("false", "", 0, False):
+        assert look({"state": "Rolling", "gate": no}) == ("", "", set()), no
+    assert look({"state": "Holding", "holdPlanned": True}) == ("step", "paused (Holding, planned)",
+                                                               {("rollout-paused", "info")})
+    assert look({"state": "Holding", "holdPlanned": "bake 10m"})[1] == "paused (Holding, planned: bake 10m)"
+    assert look({"state": "Holding", "holdPlanned": False}) == ("hand", "paused (Holding)",
+                                                                {("rollout-paused", "warning")})
+    assert look({"state": "Holding"}) == ("hand", "paused (Holding)", {("rollout-paused", "warning")})
+    assert look({"state": "Done", "gate": "manual-signoff"}) == ("", "", set())  # finished: nothing awaited

@@ -398,6 +398,7 @@ def progress_findings(progress) -> list[Finding]:
     analysis-inconclusive  a metric is Inconclusive, or the Rollout paused on an InconclusiveAnalysisRun: warning
     rollout-paused         info at a planned pause (time left) or while a promotion is awaited; warning when paused
                            past the step's duration, by an inconclusive analysis, or by hand with no step
+    awaiting-approval      info while a mapped in-house CRD's `approval` path matches (Flagger's: flagger_findings)
     """
     if progress is None:
         return []
@@ -444,6 +445,12 @@ def progress_findings(progress) -> list[Finding]:
             out.append(Finding("rollout-paused", "warning" if overdue else "info", None,
                                f"{progress.name} {progress.pause}" + (": the controller has not resumed it" if overdue
                                                                        else " (a planned pause)"),
+                               where + (("pause", progress.pause),), (ref,)))
+        elif kind == "approval":  # a mapped CRD's `approval` path (tui.rollout.custom.custom_pause): as Flagger's gates
+            msg = clean_line(progress.message or "") if progress.message != progress.phase else ""
+            out.append(Finding("awaiting-approval", "info", None,
+                               f"{progress.name}: {msg}" if "approv" in msg.lower()  # its own words say it
+                               else f"{progress.name} is waiting for approval" + (f": {msg}" if msg else ""),
                                where + (("pause", progress.pause),), (ref,)))
         elif kind == "promotion":
             out.append(Finding("rollout-paused", "info", None,

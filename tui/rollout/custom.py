@@ -21,7 +21,9 @@ HEALTH_SYMBOL = {"healthy": "✓", "progressing": "…", "paused": "‖", "degra
 HEALTH_WORD = {"healthy": "Healthy", "progressing": "Progressing", "paused": "Paused", "degraded": "Degraded",
                "aborted": "Aborted", "unknown": "Unknown"}
 PATH_KEYS = ("phase", "weight", "desired_weight", "step", "step_count", "conditions", "switch_progress", "message",
-             "active")
+             "active", "approval", "planned_pause")
+# what a filled-in `approval` / `planned_pause` path reads as "no": kubectl prints these for a false or absent value
+_NO = ("", "false", "0", "no", "none", "null")
 
 
 class PathError(ValueError):
@@ -267,9 +269,7 @@ def custom_progress(ck: CustomKind, obj: dict | None, pods: Sequence[dict] = (),
         a = clean_ident(active)
         other = next((t for t, _, _ in ck.tracks if t != a and t in ("blue", "green")), None)
         roles = f"active {a}" + (f" · preview {other}" if other else "")
-    pause, pause_kind = "", ""
-    if health == "paused":
-        pause, pause_kind = f"paused ({word})", "custom"
+    pause, pause_kind = custom_pause(ck, obj, health, word)
     symbol = HEALTH_SYMBOL.get(health, "?")
     return Progress(
         clean_line(ck.controller or ck.kind), ck.kind, clean_ident(meta.get("name", "")), ck.strategy,
@@ -279,6 +279,32 @@ def custom_progress(ck: CustomKind, obj: dict | None, pods: Sequence[dict] = (),
         step_for_s=step_for_s if health in ("progressing", "paused") else None,  # how long in this step or phase
         roles=roles, health=health, switch_progress=switch, conditions=conditions_text(ck, obj),
         message=custom_outcome(ck, obj)[1])
+
+
+def _said(ck: CustomKind, key: str, obj: dict) -> str | None:
+    """The path's text when it says yes (matched, and not false/0/empty), else None."""
+    v = ck.read(key, obj)
+    return None if v is None or v.strip().lower() in _NO else clean_line(v)
+
+
+def custom_pause(ck: CustomKind, obj: dict, health: str, word: str) -> tuple[str, str]:
+    """(pause text, pause kind) as tui.assessment.progress_findings reads them:
+
+    - `approval` matches while the rollout runs or is paused: "approval", a person has to approve (the
+      `awaiting-approval` finding, info; `lookout status` exits 2, hold), as Flagger's confirm gates;
+    - a paused phase with `planned_pause` saying yes: "step", a planned pause (`rollout-paused`, info);
+    - any other paused phase: "hand", nothing says it was planned (`rollout-paused`, warning)."""
+    if health not in ("progressing", "paused"):
+        return "", ""
+    gate = _said(ck, "approval", obj)
+    if gate is not None:
+        return f"waiting for approval ({gate[:60]})", "approval"
+    if health != "paused":
+        return "", ""
+    planned = _said(ck, "planned_pause", obj)
+    if planned is not None:
+        return f"paused ({word}, planned" + (f": {planned[:60]})" if planned.lower() != "true" else ")"), "step"
+    return f"paused ({word})", "hand"
 
 
 def _pod_ready(p: dict) -> bool:
