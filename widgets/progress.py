@@ -91,7 +91,8 @@ def _analysis_short(p: Any, t: Text) -> None:
     t.append(f"{'✗' if run.phase in ('Failed', 'Error') else '!'} {bad.name}", style=style or "yellow")
     if bad.values:
         t.append(f" {bad.values[-1]}")
-    t.append(f" failed {bad.failed}/{bad.failure_limit}")
+    op = " > " if bad.failed > bad.failure_limit else " ≤ "  # Argo fails a metric at failed > failureLimit
+    t.append(f" failed {bad.failed}{op}limit {bad.failure_limit}")
 
 
 def _flagger_checks(fs: Any, t: Text) -> None:
