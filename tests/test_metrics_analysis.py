@@ -281,3 +281,18 @@ def test_after_a_blue_green_switch_the_baseline_column_comes_first_so_delta_read
                                                 strategy="bluegreen"))
     assert [(t.name, t.role) for t in after.tracks] == [("green", "baseline"), ("blue", "candidate")]
     assert after.deltas["request_rate_rps"] == pytest.approx(70.8 / 29.1 - 1)  # blue (2nd column) vs green (1st)
+
+
+def test_a_first_poll_before_the_pods_arrive_is_polled_again_soon():
+    """Every demo scenario opened with `verdict ? NO DATA · no pods of the rollout to measure` beside a pods pane of
+    Running pods for a whole interval (the first poll ran before the pod informer had listed): `no-tracks` is a
+    warming-up state too, polled again within 2 s."""
+    import dataclasses
+
+    from tui.metrics.analysis import Analysis, EMPTY_STATE
+    from tui.metrics.monitor import WARMING_UP_POLL_S, next_poll_in
+
+    first = Analysis(T, S, clock=lambda: 1000.0).update(Reading(at=1000.0, source="direct scrape", measures={}), [])
+    assert [r.code for r in first.verdict.reasons] == ["no-tracks"]
+    assert next_poll_in(first, 10.0, 0) == WARMING_UP_POLL_S
+    assert next_poll_in(dataclasses.replace(EMPTY_STATE), 10.0, 0) == 10.0  # not every no-data state
