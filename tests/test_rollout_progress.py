@@ -150,6 +150,15 @@ async def test_compact_strip_states_failed_count_against_the_limit_not_as_a_frac
         await p.stop()
     compact = RolloutStrip.render_compact(a.progress).plain
     assert "error-rate [0.128] failed 3 > limit 2" in compact and "3/2" not in compact
+    # metrics-missing: nothing failed, the canary's query found no data three times (inconclusive); the strip read
+    # `! error-rate failed 0/0` (then `failed 0 ≤ limit 0`) about a metric whose trouble is inconclusive results
+    p = await Player("metrics-missing").start()
+    try:
+        a = await p.play(45)
+    finally:
+        await p.stop()
+    compact = RolloutStrip.render_compact(a.progress).plain
+    assert "! error-rate inconclusive 3 > limit 0" in compact and "failed 0" not in compact
 
 
 def test_running_analysis_within_its_limit_is_a_warning_and_says_so():
