@@ -63,3 +63,14 @@ def test_status_text_marks_a_finding_that_stopped_holding():
     gone, held = render_text(report(False)), render_text(report(True))
     assert "single-endpoint [canary] (cleared): Service checkout-canary" in gone
     assert "(cleared)" not in held
+
+
+def test_aborted_reason_joins_the_controllers_sentence_without_a_stray_full_stop():
+    """`lookout status` on flagger-podinfo after the rollback read `flagger: Canary analysis failed, Deployment scaled
+    to zero.; the candidate's figures ...`: Flagger's message ends with a full stop, the reason joins with `;`."""
+    from tui.assessment import Outcome, _aborted_reason
+
+    r = _aborted_reason(Outcome("aborted", "flagger", "Canary analysis failed, Deployment scaled to zero."), None, ())
+    assert ".;" not in r.text
+    assert r.text == ("the rollout aborted; flagger: Canary analysis failed, Deployment scaled to zero; the candidate's "
+                      "figures before it were not seen by this Lookout (it started after)")
