@@ -240,3 +240,37 @@ def test_a_warming_up_track_is_polled_again_soon():
     assert next_poll_in(settled, 10.0, 50) == 10.0
     assert next_poll_in(settled, 5.0, 10_000) == 10.0  # 10,000 pods: every 10 s
     assert next_poll_in(warming, 1.0, 50) == 1.0  # never slower than the configured interval
+
+
+def test_after_a_blue_green_switch_the_baseline_column_comes_first_so_delta_reads_left_to_right():
+    """The pane and `lookout status` print the tracks as columns and Δ = candidate vs baseline beside them: the
+    baseline must be the first column whatever the tracks are called. After a switch to green (bluegreen-switch,
+    veritas-switch-stuck) green is the baseline and blue the standby candidate; sorted by name blue came first and
+    the pane read `blue 70.8/s  green 29.1/s  Δ +144 %`, as if green had grown, when blue had."""
+    from tui.rollout.roles import Roles
+
+    a = Analysis(T, S, clock=lambda: 1000.0)
+    pods = [PodInfo("b-1", "blue"), PodInfo("g-1", "green")]
+    reading = Reading(at=1000.0, source="x", measures={"blue": Measure(70.8, 0.0, 0.03, 0.05, 0.08, 4000, 0, 60),
+                                                       "green": Measure(29.1, 0.0, 0.03, 0.05, 0.08, 1700, 0, 60)})
+    before = a.update(reading, pods, roles=Roles(baseline="blue", candidate="green", strategy="bluegreen"))
+    assert [t.name for t in before.tracks] == ["blue", "green"]
+    after = a.update(reading, pods, roles=Roles(baseline="green", candidate="blue", standby=frozenset({"blue"}),
+                                                strategy="bluegreen"))
+    assert [(t.name, t.role) for t in after.tracks] == [("green", "baseline"), ("blue", "candidate")]
+    assert after.deltas["request_rate_rps"] == pytest.approx(70.8 / 29.1 - 1)  # blue (2nd column) vs green (1st)
+
+
+def test_a_first_poll_before_the_pods_arrive_is_polled_again_soon():
+    """Every demo scenario opened with `verdict ? NO DATA · no pods of the rollout to measure` beside a pods pane of
+    Running pods for a whole interval (the first poll ran before the pod informer had listed): `no-tracks` is a
+    warming-up state too, polled again within 2 s."""
+    import dataclasses
+
+    from tui.metrics.analysis import Analysis, EMPTY_STATE
+    from tui.metrics.monitor import WARMING_UP_POLL_S, next_poll_in
+
+    first = Analysis(T, S, clock=lambda: 1000.0).update(Reading(at=1000.0, source="direct scrape", measures={}), [])
+    assert [r.code for r in first.verdict.reasons] == ["no-tracks"]
+    assert next_poll_in(first, 10.0, 0) == WARMING_UP_POLL_S
+    assert next_poll_in(dataclasses.replace(EMPTY_STATE), 10.0, 0) == 10.0  # not every no-data state

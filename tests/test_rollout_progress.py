@@ -138,6 +138,29 @@ async def test_failed_analysis_run_shows_each_value_against_its_condition_and_li
     assert a.progress.phase == "Aborted" and a.progress.desired_weight == 0
 
 
+async def test_compact_strip_states_failed_count_against_the_limit_not_as_a_fraction():
+    """At 80x24 the strip showed bad-canary's aborted analysis as `✗ error-rate [0.128] failed 3/2`: "3 of 2"
+    reads as garbage. Argo aborts when failed > failureLimit (analysis.go: "failed (3) > failureLimit (2)")."""
+    from widgets.progress import RolloutStrip
+
+    p = await Player("bad-canary").start()
+    try:
+        a = await p.play(50)
+    finally:
+        await p.stop()
+    compact = RolloutStrip.render_compact(a.progress).plain
+    assert "error-rate [0.128] failed 3 > limit 2" in compact and "3/2" not in compact
+    # metrics-missing: nothing failed, the canary's query found no data three times (inconclusive); the strip read
+    # `! error-rate failed 0/0` (then `failed 0 ≤ limit 0`) about a metric whose trouble is inconclusive results
+    p = await Player("metrics-missing").start()
+    try:
+        a = await p.play(45)
+    finally:
+        await p.stop()
+    compact = RolloutStrip.render_compact(a.progress).plain
+    assert "! error-rate inconclusive 3 > limit 0" in compact and "failed 0" not in compact
+
+
 def test_running_analysis_within_its_limit_is_a_warning_and_says_so():
     a = at("bad-canary", 30, "analysis").session.assess()
     f = codes(a)["analysis-failing"]

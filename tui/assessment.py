@@ -355,10 +355,10 @@ def _aborted_reason(outcome: Outcome, sighting: CandidateSighting | None, analys
                    ("latency_p99_s", None if f.latency_p99_s is None else round(f.latency_p99_s, 6)),
                    ("request_rate_rps", None if f.request_rate_rps is None else round(f.request_rate_rps, 3))]
     if outcome.message:
-        text += f"; {outcome.controller}: {outcome.message}"
+        text += f"; {outcome.controller}: {outcome.message.rstrip('. ')}"  # joined by ';', not '.;'
     if run is not None:
         name, msg, measured = run
-        text += f"; AnalysisRun {name}: {msg}" if msg else f"; AnalysisRun {name} failed"
+        text += f"; AnalysisRun {name}: {msg.rstrip('. ')}" if msg else f"; AnalysisRun {name} failed"
         if measured:
             text += f" (measured {', '.join(measured)})"
         values += [("analysis_run", name), ("analysis_message", msg or None),

@@ -295,7 +295,8 @@ def build_report(session, assessment, source: str) -> dict:
     reasons = [{"code": r.code, "text": clean_line(r.text), "values": {k: _num(v) for k, v in r.values},
                 "promql": r.promql} for r in a.verdict.reasons]
     fs = [{"code": f.code, "severity": f.severity, "track": f.track, "text": clean_line(f.summary),
-           "cell": cell_of(f.code), "evidence": [_evidence(k, v, ns) for k, v in f.evidence]} for f in a.findings]
+           "cell": cell_of(f.code), "holding": bool(getattr(f, "holding", True)),
+           "evidence": [_evidence(k, v, ns) for k, v in f.evidence]} for f in a.findings]
     return _sanitised({
         "context": clean_ident(session.kube_target.context),
         "namespace": clean_ident(ns),
@@ -415,7 +416,8 @@ def render_text(report: dict) -> str:
         lines.append("findings")
         for f in report["findings"]:
             tr = f" [{f['track']}]" if f["track"] else ""
-            lines.append(f"  {f['severity']:<8} {f['code']}{tr}: {f['text']}")
+            gone = "" if f.get("holding", True) else " (cleared)"
+            lines.append(f"  {f['severity']:<8} {f['code']}{tr}{gone}: {f['text']}")
             for e in f["evidence"][:4]:
                 who = f"{e['kind']}/{e['name']} " if e["kind"] else ""
                 lines.append(f"             {who}{e['field']}{': ' if e['field'] else ''}{e['value']}")

@@ -24,6 +24,8 @@ def finding_text(f: Any, evidence: int = 8) -> Text:
     t.append(f"{symbol} {word:<8}", style=style)
     if f.track:
         t.append(f" {clean_line(str(f.track))}", style="bold")
+    if not getattr(f, "holding", True):  # shown until clear_after, but no longer true
+        t.append(" cleared:", style="green")
     t.append(f" {clean_line(f.summary)}")
     t.append(f"  [{clean_line(f.code)}]", style="dim")
     for k, v in tuple(f.evidence)[:evidence]:

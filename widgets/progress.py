@@ -91,7 +91,14 @@ def _analysis_short(p: Any, t: Text) -> None:
     t.append(f"{'✗' if run.phase in ('Failed', 'Error') else '!'} {bad.name}", style=style or "yellow")
     if bad.values:
         t.append(f" {bad.values[-1]}")
-    t.append(f" failed {bad.failed}/{bad.failure_limit}")
+    # the count that is the trouble, against its limit (Argo stops a metric at count > limit)
+    if bad.failed:
+        word, n, limit = "failed", bad.failed, bad.failure_limit
+    elif bad.inconclusive:
+        word, n, limit = "inconclusive", bad.inconclusive, bad.inconclusive_limit
+    else:
+        word, n, limit = "errors in a row", bad.consecutive_error, bad.consecutive_error_limit
+    t.append(f" {word} {n}{' > ' if n > limit else ' ≤ '}limit {limit}")
 
 
 def _flagger_checks(fs: Any, t: Text) -> None:

@@ -161,6 +161,8 @@ class FindingsStrip(_TextStatic):
             track = _attr(f, "track")
             if track:
                 t.append(f" {clean_line(str(track))}", style="bold")
+            if not _attr(f, "holding", True):  # shown until clear_after, but no longer true: say so
+                t.append(" cleared:", style="green")
             t.append(f" {clean_line(str(_attr(f, 'summary', '')))}")
             code = _attr(f, "code")
             if code:

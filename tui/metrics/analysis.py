@@ -623,7 +623,9 @@ class Analysis:
         if roles is not None and (roles.baseline or roles.candidate):
             cand = roles.candidate if roles.candidate in names else None
             base = roles.baseline if roles.baseline in names else None
-        order = sorted(names, key=track_sort_key)
+        # baseline, candidate, then the rest: the pane and `lookout status` print Δ (candidate vs baseline) beside
+        # the columns, which read left to right only with the baseline first (after a blue/green switch green is)
+        order = sorted(names, key=lambda t: (0 if t == base else 1 if t == cand else 2, track_sort_key(t)))
         tracks = []
         for t in order:
             m = base_reading.measures.get(t, Measure())

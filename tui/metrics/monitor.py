@@ -79,7 +79,9 @@ def next_poll_in(state: CompareState, interval: float, pods: int) -> float:
     again soon: the pane must not say "no running canary pod" for a whole interval beside a Running canary."""
     every = max(interval, pods / PODS_PER_SECOND)
     verdict = getattr(state, "verdict", None)
-    if verdict is not None and any(r.code == "warming-up" for r in verdict.reasons):
+    # no-tracks: the first poll can run before the pod informer has listed (the pane said "no pods of the rollout
+    # to measure" beside Running pods for a whole interval)
+    if verdict is not None and any(r.code in ("warming-up", "no-tracks") for r in verdict.reasons):
         return min(every, WARMING_UP_POLL_S)
     return every
 
