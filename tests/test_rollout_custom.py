@@ -171,6 +171,18 @@ def test_a_mapping_missing_its_phase_says_what_it_needs(tmp_path):
     assert w.startswith(f"{p}:1: crds.x: [crds.x] needs 'phase' (a path such as \"{{.status.phase}}\")"), w
 
 
+def test_must_hold_is_a_list_of_condition_types_and_needs_the_conditions_path(tmp_path):
+    p = tmp_path / "config.toml"
+    p.write_text('[crds.x]\napi_version = "x.example/v1"\nkind = "X"\nphase = "{.status.phase}"\n'
+                 'must_hold = "Ready"\n[crds.x.phases]\nOk = "healthy"\n\n'
+                 '[crds.y]\napi_version = "y.example/v1"\nkind = "Y"\nphase = "{.status.phase}"\n'
+                 'must_hold = ["Ready"]\n[crds.y.phases]\nOk = "healthy"\n')
+    s = load_config(str(p))
+    assert s.crds == () or list(s.crds) == []
+    assert s.warnings[0].startswith(f"{p}:5: crds.x.must_hold: expected a list of condition types"), s.warnings
+    assert "crds.y.must_hold: must_hold names condition types: it needs the `conditions` path" in s.warnings[1]
+
+
 # ---- the made-up CRD on the demo cluster ---------------------------------------------------------------------
 
 

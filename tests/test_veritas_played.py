@@ -148,6 +148,12 @@ async def test_switch_stuck_is_followed_through_the_shipped_mapping():
     assert any(c.startswith("TargetHealthy=False HealthCheckFailed: health check of green failing: error rate")
                for c in m.progress["conditions"]), m.progress["conditions"]
     assert not any(code in ("rollout-paused", "awaiting-approval") for code, _ in m.codes)
+    # the controller's own word that the switch is held: its must_hold TargetHealthy is False (the seed's "health
+    # check failing on the target"), a warning the strip and `lookout status` name
+    failing = [f for f in m.a.findings if f.code == "controller-check-failing"]
+    assert failing and failing[0].severity == "warning", m.codes
+    assert "TargetHealthy=False HealthCheckFailed: health check of green failing" in failing[0].summary
+    assert any(f["code"] == "controller-check-failing" for f in m.report["findings"])
     full = m.full.splitlines()[0]
     assert full.startswith("Veritas bluegreen · … Switching · switch 50% · active blue · preview green"), full
 
@@ -155,6 +161,7 @@ async def test_switch_stuck_is_followed_through_the_shipped_mapping():
     assert "switch 63%" in m.strip or "switch 76%" in m.strip, m.strip
     m = ms[-1]
     assert m.strip.startswith("✓ Stable · switch 100% · active green · preview blue"), m.strip
+    assert not any(code == "controller-check-failing" for code, _ in m.codes)  # the check passes again
     assert m.a.outcome.state == "healthy" and m.a.outcome.message == "veritas-spark serves green"
 
 

@@ -30,7 +30,8 @@ CELLS = ("pods", "rollout", "metrics", "endpoints", "DNS")
 
 ROLLOUT_CODES = ("rollout-aborted", "rollout-stalled", "controller-not-observing", "environments-differ",
                  "analysis-failing", "analysis-inconclusive", "rollout-paused",
-                 "awaiting-approval", "failed-checks-near-threshold")  # the last two: Flagger (tui.rollout.flagger)
+                 "awaiting-approval", "failed-checks-near-threshold",  # these two: Flagger (tui.rollout.flagger)
+                 "controller-check-failing")  # a mapped CRD's must_hold condition False (tui.rollout.custom)
 POD_CODES = ("track-pods-failing", "track-pods-not-ready", "track-restarts", "cpu-near-limit", "memory-near-limit",
              "memory-leak-suspected")
 METRICS_CODES = NO_DATA_CODES + ("verdict-rollback", "source-stale")
@@ -399,6 +400,8 @@ def progress_findings(progress) -> list[Finding]:
     rollout-paused         info at a planned pause (time left) or while a promotion is awaited; warning when paused
                            past the step's duration, by an inconclusive analysis, or by hand with no step
     awaiting-approval      info while a mapped in-house CRD's `approval` path matches (Flagger's: flagger_findings)
+    controller-check-failing  warning while a mapped CRD's `must_hold` condition is False (its controller's own
+                           check failing: a switch held by a failing health check)
     """
     if progress is None:
         return []
@@ -408,6 +411,12 @@ def progress_findings(progress) -> list[Finding]:
         return flagger_findings(progress)
     out: list[Finding] = []
     ref = f"{progress.kind}/{progress.name}"
+    for cond in getattr(progress, "failing", ()) or ():
+        out.append(Finding("controller-check-failing", "warning", None,
+                           f"{progress.kind} {progress.name}: {progress.controller} reports {cond}",
+                           (("condition", cond), ("phase", progress.phase)) + (
+                               (("switch", f"{progress.switch_progress}%"),) if progress.switch_progress is not None
+                               else ()), (ref,)))
     run = progress.analysis
     if run is not None and run.phase not in ("Successful",):
         finished_bad = run.phase in ("Failed", "Error")

@@ -509,7 +509,7 @@ def _crd_paths_bad(t: dict) -> bool:
 # ---- in-house rollout CRDs: [crds.<name>] -------------------------------------------------------------
 
 _CRD_KEYS = ("api_version", "kind", "resource", "strategy", "controller", "selector", "step_base", "phases",
-             "tracks")
+             "tracks", "must_hold")
 
 
 def _build_crds(data: dict) -> tuple[list, list[_Bad]]:
@@ -556,6 +556,13 @@ def _build_crds(data: dict) -> tuple[list, list[_Bad]]:
             if step_base not in (0, 1) or isinstance(step_base, bool):
                 raise _Bad(kp + ("step_base",), f"expected 0 (the step is an index) or 1 (counted from 1), "
                                                 f"got {_show(step_base)}")
+            must_hold = t.get("must_hold", [])
+            if not isinstance(must_hold, list) or not all(
+                    isinstance(x, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,62}", x) for x in must_hold):
+                raise _Bad(kp + ("must_hold",), f"expected a list of condition types such as [\"TargetHealthy\"], "
+                                                f"got {_show(must_hold)}")
+            if must_hold and "conditions" not in t:
+                raise _Bad(kp + ("must_hold",), "must_hold names condition types: it needs the `conditions` path")
             paths = {}
             for key in PATH_KEYS:
                 if key in t:
@@ -605,7 +612,7 @@ def _build_crds(data: dict) -> tuple[list, list[_Bad]]:
                 raise _Bad(kp + ("kind",), f"{kind} of {group} is mapped twice: here and in [crds.{seen[(group, kind)]}]")
             seen[(group, kind)] = name
             kinds.append(CustomKind(name, group, version, kind, plural, strategy, controller, paths, phases,
-                                    tuple(tracks), selector, step_base))
+                                    tuple(tracks), selector, step_base, must_hold=tuple(must_hold)))
         except _Bad as e:
             bads.append(e)
     return kinds, bads

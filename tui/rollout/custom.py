@@ -132,6 +132,7 @@ class CustomKind:
     selector: JsonPathTemplate | None = None  # the rollout's pod selector, e.g. app={.metadata.name}
     step_base: int = 0  # 1 when the CRD counts its steps from 1
     line: int | None = None  # where the mapping starts in the config file
+    must_hold: tuple[str, ...] = ()  # condition types the controller must report True (else controller-check-failing)
 
     @property
     def store_key(self) -> str:
@@ -212,6 +213,24 @@ def conditions_text(ck: CustomKind, obj: dict) -> tuple[str, ...]:
     return tuple(t for _, t in sorted(out, key=lambda x: x[0]))
 
 
+def failing_conditions(ck: CustomKind, obj: dict) -> tuple[str, ...]:
+    """The `must_hold` conditions the controller reports as not True (`Type=False Reason: message`): its own word
+    that something it checks is failing, e.g. a blue/green switch whose target fails its health checks."""
+    p = ck.paths.get("conditions")
+    if p is None or not ck.must_hold:
+        return ()
+    out = []
+    for c in p.values(obj):
+        if isinstance(c, dict) and str(c.get("type")) in ck.must_hold and str(c.get("status")) == "False":
+            head = f"{clean_ident(str(c.get('type')))}=False"
+            if c.get("reason"):
+                head += f" {clean_ident(str(c['reason']))}"
+            if c.get("message"):
+                head += f": {clean_line(str(c['message']))}"
+            out.append(head)
+    return tuple(out)
+
+
 def custom_outcome(ck: CustomKind, obj: dict | None) -> tuple[str, str]:
     """(outcome state, message) in tui.assessment's OUTCOMES; "unknown" while the object is not in the store."""
     if not obj:
@@ -278,7 +297,8 @@ def custom_progress(ck: CustomKind, obj: dict | None, pods: Sequence[dict] = (),
         tuple(revs), len(pods), len(pods), len(pods), ready_total, ready_total,
         step_for_s=step_for_s if health in ("progressing", "paused") else None,  # how long in this step or phase
         roles=roles, health=health, switch_progress=switch, conditions=conditions_text(ck, obj),
-        message=custom_outcome(ck, obj)[1])
+        message=custom_outcome(ck, obj)[1],
+        failing=failing_conditions(ck, obj) if health in ("progressing", "paused", "healthy") else ())
 
 
 def _said(ck: CustomKind, key: str, obj: dict) -> str | None:

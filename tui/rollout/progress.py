@@ -131,6 +131,7 @@ class Progress:
     switch_progress: int | None = None  # percent of a blue/green switch done
     conditions: tuple[str, ...] = ()  # "Type=Status Reason: message", the ones not True first
     message: str = ""  # what the mapped CRD says of its state (its message path, else its first condition)
+    failing: tuple[str, ...] = ()  # its `must_hold` conditions that are False, as `Type=False Reason: message`
 
     @property
     def step_text(self) -> str | None:
