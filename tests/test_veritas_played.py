@@ -154,6 +154,11 @@ async def test_switch_stuck_is_followed_through_the_shipped_mapping():
     assert failing and failing[0].severity == "warning", m.codes
     assert "TargetHealthy=False HealthCheckFailed: health check of green failing" in failing[0].summary
     assert any(f["code"] == "controller-check-failing" for f in m.report["findings"])
+    from tui.runbooks.model import load_catalog
+    from tui.runbooks.suggest import suggest
+
+    first = suggest(load_catalog(include_user_dir=False).runbooks, m.a)[0]
+    assert first.runbook.id == "switch-not-completing" and "TargetHealthy=False" in first.because
     full = m.full.splitlines()[0]
     assert full.startswith("Veritas bluegreen · … Switching · switch 50% · active blue · preview green"), full
 
