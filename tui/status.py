@@ -326,6 +326,8 @@ def build_report(session, assessment, source: str) -> dict:
 def progress_report(p) -> dict | None:
     """The controller's progress (tui.rollout.progress.Progress) for `--json`: steps, pause, weights, revisions,
     replicas and each AnalysisRun metric's values against its conditions and limits."""
+    from tui.rollout.strip import status_lines
+
     if p is None:
         return None
     return {
@@ -354,6 +356,8 @@ def progress_report(p) -> dict | None:
                                        for m in run.metrics]}
                           for run in p.analyses],
         "flagger": _flagger_report(getattr(p, "flagger", None)),
+        # the rollout strip's lines as the app shows them (tui.rollout.strip): the text output prints these
+        "text": status_lines(p),
         # an in-house CRD followed through a [crds.<name>] mapping (tui.rollout.custom)
         "health": p.health or None, "switch_progress": p.switch_progress, "conditions": list(p.conditions),
         "message": p.message or None,
@@ -389,8 +393,11 @@ def render_text(report: dict) -> str:
     r = report["rollout"]
     lines = [f"rollout   {r['kind']}/{r['name']} in {report['namespace']} (context {report['context']}), "
              f"phase {r['phase'] or 'unknown'}",
-             f"outcome   {r['outcome']}" + (f": {r['message']}" if r.get('message') else ""),
-             "health    " + " │ ".join(f"{h['cell']} {h['word']}" for h in report["health"]),
+             f"outcome   {r['outcome']}" + (f": {r['message']}" if r.get('message') else "")]
+    # the controller's progress, the very lines of the app's rollout strip (tui.rollout.strip)
+    for i, line in enumerate((report.get("progress") or {}).get("text") or ()):
+        lines.append(("progress  " if i == 0 else " " * 10) + line)
+    lines += ["health    " + " │ ".join(f"{h['cell']} {h['word']}" for h in report["health"]),
              f"metrics   {report['metrics']['source']}"]
     cols = ["track", "role", "pods"] + [FIGURE_TITLES[k] for k in FIGURE_KEYS]
     rows = [cols]
