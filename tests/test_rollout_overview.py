@@ -51,7 +51,8 @@ def test_status_all_namespaces_lists_rollouts_not_deployments(capsys):
         demo = next(ln for ln in lines if ln.startswith("demo "))
         assert " Rollout " in demo and " canary " in demo and "/6" in demo, demo  # STEP as n/6
 
-        # two lists per overview, Rollouts and Deployments: no pod list (the workloads' own status only)
-        assert c.call(lambda: c.cluster.server.counters.by_kind["list"]["requests"]) == lists + 4
+        # three lists per overview, Rollouts, Deployments and Flagger's Canaries: no pod list (the workloads' own
+        # status only)
+        assert c.call(lambda: c.cluster.server.counters.by_kind["list"]["requests"]) == lists + 6
     finally:
         c.stop()

@@ -183,7 +183,7 @@ async def overview(kube_target, settings) -> list[dict]:
 
     choice = await resolve_rollout(kube_target, app_name=None, selector=None, all_namespaces=True,
                                    crds=getattr(settings, "crds", ()))
-    return [{"namespace": c.namespace, "name": c.name, "kind": "app" if c.members else c.kind,
+    return [{"namespace": c.namespace, "name": c.name, "kind": c.kind_word,
              "strategy": c.strategy or None, "phase": c.phase or None, "health": c.health or None,
              "step": c.step or None, "weight": int(c.weight) if c.weight else None, "ready": c.ready or None,
              "members": list(c.members)} for c in choice.candidates if c.kind != "Label" or c.members]
@@ -299,7 +299,9 @@ def build_report(session, assessment, source: str) -> dict:
     return _sanitised({
         "context": clean_ident(session.kube_target.context),
         "namespace": clean_ident(ns),
-        "rollout": {"kind": getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
+        # a Flagger rollout is watched through a label selector over its two Deployments; it is the Canary's
+        "rollout": {"kind": "Canary" if getattr(getattr(a, "progress", None), "flagger", None) is not None
+                    else getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
                     "controller": a.outcome.controller,
                     # a Flagger Canary's own phase word (Progressing, WaitingPromotion, Failed, ...)
                     "phase": a.progress.phase if getattr(getattr(a, "progress", None), "flagger", None) is not None
