@@ -1,4 +1,5 @@
-"""`lookout status [--json] [--wait S]`: the rollout, its progress (the strip's lines), its tracks' figures, the verdict and the findings, then exit.
+"""`lookout status [--json] [--wait S]`: the rollout, its progress (the strip's lines), its tracks' figures, the
+verdict and the findings, then exit.
 
 Exit code, worst wins across the verdict and the findings: 1 rollback or a critical finding; 2 hold, no data
 or a warning finding (info findings never change it); 0 promote / healthy. 3: the cluster could not be
