@@ -52,7 +52,8 @@ def test_awaiting_approval_runbook_on_a_canary_at_a_closed_gate():
                            capture_output=True, text=True, timeout=120)
         out = r.stdout
         assert r.returncode == 0, out + r.stderr
-        assert "$ kubectl --context=lookout-demo -n test describe canary podinfo" in out and "Kind:         Canary" in out
+        assert "$ kubectl --context=lookout-demo -n test describe canary podinfo" in out
+        assert "Kind:         Canary" in out
         assert "confirm-promotion\tapprove-promotion\thttp://flagger-loadtester.test/gate/check" in out
         # Flagger's own message (pkg/controller/scheduler_hooks.go runConfirmPromotionHooks), reason Synced
         assert "Halt podinfo.test advancement waiting for promotion approval approve-promotion" in out
