@@ -1,4 +1,5 @@
-"""`lookout status [--json] [--wait S]`: the rollout, its tracks' figures, the verdict and the findings, then exit.
+"""`lookout status [--json] [--wait S]`: the rollout, its progress (the strip's lines), its tracks' figures, the
+verdict and the findings, then exit.
 
 Exit code, worst wins across the verdict and the findings: 1 rollback or a critical finding; 2 hold, no data
 or a warning finding (info findings never change it); 0 promote / healthy. 3: the cluster could not be
@@ -183,7 +184,7 @@ async def overview(kube_target, settings) -> list[dict]:
 
     choice = await resolve_rollout(kube_target, app_name=None, selector=None, all_namespaces=True,
                                    crds=getattr(settings, "crds", ()))
-    return [{"namespace": c.namespace, "name": c.name, "kind": "app" if c.members else c.kind,
+    return [{"namespace": c.namespace, "name": c.name, "kind": c.kind_word,
              "strategy": c.strategy or None, "phase": c.phase or None, "health": c.health or None,
              "step": c.step or None, "weight": int(c.weight) if c.weight else None, "ready": c.ready or None,
              "members": list(c.members)} for c in choice.candidates if c.kind != "Label" or c.members]
@@ -300,7 +301,9 @@ def build_report(session, assessment, source: str) -> dict:
     return _sanitised({
         "context": clean_ident(session.kube_target.context),
         "namespace": clean_ident(ns),
-        "rollout": {"kind": getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
+        # a Flagger rollout is watched through a label selector over its two Deployments; it is the Canary's
+        "rollout": {"kind": "Canary" if getattr(getattr(a, "progress", None), "flagger", None) is not None
+                    else getattr(t, "kind", None), "name": clean_ident(getattr(t, "name", "") or ""),
                     "controller": a.outcome.controller,
                     # a Flagger Canary's own phase word (Progressing, WaitingPromotion, Failed, ...)
                     "phase": a.progress.phase if getattr(getattr(a, "progress", None), "flagger", None) is not None
@@ -327,6 +330,8 @@ def build_report(session, assessment, source: str) -> dict:
 def progress_report(p) -> dict | None:
     """The controller's progress (tui.rollout.progress.Progress) for `--json`: steps, pause, weights, revisions,
     replicas and each AnalysisRun metric's values against its conditions and limits."""
+    from tui.rollout.strip import status_lines
+
     if p is None:
         return None
     return {
@@ -355,6 +360,8 @@ def progress_report(p) -> dict | None:
                                        for m in run.metrics]}
                           for run in p.analyses],
         "flagger": _flagger_report(getattr(p, "flagger", None)),
+        # the rollout strip's lines as the app shows them (tui.rollout.strip): the text output prints these
+        "text": status_lines(p),
         # an in-house CRD followed through a [crds.<name>] mapping (tui.rollout.custom)
         "health": p.health or None, "switch_progress": p.switch_progress, "conditions": list(p.conditions),
         "message": p.message or None,
@@ -390,8 +397,11 @@ def render_text(report: dict) -> str:
     r = report["rollout"]
     lines = [f"rollout   {r['kind']}/{r['name']} in {report['namespace']} (context {report['context']}), "
              f"phase {r['phase'] or 'unknown'}",
-             f"outcome   {r['outcome']}" + (f": {r['message']}" if r.get('message') else ""),
-             "health    " + " │ ".join(f"{h['cell']} {h['word']}" for h in report["health"]),
+             f"outcome   {r['outcome']}" + (f": {r['message']}" if r.get('message') else "")]
+    # the controller's progress, the very lines of the app's rollout strip (tui.rollout.strip)
+    for i, line in enumerate((report.get("progress") or {}).get("text") or ()):
+        lines.append(("progress  " if i == 0 else " " * 10) + line)
+    lines += ["health    " + " │ ".join(f"{h['cell']} {h['word']}" for h in report["health"]),
              f"metrics   {report['metrics']['source']}"]
     cols = ["track", "role", "pods"] + [FIGURE_TITLES[k] for k in FIGURE_KEYS]
     rows = [cols]

@@ -33,7 +33,7 @@ class RolloutPicker(ModalScreen[Any]):
             t = Text(no_wrap=True, overflow="ellipsis")
             members = getattr(c, "members", ())
             t.append(f"{getattr(c, 'symbol', '?')} ")
-            t.append(f"{'app' if members else c.kind:<10} ", style="bold")
+            t.append(f"{c.kind_word:<10} ", style="bold")
             t.append(clean_ident(f"{c.namespace}/{c.name}" if c.namespace else c.name))
             # one line per rollout, as `kubectl argo rollouts list`: strategy, phase, readiness, what it joins
             extra = " · ".join(x for x in (getattr(c, "strategy", ""), clean_line(getattr(c, "phase", "") or ""),

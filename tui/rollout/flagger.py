@@ -381,8 +381,17 @@ def last_event_text(canary: dict, events: Iterable[dict], classes: tuple[str, ..
     return best[1] if best else ""
 
 
+# a Flagger phase's health, for the overview's symbol (the strip's vocabulary, PHASE_SYMBOL)
+PHASE_HEALTH = {"Initializing": "progressing", "Initialized": "healthy", "Waiting": "paused",
+                "Progressing": "progressing", "WaitingPromotion": "paused", "Promoting": "progressing",
+                "Finalising": "progressing", "Succeeded": "healthy", "Failed": "aborted",
+                "Terminating": "scaled-down", "Terminated": "scaled-down"}
+
+
 def candidate(canary: dict, deployments: Sequence[dict]):
-    """The picker's line for a Flagger rollout: both Deployments, ready/desired of both, the Canary's phase."""
+    """The picker's and `status -A`'s line for a Flagger rollout, as `kubectl get canaries` shows it: KIND Canary,
+    the Canary's phase and weight (and iterations under blue/green or A/B testing), ready/desired of both
+    Deployments, which it joins. Picking it watches both (a Label target over `NAME` and `NAME-primary`)."""
     from tui.rollout.target import Candidate
 
     ns = _meta(canary).get("namespace", "")
@@ -392,8 +401,13 @@ def candidate(canary: dict, deployments: Sequence[dict]):
         if d is not None:
             ready += _int((d.get("status") or {}).get("readyReplicas"))
             desired += _int((d.get("spec") or {}).get("replicas", 1), 1)
-    return Candidate("Label", _meta(canary).get("name", ""), ns, selector(canary, deployments), strategy(canary),
-                     f"{ready}/{desired}", flagger_status(canary).phase, tuple(sorted(member_names(canary))))
+    fs, strat = flagger_status(canary), strategy(canary)
+    step = f"{fs.iterations}/{fs.iterations_total}" if strat != "canary" and fs.iterations_total \
+        and fs.phase not in DONE_PHASES else ""
+    return Candidate("Label", _meta(canary).get("name", ""), ns, selector(canary, deployments), strat,
+                     f"{ready}/{desired}", fs.phase, tuple(sorted(member_names(canary))), step=step,
+                     weight=str(fs.canary_weight) if strat == "canary" else "",
+                     health=PHASE_HEALTH.get(fs.phase, "unknown"), shown_kind="Canary")
 
 
 def step_key(canary: dict) -> object:

@@ -81,6 +81,12 @@ class Candidate:
     step: str = ""  # "2/6" for an Argo canary (or a mapped CRD) under way, as `kubectl argo rollouts list` shows it
     weight: str = ""  # "20" (percent) for a canary
     health: str = ""  # healthy | progressing | paused | degraded | aborted | scaled-down | unknown
+    shown_kind: str = ""  # what the SRE calls it when not its kind: "Canary" for Flagger's (tui.rollout.flagger)
+
+    @property
+    def kind_word(self) -> str:
+        """The KIND column of the picker and `status -A`: the controller's object, "app" for a manual rollout."""
+        return self.shown_kind or ("app" if self.members else self.kind)
 
     @property
     def symbol(self) -> str:
@@ -94,7 +100,7 @@ class Candidate:
     def __str__(self) -> str:
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
         if self.members:
-            return f"app {where} ({' + '.join(self.members)})"
+            return f"{self.kind_word} {where} ({' + '.join(self.members)})"
         return f"{self.kind} {where}"
 
 
