@@ -105,7 +105,8 @@ async def _check(app, pilot, pane_id: str, r) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-async def test_every_key_in_every_pane(size):
+async def test_every_key_in_every_pane(size, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the diff screen's `e` exports to ./lookout-diff-<app>-<time>.diff
     session = await story_session("selector-outage")
     app = LookoutApp(session, clock=session.clock, check_tty=False)
     pressed = 0
@@ -230,9 +231,10 @@ async def _check_drill(app, pilot, r, opener: tuple[str, str, str]) -> bool:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-async def test_drill_down_keys(size):
+async def test_drill_down_keys(size, tmp_path, monkeypatch):
     """Every key of the screens a key opens (the text view of logs, describe, YAML and PromQL, findings, help), in
     every screen where it is offered, with its declared effect."""
+    monkeypatch.chdir(tmp_path)  # the diff screen's `e` exports to ./lookout-diff-<app>-<time>.diff
     session = await story_session("selector-outage")
     app = LookoutApp(session, clock=session.clock, check_tty=False)
     async with app.run_test(size=size) as pilot:
