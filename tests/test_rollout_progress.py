@@ -400,3 +400,17 @@ def test_strip_zoomed_snapshot(snap_compare, size):
         assert pilot.app.zoomed is pilot.app.query_one("#rollout-strip")
 
     assert snap_compare(_app("paused"), terminal_size=SIZES[size], run_before=zoom)
+
+
+def test_measured_values_are_cut_to_four_significant_digits():
+    """Argo stores a measurement as the query result's text; a long float is the number's noise in an 80-column
+    strip: `[0.08999871829134869]` shows as `[0.09]`, short values and non-numbers as they are."""
+    from tui.rollout.progress import analysis_views, short_value
+
+    assert short_value("[0.08999871829134869]") == "[0.09]"
+    assert short_value("[0.071]") == "[0.071]" and short_value("NaN") == "NaN" and short_value("[]") == "[]"
+    assert short_value("[1.2e-05, 3.4567891]") == "[1.2e-05, 3.457]"
+    run = {"metadata": {"name": "r"}, "spec": {"metrics": [{"name": "error-rate"}]},
+           "status": {"phase": "Failed", "metricResults": [{"name": "error-rate", "phase": "Failed", "measurements": [
+               {"value": "[0.08999871829134869]", "phase": "Failed"}]}]}}
+    assert analysis_views([run])[0].metrics[0].values == ("[0.09]",)

@@ -217,6 +217,15 @@ def _step_text(step: dict) -> tuple[str, str, float | None]:
     return clean_ident(str(kind)), clean_ident(str(kind)), None
 
 
+_FLOAT = re.compile(r"-?\d+\.\d{5,}(?:[eE][-+]?\d+)?")
+
+
+def short_value(value: str) -> str:
+    """A measured value as Argo stores it (the query's result as text, `[0.08999871829134869]`) with each long
+    float cut to 4 significant digits (`[0.09]`), so the 80-column strip shows the number, not its noise."""
+    return _FLOAT.sub(lambda m: f"{float(m.group()):.4g}", value)
+
+
 def analysis_views(runs: Iterable[dict]) -> tuple[AnalysisView, ...]:
     """AnalysisRuns oldest first, each metric's values against its conditions and its counts against its limits."""
     out = []
@@ -229,7 +238,7 @@ def analysis_views(runs: Iterable[dict]) -> tuple[AnalysisView, ...]:
         results += [{"name": n, "phase": "Pending"} for n in spec_metrics if n not in seen]
         for mr in results:
             sm = spec_metrics.get(mr.get("name")) or {}
-            vals = tuple(clean_line(str(m.get("value"))) for m in mr.get("measurements") or ()
+            vals = tuple(short_value(clean_line(str(m.get("value")))) for m in mr.get("measurements") or ()
                          if isinstance(m, dict) and m.get("value") is not None)[-5:]
             metrics.append(MetricRun(
                 clean_line(str(mr.get("name") or "metric")), clean_line(str(mr.get("phase") or "Pending")), vals,
